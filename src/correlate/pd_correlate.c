@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CR_MAX_POSTURE    32 /* posture facts per signal: goals and findings each */
-#define CR_FREE_KEEP      64 /* recycled groups kept per rule */
-#define CR_EXPIRE_SKIP    32 /* non-expired groups advance() looks past per sweep */
-#define CR_NSTR           7  /* strings per item record */
-#define CR_STR_MAX        1024
+#define CR_MAX_POSTURE 32 /* posture facts per signal: goals and findings each */
+#define CR_FREE_KEEP   64 /* recycled groups kept per rule */
+#define CR_EXPIRE_SKIP 32 /* non-expired groups advance() looks past per sweep */
+#define CR_NSTR        7  /* strings per item record */
+#define CR_STR_MAX     1024
 
 enum { S_ID = 0, S_DETAIL, S_RES_ID, S_RES_CANON, S_ACCOUNT, S_NAME, S_TYPE };
 
@@ -208,8 +208,7 @@ int pd_rule_check(const pd_rule *r, char *err, size_t errlen)
     if (r->nsteps > PD_RULE_MAX_STEPS)
         BAD("rule %s: at most %d steps", r->id, PD_RULE_MAX_STEPS);
     if (r->posture.enabled && match_signal_only(r))
-        BAD("rule %s: posture conditions apply to events; this rule matches only signals",
-            r->id);
+        BAD("rule %s: posture conditions apply to events; this rule matches only signals", r->id);
     return 0;
 #undef BAD
 }
@@ -501,9 +500,9 @@ void pd_correlator_stats(const pd_correlator *c, pd_correlate_stats *out)
 /* ---- inputs: one view over events and drift signals ------------------------------------ */
 
 typedef struct cr_input {
-    const pd_event *ev;     /* an event, or */
-    const pd_signal *sig;   /* a drift signal */
-    pd_str canon;           /* resource key */
+    const pd_event *ev;   /* an event, or */
+    const pd_signal *sig; /* a drift signal */
+    pd_str canon;         /* resource key */
     pd_str res_id, account, name, type, alert_type, control_key, control_category;
     pd_str id, detail;
     pd_cloud cloud;
@@ -555,8 +554,8 @@ static bool match_input(pd_correlator *c, const pd_rule_match *m, cr_input *in)
     if (in->sig) {
         if (!m->signals)
             return false;
-        if (m->nsignal_types && !list_glob(m->signal_types, m->nsignal_types,
-                                           pd_str_c(in->sig->type)))
+        if (m->nsignal_types &&
+            !list_glob(m->signal_types, m->nsignal_types, pd_str_c(in->sig->type)))
             return false;
         if (m->min_severity && in->sev < m->min_severity)
             return false;
@@ -582,8 +581,7 @@ static bool match_input(pd_correlator *c, const pd_rule_match *m, cr_input *in)
     if (m->ncontrol_keys || m->ncontrol_roles || m->ncontrol_categories) {
         bool ok = list_ieq(m->control_keys, m->ncontrol_keys, in->control_key) ||
                   (in->control_category.len &&
-                   list_ieq(m->control_categories, m->ncontrol_categories,
-                            in->control_category));
+                   list_ieq(m->control_categories, m->ncontrol_categories, in->control_category));
         for (uint32_t i = 0; !ok && i < m->ncontrol_roles && c->opts.control_has_role; i++)
             ok = in->control_key.len &&
                  c->opts.control_has_role(c->opts.control_ctx, in->control_key,
@@ -644,8 +642,8 @@ static bool posture_ok(pd_correlator *c, const pd_rule_posture *p, const cr_inpu
     }
     if (p->min_finding) {
         set++;
-        hits += c->posture->open_findings(c->posture_ctx, in->canon, p->min_finding,
-                                          noop_finding, NULL) > 0;
+        hits += c->posture->open_findings(c->posture_ctx, in->canon, p->min_finding, noop_finding,
+                                          NULL) > 0;
     }
     return p->require_all ? hits == set : hits > 0;
 }
@@ -1000,8 +998,8 @@ static void prune(pd_correlator *c, cr_rule *cr, cr_group *g)
     }
 }
 
-static int add_item(pd_correlator *c, cr_rule *cr, cr_group *g, const cr_input *in,
-                    uint8_t steps, uint32_t *out_k)
+static int add_item(pd_correlator *c, cr_rule *cr, cr_group *g, const cr_input *in, uint8_t steps,
+                    uint32_t *out_k)
 {
     const pd_rule *r = cr->r;
     uint64_t idh = pd_hash_mix(pd_hash64(in->id.p, in->id.len, 0x1d), in->ekind);
@@ -1109,8 +1107,8 @@ static int rule_input(pd_correlator *c, cr_rule *cr, cr_input *in)
     g->ev_from = wstart;
     char tbuf[32];
     snprintf(tbuf, sizeof(tbuf), "%lld", (long long)in->t);
-    pd_str parts[4] = {PD_STR_LIT("breach"), pd_str_c(r->id), {c->key.p, (uint32_t)c->key.len},
-                       pd_str_c(tbuf)};
+    pd_str parts[4] = {
+        PD_STR_LIT("breach"), pd_str_c(r->id), {c->key.p, (uint32_t)c->key.len}, pd_str_c(tbuf)};
     pd_signal_make_id(g->sig_id, parts, 4);
     return emit_signal(c, cr, g, in);
 }
@@ -1144,7 +1142,8 @@ int pd_correlator_on_event(pd_correlator *c, const pd_event *ev)
     in.ev = ev;
     in.prev = PD_STATUS__COUNT;
     const pd_resource *res = &ev->resource;
-    in.canon = res->canon.len ? res->canon : lower_into(in.canon_buf, sizeof(in.canon_buf), res->id);
+    in.canon =
+        res->canon.len ? res->canon : lower_into(in.canon_buf, sizeof(in.canon_buf), res->id);
     in.res_id = res->id.len ? res->id : res->canon;
     in.account = res->account;
     in.name = res->name;

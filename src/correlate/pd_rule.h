@@ -37,17 +37,17 @@ typedef enum {
  * "any". Lists of strings are globs (alert types, signal types) or exact, case-insensitive
  * values (control keys, roles, categories). */
 typedef struct pd_rule_match {
-    uint32_t kinds;   /* bit (1u << pd_kind); 0 = any kind */
-    bool signals;     /* matches drift signals (pd_correlator_on_signal), not events */
+    uint32_t kinds; /* bit (1u << pd_kind); 0 = any kind */
+    bool signals;   /* matches drift signals (pd_correlator_on_signal), not events */
     const char *const *signal_types;
     uint32_t nsignal_types;
     pd_severity min_severity; /* PD_SEV_UNKNOWN = no minimum */
     const char *const *alert_types;
     uint32_t nalert_types;
-    uint32_t tactics;        /* any of these; 0 = any */
-    uint32_t formats;        /* bit (1u << pd_format); 0 = any */
-    uint32_t statuses;       /* bit (1u << pd_status) of the event's status; 0 = any */
-    uint32_t prev_statuses;  /* pair status before the event (pair_status()); 0 = any */
+    uint32_t tactics;       /* any of these; 0 = any */
+    uint32_t formats;       /* bit (1u << pd_format); 0 = any */
+    uint32_t statuses;      /* bit (1u << pd_status) of the event's status; 0 = any */
+    uint32_t prev_statuses; /* pair status before the event (pair_status()); 0 = any */
     const char *const *control_keys;
     uint32_t ncontrol_keys;
     const char *const *control_roles;

@@ -163,10 +163,9 @@ static int ld_controls(ld *l, const pd_ynode *n, pd_rule_match *m)
 
 static int ld_match(ld *l, const pd_ynode *n, pd_rule_match *m)
 {
-    static const char *const keys[] = {"kind",   "signal",          "min-severity",
-                                       "alert-type", "tactics",     "source",
-                                       "status", "previous-status", "controls",
-                                       NULL};
+    static const char *const keys[] = {"kind",     "signal", "min-severity", "alert-type",
+                                       "tactics",  "source", "status",       "previous-status",
+                                       "controls", NULL};
     int rc = pd_ymap_check(l->doc, n, keys, l->diag);
     if (rc)
         return rc;
@@ -185,8 +184,9 @@ static int ld_match(ld *l, const pd_ynode *n, pd_rule_match *m)
                                   event_only[i]);
     }
     if ((v = pd_ymap_get(n, "kind")) &&
-        (rc = ld_mask(l, v, "kind", "assessment, alert, vulnerability, score, compliance, inventory",
-                      p_kind, &m->kinds)))
+        (rc =
+             ld_mask(l, v, "kind", "assessment, alert, vulnerability, score, compliance, inventory",
+                     p_kind, &m->kinds)))
         return rc;
     if ((v = pd_ymap_get(n, "min-severity")) && (rc = ld_severity(l, v, &m->min_severity)))
         return rc;
@@ -230,8 +230,9 @@ static int ld_field(ld *l, const pd_ynode *n, bool allow_tactic, pd_rule_field *
             *out = names[i].f;
             return 0;
         }
-    return pd_diag_at(l->diag, l->doc, n, "unknown field '%s' (expected resource, alert-type, "
-                                          "account, control%s)",
+    return pd_diag_at(l->diag, l->doc, n,
+                      "unknown field '%s' (expected resource, alert-type, "
+                      "account, control%s)",
                       s, allow_tactic ? " or tactic" : "");
 }
 
@@ -329,15 +330,15 @@ static bool id_ok(const char *s)
 static int ld_rule(ld *l, const pd_ynode *n, pd_rule *r)
 {
     static const char *const keys[] = {
-        "id",        "title",    "description", "type",     "match",   "steps",   "group-by",
-        "timespan",  "condition", "posture",    "severity", "suppress", "actions", NULL};
+        "id",       "title",     "description", "type",     "match",    "steps",   "group-by",
+        "timespan", "condition", "posture",     "severity", "suppress", "actions", NULL};
     int rc = pd_ymap_check(l->doc, n, keys, l->diag);
     if (rc)
         return rc;
     memset(r, 0, sizeof(*r));
     const pd_ynode *v;
-    static const char *const required[] = {"id", "title", "type", "timespan", "condition",
-                                           "severity"};
+    static const char *const required[] = {"id",       "title",     "type",
+                                           "timespan", "condition", "severity"};
     for (size_t i = 0; i < PD_ARRAY_LEN(required); i++)
         if (!pd_ymap_get(n, required[i]))
             return pd_diag_at(l->diag, l->doc, n, "rule needs '%s'", required[i]);
