@@ -69,6 +69,7 @@ struct pd_correlator {
     cr_rule *cr;
     uint32_t nrules;
     int64_t watermark;
+    int64_t last_sweep; /* advance() sweeps expired groups at most once per event-time second */
     pd_correlate_stats stats;
     /* scratch, reused for every event */
     pd_buf key, rec, compact, pstr;
@@ -443,6 +444,7 @@ int pd_correlator_create(const pd_rule_set *rules, const pd_correlate_opts *opts
     c->emit = emit;
     c->emit_ctx = emit_ctx;
     c->watermark = PD_TIME_NONE;
+    c->last_sweep = PD_TIME_NONE;
     pd_buf_init(&c->key);
     pd_buf_init(&c->rec);
     pd_buf_init(&c->compact);
@@ -1206,6 +1208,9 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms)
 {
     if (c->watermark == PD_TIME_NONE || now_ms > c->watermark)
         c->watermark = now_ms;
+    if (c->last_sweep != PD_TIME_NONE && c->watermark < c->last_sweep + 1000)
+        return 0;
+    c->last_sweep = c->watermark;
     int64_t low = c->watermark - c->opts.allowed_lateness_ms;
     for (uint32_t i = 0; i < c->nrules; i++) {
         cr_rule *cr = &c->cr[i];
