@@ -1,6 +1,6 @@
 /* The incremental goals engine. See pd_engine.h for the contract and pipelines/README.md for
  * the semantics. Layout, chosen for <= 64 bytes per tracked pair at millions of pairs:
- *   - pairs: one packed array of 32-byte records, found through an open-addressing index of
+ *   - pairs: one packed array of 36-byte records, found through an open-addressing index of
  *     uint32 (pair index + 1) keyed by (resource id, control id);
  *   - resources and controls: dense ids from intern tables, with small per-id records;
  *   - per (resource, goal): four uint16 counters, so a resource's state for a goal is O(1);
@@ -35,7 +35,8 @@ enum {
 
 typedef struct pair {
     uint32_t res, ctl;
-    uint32_t ev_s;    /* event time of the last applied event (refresh) */
+    uint32_t ev_s;    /* event time of the last applied event (ordering) */
+    uint32_t seen_s;  /* when last confirmed (the watermark then): staleness counts from it */
     uint32_t since_s; /* unhealthy since */
     uint32_t tprev, tnext;
     uint32_t flap_s; /* start of the current flapping window */
@@ -44,7 +45,7 @@ typedef struct pair {
     uint8_t flap_n;   /* toggles in the current window */
     uint8_t sla_bits; /* bit i: the control's i-th SLA goal has expired for this pair */
 } pair;
-_Static_assert(sizeof(pair) == 32, "pair record must stay 32 bytes");
+_Static_assert(sizeof(pair) == 36, "pair record must stay 36 bytes");
 
 typedef struct res {
     uint64_t scope;    /* goals this resource is in scope of */
@@ -420,8 +421,8 @@ static uint32_t pair_deadline(const pd_engine *e, const pair *p)
     } while (0)
     if (p->status == PD_STATUS_REMOVED)
         return 0;
-    if (c->stale_s && !(p->flags & F_STALE) && p->ev_s)
-        CONSIDER(p->ev_s + c->stale_s);
+    if (c->stale_s && !(p->flags & F_STALE) && p->seen_s)
+        CONSIDER(p->seen_s + c->stale_s);
     if (p->status == PD_STATUS_UNHEALTHY)
         for (uint32_t i = 0; i < c->nsla; i++)
             if (!(p->sla_bits & (1u << i))) {
@@ -486,7 +487,8 @@ static void contrib(pd_engine *e, uint32_t gi, uint32_t r, uint32_t cid, pstate 
 {
     goal_rt *G = &e->goals[gi];
     const pd_goal *g = G->g;
-    if (s.status == PD_STATUS_REMOVED)
+    /* Removed pairs count nowhere; UNKNOWN is a pair created for this very event. */
+    if (s.status == PD_STATUS_REMOVED || s.status == PD_STATUS_UNKNOWN)
         return;
     if (!sev_passes(g, (pd_severity)((s.flags >> F_SEV_SHIFT) & 7)))
         return;
@@ -670,6 +672,35 @@ static int emit(pd_engine *e, pd_signal *s)
     return e->o.emit ? e->o.emit(e->o.emit_ctx, s) : 0;
 }
 
+/* The goal's met/breached state given its current value, with hysteresis: -1 unset. */
+static int next_state(const goal_rt *G, const pd_goal_status *st)
+{
+    const pd_goal *g = G->g;
+    if (!st->has_value)
+        return G->state;
+    bool met_now = pd_goal_cmp(g->cmp, st->value, g->target);
+    if (G->state == -1)
+        return met_now;
+    if (G->state == 1)
+        return met_now;
+    if (!met_now)
+        return 0;
+    double thr = g->target;
+    pd_cmp c = g->cmp;
+    if (c == PD_CMP_GE || c == PD_CMP_GT) {
+        thr += g->hysteresis;
+        if (g->target_pct && thr > 100)
+            thr = 100;
+        c = PD_CMP_GE;
+    } else {
+        thr -= g->hysteresis;
+        if (thr < 0)
+            thr = 0;
+        c = PD_CMP_LE;
+    }
+    return g->hysteresis == 0 || pd_goal_cmp(c, st->value, thr) ? 1 : 0;
+}
+
 static void fill_goal(pd_engine *e, uint32_t gi, pd_signal *s)
 {
     goal_rt *G = &e->goals[gi];
@@ -681,7 +712,7 @@ static void fill_goal(pd_engine *e, uint32_t gi, pd_signal *s)
     s->goal.kind = pd_goal_kind_name(G->g->kind);
     s->goal.value = st.value;
     s->goal.target = G->target;
-    s->goal.met = G->state == -1 ? pd_goal_cmp(G->g->cmp, st.value, G->g->target) : G->state == 1;
+    s->goal.met = next_state(G, &st) == 1;
     s->severity = G->g->severity;
 }
 
@@ -742,35 +773,11 @@ static int emit_pair(pd_engine *e, const char *type, uint32_t gi, const pair *p,
 static int eval_goal(pd_engine *e, uint32_t gi, int64_t t_ms, const pair *cause)
 {
     goal_rt *G = &e->goals[gi];
-    const pd_goal *g = G->g;
     G->dirty = false;
     pd_goal_status st;
     if (!goal_value(e, gi, &st))
         return 0;
-    bool met_now = pd_goal_cmp(g->cmp, st.value, g->target);
-    int ns = G->state;
-    if (ns == -1) {
-        ns = met_now;
-    } else if (ns == 1 && !met_now) {
-        ns = 0;
-    } else if (ns == 0 && met_now) {
-        double thr = g->target;
-        if (g->cmp == PD_CMP_GE || g->cmp == PD_CMP_GT) {
-            thr += g->hysteresis;
-            if (g->target_pct && thr > 100)
-                thr = 100;
-        } else {
-            thr -= g->hysteresis;
-            if (thr < 0)
-                thr = 0;
-        }
-        if (pd_goal_cmp(g->cmp == PD_CMP_GT   ? PD_CMP_GE
-                        : g->cmp == PD_CMP_LT ? PD_CMP_LE
-                                              : g->cmp,
-                        st.value, thr) ||
-            g->hysteresis == 0)
-            ns = 1;
-    }
+    int ns = next_state(G, &st);
     bool changed_value = !G->has_value || st.value != G->last_value;
     int old = G->state;
     G->has_value = true;
@@ -872,7 +879,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
         pd_severity sev = pair_sev(p);
         bool went_stale = false, flap_end = false;
         uint8_t expired = 0;
-        if (c->stale_s && !(p->flags & F_STALE) && p->ev_s && p->ev_s + c->stale_s == d) {
+        if (c->stale_s && !(p->flags & F_STALE) && p->seen_s && p->seen_s + c->stale_s == d) {
             p->flags |= F_STALE;
             went_stale = true;
         }
@@ -981,6 +988,8 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
     p->flags &= (uint8_t)~F_STALE;
     if (t_s > p->ev_s)
         p->ev_s = t_s;
+    if (e->now_s > p->seen_s)
+        p->seen_s = e->now_s;
     contrib_all(e, p, pstate_of(p), +1);
 
     int rc = 0;
@@ -1546,7 +1555,12 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
         return 0;
     }
     if (p->status == ns && pair_sev(p) == sev && !(p->flags & F_STALE) && p->ev_s == t_s) {
+        /* A duplicate or a re-export: nothing changes but it confirms the pair is current. */
         e->st.duplicates++;
+        if (e->now_s > p->seen_s) {
+            p->seen_s = e->now_s;
+            return relink(e, v);
+        }
         return 0;
     }
     e->st.applied++;
@@ -1561,9 +1575,16 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
 int pd_engine_apply(pd_engine *e, const pd_event *ev)
 {
     e->st.events++;
+    pd_event tmp;
     if (ev->time_ms == PD_TIME_NONE) {
-        e->st.ignored++;
-        return 0;
+        /* Scores and compliance records carry no time: they hold as of the watermark. */
+        if (e->now_ms == PD_TIME_NONE) {
+            e->st.ignored++;
+            return 0;
+        }
+        tmp = *ev;
+        tmp.time_ms = e->now_ms;
+        ev = &tmp;
     }
     int rc = advance_to(e, ev->time_ms);
     if (rc)

@@ -24,6 +24,7 @@
 #define PD_PIPELINE_H
 
 #include "pd_common.h"
+#include "pd_config.h" /* pd_kv */
 #include "pd_model.h"
 #include "pd_yaml.h"
 
@@ -32,10 +33,6 @@ typedef struct pd_pipeline_input {
     pd_format format;
     int64_t silence_ms; /* 0 = no feed.silent for this input */
 } pd_pipeline_input;
-
-typedef struct pd_kv {
-    const char *key, *value;
-} pd_kv;
 
 typedef struct pd_pipeline {
     const char *path; /* the file it came from */
