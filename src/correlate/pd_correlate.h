@@ -24,8 +24,9 @@ typedef struct pd_correlate_opts {
     size_t memcap_bytes;         /* per rule; default 64 MiB */
     pd_str pipeline;             /* copied into signals */
     /* Optional: whether a control key has a role ("edr", "antimalware", "fim",
-     * "vulnerability-assessment", "log-collection", ...) in the control mapping table
-     * (pipelines/controls.yaml). NULL: rules match controls by key and category only. */
+     * "vulnerability_assessment", "log_collection", ... as pd_control_role_name() spells
+     * them) in the control mapping table (pipelines/controls.yaml). NULL: rules match
+     * controls by key and category only. */
     bool (*control_has_role)(void *ctx, pd_str control_key, pd_str role);
     void *control_ctx;
 } pd_correlate_opts;

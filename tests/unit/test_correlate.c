@@ -1,5 +1,5 @@
 /* Correlation engine: table-driven scenarios for every built-in rule (loaded from
- * pipelines/rules/breach.yaml), rule-file validation, memory cap and determinism. */
+ * pipelines/rules/builtin.yaml), rule-file validation, memory cap and determinism. */
 #include "pd_test.h"
 
 #include "pd_correlate.h"
@@ -191,7 +191,7 @@ static void load_builtin(pd_rule_set **set)
     char path[1024];
     pd_diag d = {{0}};
     int rc = pd_rule_set_load_file(
-        set, pd_test_src_path("pipelines/rules/breach.yaml", path, sizeof(path)), &d);
+        set, pd_test_src_path("pipelines/rules/builtin.yaml", path, sizeof(path)), &d);
     if (rc)
         fail_msg("%s", d.msg);
 }
@@ -1050,7 +1050,7 @@ static void test_memcap_evictions(void **state)
     /* expiry: far in the future every group is gone */
     assert_int_equal(pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000), 0);
     for (int k = 0; k < 1000; k++)
-        pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000 + k);
+        pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000 + k * 1000LL);
     pd_correlator_stats(c, &st);
     assert_int_equal(st.groups, 0);
     pd_correlator_destroy(c);
@@ -1073,7 +1073,7 @@ static void test_builtin_rules_load(void **state)
     char path[1024];
     assert_int_equal(
         pd_rule_set_load_file(
-            &rules, pd_test_src_path("pipelines/rules/breach.yaml", path, sizeof(path)), &d),
+            &rules, pd_test_src_path("pipelines/rules/builtin.yaml", path, sizeof(path)), &d),
         PD_ECONFIG);
     assert_non_null(strstr(d.msg, "duplicate rule id 'alert-on-weak-resource'"));
     assert_int_equal(pd_rule_set_count(rules), PD_ARRAY_LEN(ids));
