@@ -32,6 +32,7 @@ struct pd_http {
     pd_metrics *metrics;
     char *token;
     size_t token_len;
+    char *cookie; /* Set-Cookie value carrying the token, NULL when it cannot */
     uint16_t port;
     bool reloading;
     pd_buf body; /* reused by every request */
@@ -198,21 +199,59 @@ static bool ct_equal(const char *a, size_t al, const char *b, size_t bl)
     return d == 0;
 }
 
-static bool authorized(pd_http *h, struct evhttp_request *req, struct evkeyvalq *query)
+enum { AUTH_NO = 0, AUTH_HEADER, AUTH_QUERY, AUTH_COOKIE };
+
+/* The pd_token cookie's value in a Cookie header, or NULL; *n gets its length. */
+static const char *cookie_token(const char *cookies, size_t *n)
+{
+    for (const char *p = cookies; p && *p;) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 9 && !strncmp(p, "pd_token=", 9)) {
+            *n = len - 9;
+            return p + 9;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+/* How the request proved it holds the token (AUTH_NO: it did not). The cookie, set when the
+ * dashboard is opened with ?access_token=, lets the browser load the page's assets; it is
+ * SameSite=Strict and never accepted for POST, so it cannot be used to trigger a reload. */
+static int authorized(pd_http *h, struct evhttp_request *req, struct evkeyvalq *query)
 {
     if (!h->token)
-        return true;
-    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        return AUTH_HEADER;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *auth = evhttp_find_header(in, "Authorization");
     if (auth) {
         if (strncasecmp(auth, "Bearer ", 7) != 0)
-            return false;
+            return AUTH_NO;
         auth += 7;
         while (*auth == ' ')
             auth++;
-        return ct_equal(auth, strlen(auth), h->token, h->token_len);
+        return ct_equal(auth, strlen(auth), h->token, h->token_len) ? AUTH_HEADER : AUTH_NO;
     }
     const char *qt = evhttp_find_header(query, "access_token");
-    return qt && ct_equal(qt, strlen(qt), h->token, h->token_len);
+    if (qt)
+        return ct_equal(qt, strlen(qt), h->token, h->token_len) ? AUTH_QUERY : AUTH_NO;
+    size_t cn = 0;
+    const char *ck = cookie_token(evhttp_find_header(in, "Cookie"), &cn);
+    if (ck && evhttp_request_get_command(req) != EVHTTP_REQ_POST)
+        return ct_equal(ck, cn, h->token, h->token_len) ? AUTH_COOKIE : AUTH_NO;
+    return AUTH_NO;
+}
+
+/* RFC 6265 cookie-octets only; other tokens work by header and query alone. */
+static bool cookie_safe(const char *s)
+{
+    for (; *s; s++)
+        if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == ',' || *s == ';' || *s == '\\')
+            return false;
+    return true;
 }
 
 /* ---- handlers ---- */
@@ -369,11 +408,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_data(h, req, 200, CT_JSON, ok, sizeof(ok) - 1, true);
         goto cleanup;
     }
-    if (!authorized(h, req, &query)) {
+    int auth = authorized(h, req, &query);
+    if (auth == AUTH_NO) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"postured\"");
         send_error(h, req, 401, "a valid bearer token is required");
         goto cleanup;
+    }
+    if (auth == AUTH_QUERY && h->cookie) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", h->cookie);
     }
     if (!strcmp(path, "/v1/reload")) {
         if (cmd != EVHTTP_REQ_POST)
@@ -518,6 +561,13 @@ int pd_http_create(struct event_base *base, const pd_http_config *cfg,
             goto fail;
         }
         h->token_len = strlen(h->token);
+        if (cookie_safe(h->token)) {
+            pd_buf c;
+            pd_buf_init(&c);
+            pd_buf_printf(&c, "pd_token=%s; Path=/; HttpOnly; SameSite=Strict", h->token);
+            h->cookie = c.oom ? NULL : strdup(pd_buf_cstr(&c));
+            pd_buf_free(&c);
+        }
         if (h->token_len >= PD_LOG_SECRET_MIN)
             pd_log_add_secret(h->token);
     }
@@ -568,6 +618,10 @@ void pd_http_destroy(pd_http *h)
     if (h->token) {
         memset(h->token, 0, h->token_len);
         free(h->token);
+    }
+    if (h->cookie) {
+        memset(h->cookie, 0, strlen(h->cookie));
+        free(h->cookie);
     }
     pd_buf_free(&h->body);
     free(h);
