@@ -262,7 +262,7 @@ static void test_dashboard_shows_provider_data(void **state)
     close(fd);
     assert_int_equal(run_chromium(base, shoot, PD_ARRAY_LEN(shoot), junk), 0);
     unlink(junk);
-    size_t n;
+    size_t n = 0;
     char *img = pd_test_read_file(png, &n);
     assert_non_null(img);
     assert_true(n > 10000 && !memcmp(img, "\x89PNG\r\n\x1a\n", 8));
