@@ -1,5 +1,6 @@
 /* postured: real-time security-posture engine. Subcommand dispatch only. */
 #include "pd_cli.h"
+#include "pd_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +30,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-10s %s\n  %-10s %s\n\n'postured COMMAND --help' describes each command.\n",
-            "help", "this text", "--version", "print the version");
+            "help", "this text ('help config': every daemon option)", "--version",
+            "print the version");
 }
 
 int main(int argc, char **argv)
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("postured %s\n", PD_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") && argc > 2 && !strcmp(argv[2], "config")) {
+        pd_config_describe(stdout);
         return 0;
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

@@ -61,4 +61,23 @@ int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit
 
 const char *pd_decode_error_name(int code); /* "syntax", "utf8", ... */
 
+/* What the decoders read (field names match ASCII case-insensitively everywhere):
+ * - Defender (`type` Microsoft.Security/...): assessments, assessments/subAssessments,
+ *   secureScores, secureScores/secureScoreControls, regulatoryCompliance* records, alerts
+ *   flat (SystemAlertId, AlertType, ...) or REST (`properties.*`). The enrichment wrapper
+ *   (assessmentEventDataEnrichment / subAssessmentEventDataEnrichment /
+ *   securityEventDataEnrichment) gives `action` (Delete -> deleted, status REMOVED) and
+ *   `isSnapshot`. Tags: top-level `tags`, `properties.tags` or
+ *   `properties.resourceDetails.tags` (an object of strings). Resource from
+ *   properties.resourceDetails: an Azure `id`; or, when `source` (or `resourceProvider`) says
+ *   Aws/Gcp and `nativeResourceId` is present, the ARN / GCP name becomes the canonical id
+ *   with `hierarchyId` as account, `region`, `resourceType`, `resourceName`; Arc machines
+ *   (microsoft.hybridcompute/machines) are onprem unless the source says Aws/Gcp.
+ *   Assessment time_ms = statusChangeDate, else firstEvaluationDate; scores and compliance
+ *   carry no time (time_ms PD_TIME_NONE: use the transport's timestamp).
+ * - ASFF (`SchemaVersion`), bare or in an EventBridge envelope (`detail.findings[]`).
+ * - SCC notifications (`finding` + optional sibling `resource`) and bare findings.
+ * - OCSF (`class_uid` 2002, 2003, 2004).
+ * Wrappers: `{"records":[...]}` and top-level arrays, each element one message. */
+
 #endif

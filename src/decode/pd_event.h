@@ -89,4 +89,10 @@ typedef struct pd_event {
 /* Clears e to "nothing known": times PD_TIME_NONE, cvss -1, everything else empty. */
 void pd_event_reset(pd_event *e);
 
+struct pd_buf;
+/* Appends e as one JSON object (no newline) to b: the shape `postured decode` prints. Kind-
+ * specific members (alert, vuln, score, compliance) appear only for their kind; absent
+ * times are null. */
+void pd_event_json(const pd_event *e, struct pd_buf *b);
+
 #endif

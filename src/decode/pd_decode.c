@@ -1,0 +1,1159 @@
+/* pd_decode.c: message checks, jsmn tokenizing, strict-JSON validation over the token
+ * array, format detection, wrappers, and the typed getters the format files use.
+ *
+ * Pipeline per message: size/NUL/UTF-8 pre-scan -> jsmn into the reusable token array ->
+ * one walk over the tokens checking what jsmn (non-strict) lets through (separators, key
+ * types, literals, numbers, control characters, escapes, surrogates, depth) and building the
+ * subtree skip table -> format decoders read only the fields they need. */
+#include "pd_decode_int.h"
+
+#include "pd_time.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PD_DEC_TOKCAP0 1024u
+
+void pd_decode_opts_default(pd_decode_opts *o)
+{
+    o->max_message_bytes = 1u << 20;
+    o->max_depth = 64;
+    o->max_tokens = 262144;
+}
+
+int pd_decoder_create(const pd_decode_opts *opts, pd_decoder **out)
+{
+    int rc = PD_ENOMEM;
+    pd_decoder *d = calloc(1, sizeof(*d));
+    if (!d)
+        return PD_ENOMEM;
+    if (opts)
+        d->opts = *opts;
+    else
+        pd_decode_opts_default(&d->opts);
+    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0) {
+        rc = PD_EINVAL;
+        goto fail;
+    }
+    d->tokcap = PD_MIN(PD_DEC_TOKCAP0, d->opts.max_tokens);
+    d->tok = malloc(sizeof(*d->tok) * d->tokcap);
+    d->next = malloc(sizeof(*d->next) * d->tokcap);
+    d->stack = malloc(sizeof(*d->stack) * ((size_t)d->opts.max_depth + 1));
+    if (!d->tok || !d->next || !d->stack)
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    pd_decoder_destroy(d);
+    return rc;
+}
+
+void pd_decoder_destroy(pd_decoder *d)
+{
+    if (!d)
+        return;
+    free(d->tok);
+    free(d->next);
+    free(d->stack);
+    free(d->scratch);
+    free(d);
+}
+
+const char *pd_decode_error_name(int code)
+{
+    static const char *const names[] = {
+        "empty",     "too_big",   "syntax",        "utf8",           "depth",
+        "nul",       "top_level", "unknown_type",  "missing_field",  "wrong_type",
+        "bad_value", "number",    "duplicate_key", "too_many_tokens"};
+    if (code <= PD_EDEC_EMPTY && code >= PD_EDEC_LAST)
+        return names[PD_EDEC_EMPTY - code];
+    return "error";
+}
+
+int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
+{
+    pd_decode_error *e = d->err;
+    e->code = code;
+    e->offset = offset;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* ---------- pre-scan ---------- */
+
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first
+ * bad byte, or n when valid. */
+static size_t utf8_check(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return i;
+        }
+        if (n - i <= need)
+            return i;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        i += need + 1;
+    }
+    return n;
+}
+
+static bool any_high(const char *p, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= (unsigned char)p[i];
+    return (acc & 0x8080808080808080ULL) != 0;
+}
+
+static inline bool is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline size_t skip_ws(const char *js, size_t p, size_t end)
+{
+    while (p < end && is_ws(js[p]))
+        p++;
+    return p;
+}
+
+/* ---------- tokenizing ---------- */
+
+static int grow_tokens(pd_decoder *d)
+{
+    uint32_t cap = d->tokcap >= d->opts.max_tokens / 2 ? d->opts.max_tokens : d->tokcap * 2;
+    jsmntok_t *t = realloc(d->tok, sizeof(*t) * cap);
+    if (!t)
+        return PD_ENOMEM;
+    d->tok = t;
+    uint32_t *nx = realloc(d->next, sizeof(*nx) * cap);
+    if (!nx)
+        return PD_ENOMEM;
+    d->next = nx;
+    d->tokcap = cap;
+    return 0;
+}
+
+static int tokenize(pd_decoder *d)
+{
+    jsmn_parser p;
+    jsmn_init(&p);
+    for (;;) {
+        /* Token 0 is a dummy so that index 0 can mean "absent" everywhere. */
+        int r = jsmn_parse(&p, d->js, d->len, d->tok + 1, d->tokcap - 1);
+        if (r >= 0) {
+            d->ntok = p.toknext + 1;
+            d->tok[0] = (jsmntok_t){.type = JSMN_UNDEFINED};
+            d->next[0] = d->ntok;
+            return 0;
+        }
+        if (r == JSMN_ERROR_NOMEM) {
+            if (d->tokcap >= d->opts.max_tokens)
+                return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, p.pos, "more than %u JSON tokens",
+                                   d->opts.max_tokens);
+            if (grow_tokens(d))
+                return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, p.pos,
+                                   "out of memory growing the token array");
+            continue;
+        }
+        if (r == JSMN_ERROR_PART)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, p.pos, "truncated JSON");
+        return pd_dec_fail(d, PD_EDEC_SYNTAX, p.pos, "invalid JSON");
+    }
+}
+
+/* ---------- strict validation over the tokens ---------- */
+
+enum { ST_OPEN = 0, ST_ELEM = 1, ST_WANTVAL = 2 };
+
+static inline int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexval(p[k]);
+        if (h < 0)
+            return -1;
+        v = (v << 4) | (uint32_t)h;
+    }
+    *out = v;
+    return 0;
+}
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Content of a string token [s, e): control characters, \u escapes and surrogate pairs.
+ * jsmn already checked that every backslash is followed by a valid escape letter. */
+static int check_string(pd_decoder *d, size_t s, size_t e)
+{
+    const char *js = d->js;
+    size_t p = s;
+    while (p < e) {
+        while (p + 8 <= e) {
+            uint64_t w;
+            memcpy(&w, js + p, 8);
+            uint64_t ctl = (w - ONES * 0x20) & ~w & HIGHS;
+            uint64_t bs = w ^ (ONES * 0x5c);
+            bs = (bs - ONES) & ~bs & HIGHS;
+            if (ctl | bs)
+                break;
+            p += 8;
+        }
+        if (p >= e)
+            break;
+        unsigned char c = (unsigned char)js[p];
+        if (c < 0x20)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "control character 0x%02x in a string", c);
+        if (c != '\\') {
+            p++;
+            continue;
+        }
+        if (p + 1 >= e)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "bad escape");
+        if (js[p + 1] != 'u') {
+            p += 2;
+            continue;
+        }
+        uint32_t cp, lo;
+        if (p + 6 > e || hex4(js + p + 2, &cp))
+            return pd_dec_fail(d, PD_EDEC_UTF8, p, "bad \\u escape");
+        if (cp == 0)
+            return pd_dec_fail(d, PD_EDEC_NUL, p, "\\u0000 in a string");
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+            return pd_dec_fail(d, PD_EDEC_UTF8, p, "unpaired low surrogate \\u%04x", cp);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (p + 12 > e || js[p + 6] != '\\' || js[p + 7] != 'u' || hex4(js + p + 8, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return pd_dec_fail(d, PD_EDEC_UTF8, p, "unpaired high surrogate \\u%04x", cp);
+            p += 12;
+        } else {
+            p += 6;
+        }
+    }
+    return 0;
+}
+
+static inline bool isdig(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int check_primitive(pd_decoder *d, size_t s, size_t e)
+{
+    const char *p = d->js + s;
+    size_t n = e - s;
+    switch (p[0]) {
+    case 't':
+        if (n == 4 && !memcmp(p, "true", 4))
+            return 0;
+        break;
+    case 'f':
+        if (n == 5 && !memcmp(p, "false", 5))
+            return 0;
+        break;
+    case 'n':
+        if (n == 4 && !memcmp(p, "null", 4))
+            return 0;
+        break;
+    case 'N':
+    case 'I':
+    case '+':
+    case '.':
+        return pd_dec_fail(d, PD_EDEC_NUMBER, s, "not a JSON number: '%.*s'", (int)PD_MIN(n, 32),
+                           p);
+    case '-':
+    default:
+        if (p[0] == '-' || isdig(p[0])) {
+            size_t i = 0;
+            if (p[i] == '-')
+                i++;
+            if (i < n && p[i] == '0') {
+                i++;
+            } else if (i < n && isdig(p[i])) {
+                while (i < n && isdig(p[i]))
+                    i++;
+            } else {
+                goto badnum;
+            }
+            if (i < n && p[i] == '.') {
+                i++;
+                if (i >= n || !isdig(p[i]))
+                    goto badnum;
+                while (i < n && isdig(p[i]))
+                    i++;
+            }
+            if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+                i++;
+                if (i < n && (p[i] == '+' || p[i] == '-'))
+                    i++;
+                if (i >= n || !isdig(p[i]))
+                    goto badnum;
+                while (i < n && isdig(p[i]))
+                    i++;
+            }
+            if (i == n)
+                return 0;
+        badnum:
+            return pd_dec_fail(d, PD_EDEC_NUMBER, s, "malformed number '%.*s'", (int)PD_MIN(n, 32),
+                               p);
+        }
+    }
+    return pd_dec_fail(d, PD_EDEC_SYNTAX, s, "invalid literal '%.*s'", (int)PD_MIN(n, 32), p);
+}
+
+static inline size_t raw_start(const jsmntok_t *t)
+{
+    return t->type == JSMN_STRING ? (size_t)t->start - 1 : (size_t)t->start;
+}
+
+static int validate(pd_decoder *d)
+{
+    const char *js = d->js;
+    const jsmntok_t *t = d->tok;
+    const uint32_t n = d->ntok;
+    pd_dec_frame *st = d->stack;
+    uint32_t sp = 0;
+    size_t pos = 0;
+    int rc;
+
+    for (uint32_t i = 1; i <= n; i++) {
+        size_t rs = i < n ? raw_start(&t[i]) : d->len;
+        /* Close every container that ends before token i. */
+        while (sp > 0) {
+            uint32_t c = st[sp - 1].tok;
+            size_t ce = (size_t)t[c].end;
+            if (i < n && ce > rs)
+                break;
+            size_t p = skip_ws(js, pos, ce - 1);
+            if (p != ce - 1)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c' before '%c'", js[p],
+                                   js[ce - 1]);
+            if (st[sp - 1].state == ST_WANTVAL)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "object key without a value");
+            d->next[c] = i;
+            pos = ce;
+            sp--;
+            if (sp > 0)
+                st[sp - 1].state = ST_ELEM;
+        }
+        if (i == n)
+            break;
+        char sep = 0;
+        bool want_key = false;
+        pd_dec_frame *f = NULL;
+        if (sp == 0) {
+            if (i != 1)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
+        } else {
+            f = &st[sp - 1];
+            if (f->state == ST_ELEM)
+                sep = ',';
+            else if (f->state == ST_WANTVAL)
+                sep = ':';
+            want_key = t[f->tok].type == JSMN_OBJECT && f->state != ST_WANTVAL;
+        }
+        size_t p = skip_ws(js, pos, rs);
+        if (sep) {
+            if (p >= rs || js[p] != sep)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "expected '%c'", sep);
+            p = skip_ws(js, p + 1, rs);
+        }
+        if (p != rs)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c'", js[p]);
+        if (want_key && t[i].type != JSMN_STRING)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "object key is not a string");
+        switch (t[i].type) {
+        case JSMN_OBJECT:
+        case JSMN_ARRAY:
+            if (sp >= d->opts.max_depth)
+                return pd_dec_fail(d, PD_EDEC_DEPTH, rs, "nesting deeper than %u levels",
+                                   d->opts.max_depth);
+            st[sp].tok = i;
+            st[sp].state = ST_OPEN;
+            sp++;
+            pos = rs + 1;
+            break;
+        case JSMN_STRING:
+            if ((rc = check_string(d, (size_t)t[i].start, (size_t)t[i].end)))
+                return rc;
+            d->next[i] = i + 1;
+            pos = (size_t)t[i].end + 1;
+            if (f)
+                f->state = want_key ? ST_WANTVAL : ST_ELEM;
+            break;
+        case JSMN_PRIMITIVE:
+            if ((rc = check_primitive(d, (size_t)t[i].start, (size_t)t[i].end)))
+                return rc;
+            d->next[i] = i + 1;
+            pos = (size_t)t[i].end;
+            if (f)
+                f->state = ST_ELEM;
+            break;
+        default:
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "invalid JSON");
+        }
+    }
+    size_t p = skip_ws(js, pos, d->len);
+    if (p != d->len)
+        return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "data after the top-level value");
+    return 0;
+}
+
+/* ---------- getters ---------- */
+
+static inline char lc(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+static inline bool key_is(const char *k, uint32_t n, const pd_field *f)
+{
+    if (n != f->len || lc(k[0]) != f->name[0])
+        return false;
+    for (uint32_t i = 1; i < n; i++)
+        if (lc(k[i]) != f->name[i])
+            return false;
+    return true;
+}
+
+int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field *f, size_t nf,
+                  uint32_t *slots, size_t nslots)
+{
+    memset(slots, 0, sizeof(*slots) * nslots);
+    if (!obj)
+        return 0;
+    if (d->tok[obj].type != JSMN_OBJECT)
+        return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, obj), "%s: expected an object", path);
+    uint32_t end = d->next[obj];
+    for (uint32_t k = obj + 1; k < end; k = d->next[k + 1]) {
+        const char *kp = d->js + d->tok[k].start;
+        uint32_t kn = (uint32_t)(d->tok[k].end - d->tok[k].start);
+        for (size_t j = 0; j < nf; j++) {
+            if (!key_is(kp, kn, &f[j]))
+                continue;
+            if (slots[f[j].slot])
+                return pd_dec_fail(d, PD_EDEC_DUPLICATE, pd_dec_off(d, k),
+                                   "%s%s%.*s: duplicate key", path, *path ? "." : "", (int)kn, kp);
+            slots[f[j].slot] = k + 1;
+            break;
+        }
+    }
+    return 0;
+}
+
+bool pd_dec_absent(const pd_decoder *d, uint32_t i)
+{
+    return i == 0 || (d->tok[i].type == JSMN_PRIMITIVE && d->js[d->tok[i].start] == 'n');
+}
+
+static const char *type_name(const pd_decoder *d, uint32_t i)
+{
+    switch (d->tok[i].type) {
+    case JSMN_OBJECT:
+        return "an object";
+    case JSMN_ARRAY:
+        return "an array";
+    case JSMN_STRING:
+        return "a string";
+    default: {
+        char c = d->js[d->tok[i].start];
+        return c == 't' || c == 'f' ? "a boolean" : c == 'n' ? "null" : "a number";
+    }
+    }
+}
+
+int pd_dec_expect(pd_decoder *d, uint32_t i, jsmntype_t type, const char *path)
+{
+    if (pd_dec_absent(d, i) || d->tok[i].type == type)
+        return 0;
+    return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected %s, got %s", path,
+                       type == JSMN_OBJECT  ? "an object"
+                       : type == JSMN_ARRAY ? "an array"
+                                            : "a string",
+                       type_name(d, i));
+}
+
+static char *scratch(pd_decoder *d, size_t n)
+{
+    if (d->sccap - d->sclen < n) {
+        d->scratch_full = true;
+        return NULL;
+    }
+    char *p = d->scratch + d->sclen;
+    d->sclen += n;
+    return p;
+}
+
+static void put_utf8(char **o, uint32_t cp)
+{
+    char *q = *o;
+    if (cp < 0x80) {
+        *q++ = (char)cp;
+    } else if (cp < 0x800) {
+        *q++ = (char)(0xC0 | (cp >> 6));
+        *q++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *q++ = (char)(0xE0 | (cp >> 12));
+        *q++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *q++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *q++ = (char)(0xF0 | (cp >> 18));
+        *q++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *q++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *q++ = (char)(0x80 | (cp & 0x3F));
+    }
+    *o = q;
+}
+
+/* Escapes were validated; the unescaped form is never longer than the escaped one. */
+static pd_str unescape(pd_decoder *d, pd_str raw)
+{
+    char *out = scratch(d, raw.len);
+    if (!out)
+        return PD_STR_NULL;
+    char *o = out;
+    for (uint32_t i = 0; i < raw.len; i++) {
+        char c = raw.p[i];
+        if (c != '\\') {
+            *o++ = c;
+            continue;
+        }
+        c = raw.p[++i];
+        switch (c) {
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u': {
+            uint32_t cp = 0, lo = 0;
+            hex4(raw.p + i + 1, &cp);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                hex4(raw.p + i + 3, &lo);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            }
+            put_utf8(&o, cp);
+            break;
+        }
+        default: /* '"', '\\', '/' */
+            *o++ = c;
+        }
+    }
+    /* Give back what the escapes saved. */
+    d->sclen -= raw.len - (size_t)(o - out);
+    return (pd_str){out, (uint32_t)(o - out)};
+}
+
+int pd_dec_str(pd_decoder *d, uint32_t i, const char *path, pd_str *out)
+{
+    if (pd_dec_absent(d, i))
+        return 0;
+    if (d->tok[i].type != JSMN_STRING)
+        return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected a string, got %s", path,
+                           type_name(d, i));
+    pd_str raw = pd_dec_raw(d, i);
+    *out = memchr(raw.p, '\\', raw.len) ? unescape(d, raw) : raw;
+    return 0;
+}
+
+int pd_dec_str_req(pd_decoder *d, uint32_t i, uint32_t parent, const char *path, pd_str *out)
+{
+    if (pd_dec_absent(d, i))
+        return pd_dec_fail(d, PD_EDEC_MISSING, i ? pd_dec_off(d, i) : pd_dec_off(d, parent),
+                           "%s: required field missing", path);
+    int rc = pd_dec_str(d, i, path, out);
+    if (rc == 0 && out->len == 0)
+        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, i), "%s: empty", path);
+    return rc;
+}
+
+int pd_dec_bool(pd_decoder *d, uint32_t i, const char *path, bool *out)
+{
+    if (pd_dec_absent(d, i))
+        return 0;
+    pd_str s = pd_dec_raw(d, i);
+    if (d->tok[i].type == JSMN_PRIMITIVE || d->tok[i].type == JSMN_STRING) {
+        if (pd_str_ieq_c(s, "true")) {
+            *out = true;
+            return 0;
+        }
+        if (pd_str_ieq_c(s, "false")) {
+            *out = false;
+            return 0;
+        }
+    }
+    return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected a boolean, got %s", path,
+                       type_name(d, i));
+}
+
+int pd_dec_num(pd_decoder *d, uint32_t i, const char *path, double *out)
+{
+    if (pd_dec_absent(d, i))
+        return 0;
+    pd_str s = pd_dec_raw(d, i);
+    char c = s.len ? s.p[0] : 0;
+    bool prim = d->tok[i].type == JSMN_PRIMITIVE;
+    if ((!prim && d->tok[i].type != JSMN_STRING) || (prim && c != '-' && !isdig(c)))
+        return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected a number, got %s", path,
+                           type_name(d, i));
+    char buf[64];
+    if (s.len == 0 || s.len >= sizeof(buf))
+        goto bad;
+    memcpy(buf, s.p, s.len);
+    buf[s.len] = '\0';
+    char *end;
+    double v = strtod(buf, &end);
+    if (*end || !isfinite(v))
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i), "%s: not a number", path);
+}
+
+int pd_dec_u32(pd_decoder *d, uint32_t i, const char *path, uint32_t *out)
+{
+    double v = 0;
+    int rc = pd_dec_num(d, i, path, &v);
+    if (rc || pd_dec_absent(d, i))
+        return rc;
+    if (v < 0 || v > 4294967295.0 || v != floor(v))
+        return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i),
+                           "%s: expected a non-negative integer", path);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int pd_dec_time(pd_decoder *d, uint32_t i, const char *path, int64_t *out)
+{
+    if (pd_dec_absent(d, i))
+        return 0;
+    if (d->tok[i].type == JSMN_PRIMITIVE) {
+        double v = 0;
+        int rc = pd_dec_num(d, i, path, &v);
+        if (rc)
+            return rc;
+        if (v < 0 || v > 9e15)
+            return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i), "%s: time out of range", path);
+        *out = (int64_t)v;
+        return 0;
+    }
+    pd_str s = PD_STR_NULL;
+    int rc = pd_dec_str(d, i, path, &s);
+    if (rc)
+        return rc;
+    if (pd_time_parse(s, out))
+        return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i), "%s: bad time '%.*s'", path,
+                           (int)PD_MIN(s.len, 40u), s.p);
+    return 0;
+}
+
+/* ---------- string helpers ---------- */
+
+pd_str pd_dec_lower(pd_decoder *d, pd_str s)
+{
+    if (!s.len)
+        return s;
+    char *o = scratch(d, s.len);
+    if (!o)
+        return PD_STR_NULL;
+    for (uint32_t i = 0; i < s.len; i++)
+        o[i] = lc(s.p[i]);
+    return (pd_str){o, s.len};
+}
+
+pd_str pd_dec_upper(pd_decoder *d, pd_str s)
+{
+    if (!s.len)
+        return s;
+    char *o = scratch(d, s.len);
+    if (!o)
+        return PD_STR_NULL;
+    for (uint32_t i = 0; i < s.len; i++)
+        o[i] = (s.p[i] >= 'a' && s.p[i] <= 'z') ? (char)(s.p[i] - 32) : s.p[i];
+    return (pd_str){o, s.len};
+}
+
+pd_str pd_dec_join(pd_decoder *d, pd_str a, const char *sep, pd_str b)
+{
+    size_t sl = strlen(sep);
+    char *o = scratch(d, a.len + sl + b.len);
+    if (!o)
+        return PD_STR_NULL;
+    if (a.len)
+        memcpy(o, a.p, a.len);
+    memcpy(o + a.len, sep, sl);
+    if (b.len)
+        memcpy(o + a.len + sl, b.p, b.len);
+    return (pd_str){o, (uint32_t)(a.len + sl + b.len)};
+}
+
+bool pd_dec_icontains(pd_str hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (uint32_t i = 0; i + n <= hay.len; i++) {
+        size_t k = 0;
+        while (k < n && lc(hay.p[i + k]) == needle[k])
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+pd_str pd_dec_path_seg(pd_str path, const char *seg)
+{
+    size_t n = strlen(seg);
+    for (uint32_t i = 0; i + n + 2 <= path.len; i++) {
+        if (path.p[i] != '/')
+            continue;
+        size_t k = 0;
+        while (k < n && lc(path.p[i + 1 + k]) == seg[k])
+            k++;
+        if (k != n || path.p[i + 1 + n] != '/')
+            continue;
+        uint32_t s = i + 2 + (uint32_t)n, e = s;
+        while (e < path.len && path.p[e] != '/')
+            e++;
+        return (pd_str){path.p + s, e - s};
+    }
+    return PD_STR_NULL;
+}
+
+pd_str pd_dec_last_seg(pd_str path, char sep)
+{
+    uint32_t e = path.len;
+    while (e > 0 && path.p[e - 1] == sep)
+        e--;
+    uint32_t s = e;
+    while (s > 0 && path.p[s - 1] != sep)
+        s--;
+    return (pd_str){path.p + s, e - s};
+}
+
+void pd_dec_add_framework(pd_event *e, pd_str f)
+{
+    if (f.len && e->control.nframeworks < PD_EVENT_MAX_FRAMEWORKS)
+        e->control.frameworks[e->control.nframeworks++] = f;
+}
+
+pd_severity pd_dec_severity(pd_str s)
+{
+    pd_severity v = PD_SEV_UNKNOWN;
+    if (s.len && pd_severity_parse(s, &v))
+        v = PD_SEV_UNKNOWN;
+    return v;
+}
+
+void pd_dec_tactics(pd_str list, uint32_t *bits)
+{
+    uint32_t i = 0;
+    while (i < list.len) {
+        uint32_t s = i;
+        while (i < list.len && list.p[i] != ',')
+            i++;
+        uint32_t e = i;
+        while (s < e && is_ws(list.p[s]))
+            s++;
+        while (e > s && is_ws(list.p[e - 1]))
+            e--;
+        pd_tactic t;
+        if (e > s && pd_tactic_parse((pd_str){list.p + s, e - s}, &t) == 0 && t != PD_TACTIC_NONE)
+            *bits |= 1u << t;
+        i++;
+    }
+}
+
+void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
+{
+    r->id = id;
+    r->canon = pd_dec_lower(d, id);
+    r->cloud = PD_CLOUD_AZURE;
+    r->account = pd_dec_path_seg(id, "subscriptions");
+    r->group = pd_dec_path_seg(id, "resourcegroups");
+    /* The type is namespace/type[/subtype...] after the last "/providers/". */
+    pd_str canon = r->canon;
+    int64_t prov = -1;
+    for (uint32_t i = 0; i + 11 <= canon.len; i++)
+        if (!memcmp(canon.p + i, "/providers/", 11))
+            prov = i;
+    if (prov >= 0) {
+        pd_str rest = {canon.p + prov + 11, canon.len - (uint32_t)prov - 11};
+        char *o = scratch(d, rest.len);
+        uint32_t n = 0, seg = 0, i = 0;
+        while (o && i < rest.len) {
+            uint32_t s = i;
+            while (i < rest.len && rest.p[i] != '/')
+                i++;
+            /* segments: 0 namespace, 1 type, 2 name, 3 type, 4 name, ... */
+            if (seg == 0 || seg % 2 == 1) {
+                if (n)
+                    o[n++] = '/';
+                memcpy(o + n, rest.p + s, i - s);
+                n += i - s;
+            }
+            seg++;
+            i++;
+        }
+        /* An even segment count means the id ends on a type (a collection): drop it. */
+        if (o && seg >= 3 && seg % 2 == 0) {
+            while (n > 0 && o[n - 1] != '/')
+                n--;
+            if (n)
+                n--;
+        }
+        if (o)
+            r->type = (pd_str){o, n};
+    } else if (r->group.len) {
+        r->type = PD_STR_LIT("microsoft.resources/resourcegroups");
+    } else if (r->account.len) {
+        r->type = PD_STR_LIT("microsoft.resources/subscriptions");
+    }
+    r->name = pd_dec_last_seg(id, '/');
+    if (pd_str_eq_c(r->type, "microsoft.hybridcompute/machines"))
+        r->cloud = PD_CLOUD_ONPREM;
+    else if (pd_dec_icontains(canon, "/securityentitydata/aws-"))
+        r->cloud = PD_CLOUD_AWS;
+    else if (pd_dec_icontains(canon, "/securityentitydata/gcp-"))
+        r->cloud = PD_CLOUD_GCP;
+}
+
+int pd_dec_tags(pd_decoder *d, uint32_t i, const char *path, pd_resource *r)
+{
+    int rc = 0;
+    if (pd_dec_absent(d, i))
+        return 0;
+    if (d->tok[i].type == JSMN_OBJECT) {
+        uint32_t end = d->next[i];
+        for (uint32_t k = i + 1; k < end && r->ntags < PD_EVENT_MAX_TAGS; k = d->next[k + 1]) {
+            pd_tag t = {PD_STR_NULL, PD_STR_NULL};
+            if ((rc = pd_dec_str(d, k, path, &t.key)))
+                return rc;
+            uint32_t v = k + 1;
+            if (d->tok[v].type == JSMN_STRING) {
+                if ((rc = pd_dec_str(d, v, path, &t.value)))
+                    return rc;
+            } else if (d->tok[v].type == JSMN_PRIMITIVE) {
+                if (pd_dec_absent(d, v))
+                    continue;
+                t.value = pd_dec_raw(d, v);
+            } else {
+                continue; /* nested values are not tags */
+            }
+            r->tags[r->ntags++] = t;
+        }
+        return 0;
+    }
+    if (d->tok[i].type == JSMN_ARRAY) {
+        static const pd_field f[] = {PD_F("key", 0), PD_F("name", 0), PD_F("value", 1)};
+        for (uint32_t j = pd_dec_first(d, i); j && r->ntags < PD_EVENT_MAX_TAGS;
+             j = pd_dec_after(d, i, j)) {
+            uint32_t s[2];
+            if (d->tok[j].type != JSMN_OBJECT)
+                continue;
+            if ((rc = pd_dec_fields(d, j, path, f, PD_ARRAY_LEN(f), s, 2)))
+                return rc;
+            pd_tag t = {PD_STR_NULL, PD_STR_NULL};
+            if ((rc = pd_dec_str(d, s[0], path, &t.key)) ||
+                (rc = pd_dec_str(d, s[1], path, &t.value)))
+                return rc;
+            if (t.key.len)
+                r->tags[r->ntags++] = t;
+        }
+        return 0;
+    }
+    return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected an object, got %s", path,
+                       type_name(d, i));
+}
+
+/* ---------- detection and dispatch ---------- */
+
+enum {
+    DT_TYPE,
+    DT_ALERTID,
+    DT_ALERTTYPE,
+    DT_SCHEMA,
+    DT_DETAIL,
+    DT_FINDING,
+    DT_CLASS,
+    DT_RECORDS,
+    DT_FCLASS,
+    DT_RESOURCE,
+    DT_RESNAME,
+    DT_PROPS,
+    DT__N
+};
+
+static const pd_field detect_fields[] = {
+    PD_F("type", DT_TYPE),
+    PD_F("systemalertid", DT_ALERTID),
+    PD_F("alerttype", DT_ALERTTYPE),
+    PD_F("schemaversion", DT_SCHEMA),
+    PD_F("detail", DT_DETAIL),
+    PD_F("finding", DT_FINDING),
+    PD_F("class_uid", DT_CLASS),
+    PD_F("records", DT_RECORDS),
+    PD_F("findingclass", DT_FCLASS),
+    PD_F("resource", DT_RESOURCE),
+    PD_F("resourcename", DT_RESNAME),
+    PD_F("properties", DT_PROPS),
+};
+
+typedef struct pd_run {
+    pd_emit_fn emit;
+    void *ctx;
+    bool dry;
+    pd_event ev;
+} pd_run;
+
+typedef enum { U_DEFENDER, U_ASFF, U_SCC, U_OCSF } unit_kind;
+
+static int unit(pd_decoder *d, pd_run *run, unit_kind k, uint32_t obj, uint32_t extra)
+{
+    int rc;
+    pd_event *e = &run->ev;
+    d->sclen = 0;
+    d->scratch_full = false;
+    pd_event_reset(e);
+    switch (k) {
+    case U_DEFENDER:
+        rc = pd_dec_defender(d, obj, e);
+        break;
+    case U_ASFF:
+        rc = pd_dec_asff(d, obj, e);
+        break;
+    case U_SCC:
+        rc = pd_dec_scc(d, obj, extra, e);
+        break;
+    default:
+        rc = pd_dec_ocsf(d, obj, e);
+    }
+    if (rc)
+        return rc;
+    if (d->scratch_full)
+        return pd_dec_fail(d, PD_EDEC_TOO_BIG, pd_dec_off(d, obj), "event too large to decode");
+    if (run->dry || !run->emit)
+        return 0;
+    return run->emit(run->ctx, e);
+}
+
+static bool fmt_ok(pd_format want, pd_format got)
+{
+    return want == PD_FMT_AUTO || want == got;
+}
+
+static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int level)
+{
+    int rc;
+    uint32_t s[DT__N];
+    if (d->tok[obj].type != JSMN_OBJECT)
+        return pd_dec_fail(d, level ? PD_EDEC_TYPE : PD_EDEC_TOP_LEVEL, pd_dec_off(d, obj),
+                           level ? "records: element is not an object"
+                                 : "top level is not an object or array");
+    if ((rc = pd_dec_fields(d, obj, "", detect_fields, PD_ARRAY_LEN(detect_fields), s, DT__N)))
+        return rc;
+
+    if (s[DT_RECORDS] && level == 0 && d->tok[s[DT_RECORDS]].type == JSMN_ARRAY) {
+        uint32_t arr = s[DT_RECORDS];
+        for (uint32_t j = pd_dec_first(d, arr); j; j = pd_dec_after(d, arr, j))
+            if ((rc = dispatch(d, run, j, fmt, 1)))
+                return rc;
+        return 0;
+    }
+    if (s[DT_CLASS] && fmt_ok(fmt, PD_FMT_OCSF))
+        return unit(d, run, U_OCSF, obj, 0);
+    if (s[DT_SCHEMA] && fmt_ok(fmt, PD_FMT_ASFF))
+        return unit(d, run, U_ASFF, obj, 0);
+    if (s[DT_DETAIL] && fmt_ok(fmt, PD_FMT_ASFF)) {
+        static const pd_field ff[] = {PD_F("findings", 0)};
+        uint32_t fs[1];
+        if ((rc = pd_dec_fields(d, s[DT_DETAIL], "detail", ff, 1, fs, 1)))
+            return rc;
+        if (!fs[0])
+            return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, s[DT_DETAIL]),
+                               "detail.findings: required field missing");
+        if ((rc = pd_dec_expect(d, fs[0], JSMN_ARRAY, "detail.findings")))
+            return rc;
+        for (uint32_t j = pd_dec_first(d, fs[0]); j; j = pd_dec_after(d, fs[0], j)) {
+            if (d->tok[j].type != JSMN_OBJECT)
+                return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, j),
+                                   "detail.findings[]: expected an object");
+            if ((rc = unit(d, run, U_ASFF, j, 0)))
+                return rc;
+        }
+        return 0;
+    }
+    if (s[DT_FINDING] && fmt_ok(fmt, PD_FMT_SCC)) {
+        if ((rc = pd_dec_expect(d, s[DT_FINDING], JSMN_OBJECT, "finding")) ||
+            (rc = pd_dec_expect(d, s[DT_RESOURCE], JSMN_OBJECT, "resource")))
+            return rc;
+        if (pd_dec_absent(d, s[DT_FINDING]))
+            return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj), "finding: is null");
+        return unit(d, run, U_SCC, s[DT_FINDING],
+                    pd_dec_absent(d, s[DT_RESOURCE]) ? 0 : s[DT_RESOURCE]);
+    }
+    if ((s[DT_FCLASS] || s[DT_RESNAME]) && fmt_ok(fmt, PD_FMT_SCC))
+        return unit(d, run, U_SCC, obj, 0);
+    if (fmt_ok(fmt, PD_FMT_DEFENDER)) {
+        if (s[DT_ALERTID] || s[DT_ALERTTYPE])
+            return unit(d, run, U_DEFENDER, obj, 0);
+        if (d->tok[s[DT_TYPE]].type == JSMN_STRING && s[DT_TYPE] &&
+            pd_str_iprefix(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
+            return unit(d, run, U_DEFENDER, obj, 0);
+    }
+    if (s[DT_TYPE] && d->tok[s[DT_TYPE]].type == JSMN_STRING) {
+        pd_str t = pd_dec_raw(d, s[DT_TYPE]);
+        return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, s[DT_TYPE]),
+                           "type '%.*s' is not a known %s message", (int)PD_MIN(t.len, 60u), t.p,
+                           fmt == PD_FMT_AUTO ? "security" : pd_format_name(fmt));
+    }
+    return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, obj), "no %s message shape matches",
+                       fmt == PD_FMT_AUTO ? "known" : pd_format_name(fmt));
+}
+
+static bool is_multi(pd_decoder *d)
+{
+    if (d->tok[1].type == JSMN_ARRAY)
+        return true;
+    /* A wrapper or an envelope: a few top-level keys decide it; cheap compared to decoding. */
+    static const pd_field f[] = {PD_F("records", 0), PD_F("detail", 0)};
+    uint32_t end = d->next[1];
+    for (uint32_t k = 2; k < end; k = d->next[k + 1]) {
+        const char *kp = d->js + d->tok[k].start;
+        uint32_t kn = (uint32_t)(d->tok[k].end - d->tok[k].start);
+        if (key_is(kp, kn, &f[0]) || key_is(kp, kn, &f[1]))
+            return true;
+    }
+    return false;
+}
+
+static int run_all(pd_decoder *d, pd_run *run, pd_format fmt)
+{
+    int rc;
+    if (d->tok[1].type == JSMN_ARRAY) {
+        for (uint32_t j = pd_dec_first(d, 1); j; j = pd_dec_after(d, 1, j))
+            if ((rc = dispatch(d, run, j, fmt, 1)))
+                return rc;
+        return 0;
+    }
+    return dispatch(d, run, 1, fmt, 0);
+}
+
+int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit_fn emit, void *ctx,
+              pd_decode_error *err)
+{
+    pd_decode_error local;
+    int rc;
+    d->err = err ? err : &local;
+    d->err->code = 0;
+    d->err->offset = 0;
+    d->err->message[0] = '\0';
+    d->js = msg;
+    d->len = len;
+
+    if (len == 0 || !msg)
+        return pd_dec_fail(d, PD_EDEC_EMPTY, 0, "empty message");
+    if (len > d->opts.max_message_bytes)
+        return pd_dec_fail(d, PD_EDEC_TOO_BIG, d->opts.max_message_bytes,
+                           "message of %zu bytes is over the %zu-byte limit", len,
+                           d->opts.max_message_bytes);
+    const char *nul = memchr(msg, 0, len);
+    if (nul)
+        return pd_dec_fail(d, PD_EDEC_NUL, (size_t)(nul - msg), "NUL byte in message");
+    if (any_high(msg, len)) {
+        size_t bad = utf8_check((const unsigned char *)msg, len);
+        if (bad != len)
+            return pd_dec_fail(d, PD_EDEC_UTF8, bad, "invalid UTF-8 byte 0x%02x",
+                               (unsigned char)msg[bad]);
+    }
+    if (skip_ws(msg, 0, len) == len)
+        return pd_dec_fail(d, PD_EDEC_EMPTY, 0, "message is only whitespace");
+    if ((rc = tokenize(d)))
+        return rc;
+    if ((rc = validate(d)))
+        return rc;
+    if (d->tok[1].type != JSMN_OBJECT && d->tok[1].type != JSMN_ARRAY)
+        return pd_dec_fail(d, PD_EDEC_TOP_LEVEL, pd_dec_off(d, 1),
+                           "top level is %s, not an object or array", type_name(d, 1));
+    /* Scratch: unescaped and lowercased copies never exceed a few times the input. */
+    size_t need = 4 * len + 4096;
+    if (d->sccap < need) {
+        size_t cap = PD_MAX(need, d->sccap * 2);
+        char *p = realloc(d->scratch, cap);
+        if (!p)
+            return pd_dec_fail(d, PD_EDEC_TOO_BIG, 0, "out of memory for scratch");
+        d->scratch = p;
+        d->sccap = cap;
+    }
+    pd_run run = {.emit = emit, .ctx = ctx, .dry = false};
+    if (is_multi(d)) {
+        /* Validate every event before emitting any. */
+        run.dry = true;
+        if ((rc = run_all(d, &run, fmt)))
+            return rc;
+        run.dry = false;
+    }
+    return run_all(d, &run, fmt);
+}
