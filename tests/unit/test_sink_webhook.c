@@ -340,6 +340,28 @@ static void test_pagerduty(void **state)
     assert_string_equal(jstr(j, "routing_key"), "R0UT1NGKEY0000000000000000000000");
     json_decref(j);
     wt_close(&t);
+
+    /* receiver down: the dead letter never carries the routing key */
+    wt_open_port(&t, false, "{type: stdout}");
+    int port = t.r.port;
+    evhttp_free(t.r.http);
+    t.r.http = evhttp_new(t.base);
+    char fmt[256];
+    snprintf(fmt, sizeof(fmt),
+             "{type: webhook, preset: pagerduty, url: 'http://127.0.0.1:%d/v2/enqueue', "
+             "token_env: PD_TEST_PD_KEY, retries: 0}",
+             port);
+    wt_reload(&t, fmt);
+    assert_int_equal(pd_sink_set_signal(t.set, &b), 0);
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    assert_int_equal(t.dl.n, 1);
+    assert_null(strstr(t.dl.payload, "R0UT1NGKEY"));
+    j = json_loads(t.dl.payload, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "routing_key"), "[redacted]");
+    assert_string_equal(jstr(j, "dedup_key"), b.id);
+    json_decref(j);
+    wt_close(&t);
     unsetenv("PD_TEST_PD_KEY");
 }
 
