@@ -861,7 +861,7 @@ static void on_done(struct evhttp_request *req, void *arg)
             evhttp_find_header(evhttp_request_get_input_headers(req), "Retry-After"));
         if (ra > w->max_retry_after_ms)
             ra = w->max_retry_after_ms;
-        delay = ra >= 0 ? ra : backoff(w, it->attempts);
+        delay = PD_MAX(ra, backoff(w, it->attempts)); /* never sooner than the server asked */
         snprintf(reason, sizeof(reason), "http 429");
     } else if (code >= 500 || code == 408) {
         delay = backoff(w, it->attempts);
