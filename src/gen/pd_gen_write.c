@@ -846,6 +846,9 @@ static int render_alert(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
         return 0;
     }
     m->format = PD_FMT_DEFENDER;
+    /* The alert names the resource by its Azure id (for aws/gcp servers the Defender
+     * connector's entity) in the subscription that holds it. */
+    m->account = gen_str(g, g->subs[sv->sub].guid);
     int64_t start = it->t - 1000 * (int64_t)(1 + pd_hash_mix(it->seq, 77) % 90);
     m->alert_start_ms = start;
     char gid[37];
