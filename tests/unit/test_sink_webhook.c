@@ -620,6 +620,23 @@ static void test_config(void **state)
             fail_msg("case %zu: got '%s', want '%s'", i, diag.msg, cases[i].want);
         pd_yaml_free(doc);
     }
+    /* validation: secrets may be absent and nothing is opened, but keys are still checked */
+    {
+        static const char ok[] = "- {type: webhook, preset: splunk, url_env: PD_TEST_UNSET_URL, "
+                                 "token_env: PD_TEST_UNSET_TOKEN, tls_ca: /nonexistent.pem}\n"
+                                 "- {type: file, path: /nonexistent/dir/out.jsonl}\n";
+        static const char bad[] = "- {type: webhook, url_env: X, retires: 3}\n";
+        pd_ydoc *d2;
+        pd_diag dg;
+        assert_int_equal(pd_yaml_load_buf("<v>", ok, sizeof(ok) - 1, &d2, &dg), 0);
+        if (pd_sink_set_check(NULL, d2, pd_yaml_root(d2), &dg))
+            fail_msg("%s", dg.msg);
+        pd_yaml_free(d2);
+        assert_int_equal(pd_yaml_load_buf("<v>", bad, sizeof(bad) - 1, &d2, &dg), 0);
+        assert_int_equal(pd_sink_set_check(NULL, d2, pd_yaml_root(d2), &dg), PD_ECONFIG);
+        assert_non_null(strstr(dg.msg, "<v>:1:31: unknown key 'retires'"));
+        pd_yaml_free(d2);
+    }
     /* without a loop, webhooks cannot run */
     pd_ydoc *doc;
     pd_diag diag;
