@@ -5,6 +5,11 @@
  * one walk over the tokens checking what jsmn (non-strict) lets through (separators, key
  * types, literals, numbers, control characters, escapes, surrogates, depth) and building the
  * subtree skip table -> format decoders read only the fields they need. */
+/* jsmn compiled into this file (JSMN_STATIC) so that jsmn_parse inlines into tokenize() and
+ * its parser state lives in registers; pd_jsmn.c provides the extern copy for others. */
+#define JSMN_STATIC
+#include <jsmn.h>
+
 #include "pd_decode_int.h"
 
 #include "pd_time.h"
