@@ -867,12 +867,14 @@ int pd_dec_ocsf(pd_decoder *d, uint32_t obj, pd_event *e)
             (rc = pd_dec_str(d, m[0], "metadata.event_code", &e->control.key)))
             return rc;
     }
+    if (cls == 2002 && (rc = ocsf_vuln(d, s[OC_VULNS], e)))
+        return rc;
     if (!e->control.key.len)
-        e->control.key = e->control.name;
+        e->control.key = e->control.name.len ? e->control.name : e->vuln.cve;
     if (!e->control.key.len)
         return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj),
                            "compliance.control: required field missing (nor "
-                           "metadata.event_code, finding_info.title)");
+                           "metadata.event_code, finding_info.title, a CVE)");
     /* Severity: the label, else severity_id (1 info .. 5 critical, 6 fatal). */
     e->severity_orig = sev;
     e->severity = pd_dec_severity(sev);
@@ -880,8 +882,6 @@ int pd_dec_ocsf(pd_decoder *d, uint32_t obj, pd_event *e)
         e->severity = sev_id >= 5 ? PD_SEV_CRITICAL : (pd_severity)(int)sev_id;
     bool resolved = status_id == 4 || PD_IEQ(status, "resolved");
     if (cls == 2002) {
-        if ((rc = ocsf_vuln(d, s[OC_VULNS], e)))
-            return rc;
         e->kind = PD_KIND_VULNERABILITY;
         e->status = resolved ? PD_STATUS_HEALTHY : PD_STATUS_UNHEALTHY;
     } else if (cls == 2003 || code.len) {
