@@ -23,12 +23,24 @@ typedef struct pd_correlate_opts {
     int64_t allowed_lateness_ms; /* default 5 minutes */
     size_t memcap_bytes;         /* per rule; default 64 MiB */
     pd_str pipeline;             /* copied into signals */
+    /* Optional: whether a control key has a role ("edr", "antimalware", "fim",
+     * "vulnerability_assessment", "log_collection", ... as pd_control_role_name() spells
+     * them) in the control mapping table (pipelines/controls.yaml). NULL: rules match
+     * controls by key and category only. */
+    bool (*control_has_role)(void *ctx, pd_str control_key, pd_str role);
+    void *control_ctx;
 } pd_correlate_opts;
 
 void pd_correlate_opts_default(pd_correlate_opts *o);
 
 /* Rule files: YAML with a top-level `rules:` list. Appends to *set (created when NULL). */
 int pd_rule_set_load_file(pd_rule_set **set, const char *path, pd_diag *diag);
+/* The same from a buffer; name is used in diagnostics. */
+int pd_rule_set_load_buf(pd_rule_set **set, const char *name, const char *buf, size_t len,
+                         pd_diag *diag);
+/* Checks a YAML document already loaded (e.g. by `postured validate`, which dispatches on
+ * the top-level key `rules:`); appends to *set when set is not NULL. */
+int pd_rule_set_load_doc(pd_rule_set **set, const pd_ydoc *doc, pd_diag *diag);
 uint32_t pd_rule_set_count(const pd_rule_set *set);
 void pd_rule_set_destroy(pd_rule_set *set);
 
@@ -44,6 +56,9 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms);
 typedef struct pd_correlate_stats {
     uint64_t events, signals, updates, suppressed, evictions;
     size_t bytes;
+    uint64_t late;    /* events older than the watermark minus the allowed lateness: dropped */
+    uint64_t groups;  /* live correlation groups over all rules */
+    uint64_t matched; /* (event, rule) matches */
 } pd_correlate_stats;
 void pd_correlator_stats(const pd_correlator *c, pd_correlate_stats *out);
 

@@ -1,0 +1,212 @@
+/* pd_ktest.h: helpers shared by the Kafka tests (unit tests on the mock cluster and the
+ * integration tests on the real broker). Header-only; test code may block.
+ * Thread: the test's thread. */
+#ifndef PD_KTEST_H
+#define PD_KTEST_H
+
+#include "pd_kafka.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The real broker's address from the harness (tests/kafka/broker.sh). NULL when absent. */
+static inline const char *pd_ktest_bootstrap(void)
+{
+    const char *b = getenv("PD_KAFKA_BOOTSTRAP");
+    return b && *b ? b : NULL;
+}
+
+/* A name unique to this process and moment, for topics and groups. */
+static inline void pd_ktest_unique(char *buf, size_t n, const char *prefix)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, n, "%s-%d-%lld%03ld", prefix, (int)getpid(), (long long)ts.tv_sec,
+             ts.tv_nsec / 1000000);
+}
+
+/* Creates a topic with the Admin API and waits for the result (blocking, tests only).
+ * 0 on success or when it exists. */
+static inline int pd_ktest_create_topic(rd_kafka_t *rk, const char *topic, int partitions,
+                                        int timeout_ms)
+{
+    char err[256];
+    int rc = PD_EKAFKA;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof(err));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof(err));
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+    if (ev) {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+        if (rd_kafka_event_error(ev))
+            fprintf(stderr, "create topic %s: %s\n", topic, rd_kafka_event_error_string(ev));
+        else if (cnt == 1 &&
+                 (rd_kafka_topic_result_error(tr[0]) == 0 ||
+                  rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+            rc = 0;
+        else if (cnt == 1)
+            fprintf(stderr, "create topic %s: %s\n", topic,
+                    rd_kafka_topic_result_error_string(tr[0]));
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+/* ---- round trip: produce N distinct messages, consume them back, count each one ------ */
+
+typedef struct pd_ktest_rt {
+    struct event_base *base;
+    uint32_t n;
+    uint32_t *seen; /* per message index: how many times consumed */
+    uint32_t unique, dups, foreign;
+    uint64_t delivered, failed;
+    bool timed_out;
+    struct event *settle;
+} pd_ktest_rt;
+
+static inline void pd_ktest_rt_delivery(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+{
+    pd_ktest_rt *rt = ctx;
+    PD_UNUSED(k);
+    if (m->err)
+        rt->failed++;
+    else
+        rt->delivered++;
+    if (rt->delivered + rt->failed == rt->n)
+        event_base_loopbreak(rt->base);
+}
+
+static inline void pd_ktest_rt_settled(evutil_socket_t fd, short what, void *arg)
+{
+    PD_UNUSED(fd);
+    PD_UNUSED(what);
+    event_base_loopbreak(((pd_ktest_rt *)arg)->base);
+}
+
+static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+{
+    pd_ktest_rt *rt = ctx;
+    char buf[32];
+    PD_UNUSED(k);
+    unsigned idx = 0;
+    size_t len = m->len < sizeof(buf) - 1 ? m->len : sizeof(buf) - 1;
+    memcpy(buf, m->payload, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "msg-%u", &idx) != 1 || idx >= rt->n) {
+        rt->foreign++;
+        return;
+    }
+    if (rt->seen[idx]++ == 0)
+        rt->unique++;
+    else
+        rt->dups++;
+    if (rt->unique == rt->n && !rt->settle) {
+        /* everything arrived: keep consuming a little to catch duplicates */
+        rt->settle = evtimer_new(rt->base, pd_ktest_rt_settled, rt);
+        struct timeval tv = {1, 500000};
+        evtimer_add(rt->settle, &tv);
+    }
+}
+
+static inline void pd_ktest_rt_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    PD_UNUSED(fd);
+    PD_UNUSED(what);
+    pd_ktest_rt *rt = arg;
+    rt->timed_out = true;
+    event_base_loopbreak(rt->base);
+}
+
+/* Runs the loop until it breaks or timeout_s passes (rt->timed_out). */
+static inline void pd_ktest_run(pd_ktest_rt *rt, int timeout_s)
+{
+    struct event *t = evtimer_new(rt->base, pd_ktest_rt_timeout, rt);
+    struct timeval tv = {timeout_s, 0};
+    evtimer_add(t, &tv);
+    event_base_dispatch(rt->base);
+    event_free(t);
+}
+
+/* Produces rt->n messages "msg-<i>" keyed by i % 97 to topic through a pd_kafka producer
+ * on rt->base, waiting for every delivery report. Returns 0 when all were delivered. */
+static inline int pd_ktest_produce_all(pd_ktest_rt *rt, const pd_kafka_conf *conf,
+                                       const char *topic, int timeout_s)
+{
+    char err[512];
+    pd_kafka *p = NULL;
+    pd_kafka_opts o = {.role = PD_KAFKA_PRODUCER, .conf = conf, .base = rt->base, .ctx = rt};
+    o.h.delivery = pd_ktest_rt_delivery;
+    if (pd_kafka_new(&o, &p, err, sizeof(err)) != 0) {
+        fprintf(stderr, "producer: %s\n", err);
+        return -1;
+    }
+    time_t deadline = time(NULL) + timeout_s;
+    for (uint32_t i = 0; i < rt->n && time(NULL) < deadline;) {
+        char key[16], val[32];
+        int kl = snprintf(key, sizeof(key), "r%02u", i % 97);
+        int vl = snprintf(val, sizeof(val), "msg-%07u", i);
+        int rc = pd_kafka_produce(p, topic, RD_KAFKA_PARTITION_UA, key, (size_t)kl, val, (size_t)vl,
+                                  NULL, NULL);
+        if (rc == PD_EFULL) {
+            event_base_loop(rt->base, EVLOOP_ONCE); /* let delivery reports drain */
+            continue;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "produce: %s\n", pd_strerror(rc));
+            break;
+        }
+        i++;
+    }
+    if (rt->delivered + rt->failed < rt->n)
+        pd_ktest_run(rt, timeout_s);
+    pd_kafka_destroy(p);
+    return rt->delivered == rt->n ? 0 : -1;
+}
+
+/* Consumes topic with a fresh group from the beginning until every message arrived (then
+ * 1.5 s more, to catch duplicates) or timeout_s passes. */
+static inline int pd_ktest_consume_all(pd_ktest_rt *rt, const pd_kafka_conf *conf,
+                                       const char *topic, int timeout_s)
+{
+    char err[512], group[96];
+    pd_kafka *c = NULL;
+    pd_kafka_conf *cc = NULL;
+    if (pd_kafka_conf_copy(conf, &cc) != 0)
+        return -1;
+    pd_ktest_unique(group, sizeof(group), "pd-test-group");
+    pd_kafka_conf_set(cc, "group.id", group);
+    pd_kafka_conf_set(cc, "auto.offset.reset", "earliest");
+    pd_kafka_opts o = {.role = PD_KAFKA_CONSUMER, .conf = cc, .base = rt->base, .ctx = rt};
+    o.h.message = pd_ktest_rt_message;
+    o.budget = 256; /* small, so the budget path is exercised */
+    int rc = pd_kafka_new(&o, &c, err, sizeof(err));
+    pd_kafka_conf_destroy(cc);
+    if (rc != 0) {
+        fprintf(stderr, "consumer: %s\n", err);
+        return -1;
+    }
+    const char *topics[] = {topic};
+    rc = pd_kafka_subscribe(c, topics, 1);
+    if (rc == 0)
+        pd_ktest_run(rt, timeout_s);
+    pd_kafka_close(c);
+    pd_kafka_destroy(c);
+    if (rt->settle)
+        event_free(rt->settle);
+    rt->settle = NULL;
+    return rc;
+}
+
+#endif
