@@ -125,7 +125,7 @@ static const char SUB[] = "12cabcb4-86e8-404f-a3d2-1dc9982f45ca";
 static void test_elastic_compliance(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 1, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -157,7 +157,7 @@ static void test_elastic_compliance(void **state)
 static void test_elastic_assessment_delete(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 2, &len);
     decode_ok(l, len, PD_FMT_DEFENDER, 1);
@@ -196,7 +196,7 @@ static void test_elastic_assessment_delete(void **state)
 static void test_elastic_score_control(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 3, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -220,7 +220,7 @@ static void test_elastic_score_control(void **state)
 static void test_elastic_sub_assessment(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 4, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -247,7 +247,7 @@ static void test_elastic_sub_assessment(void **state)
 static void test_elastic_alert(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 5, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -283,7 +283,7 @@ static void test_elastic_alert(void **state)
 static void test_elastic_wrappers(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     pd_buf b;
     pd_buf_init(&b);
@@ -326,7 +326,7 @@ static void test_elastic_wrappers(void **state)
 static void test_asff_eventbridge_ec2_7(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf =
         pd_test_sample("aws-solutions_automated-security-response-on-aws__afsbp-ec2.7.json", &n);
     decode_ok(buf, n, PD_FMT_AUTO, 1);
@@ -361,7 +361,7 @@ static void test_asff_eventbridge_ec2_7(void **state)
 static void test_asff_bare_ec2_8(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf =
         pd_test_sample("aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json", &n);
     decode_ok(buf, n, PD_FMT_AUTO, 1);
@@ -431,7 +431,7 @@ static void test_asff_archived_and_alert(void **state)
 static void test_scc_open_ssh_port(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample(
         "GoogleCloudPlatform_security-response-automation__open_ssh_port-remediated.json", &n);
     decode_ok(buf, n, PD_FMT_AUTO, 1);
@@ -464,7 +464,7 @@ static void test_scc_open_ssh_port(void **state)
 static void test_scc_public_ip(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample(
         "GoogleCloudPlatform_security-response-automation__public_ip_address-remediated.json", &n);
     decode_ok(buf, n, PD_FMT_SCC, 1);
@@ -486,7 +486,7 @@ static void test_scc_public_ip(void **state)
 static void test_scc_ssh_brute_force(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample(
         "GoogleCloudPlatform_security-response-automation__ssh_brute_force-remediated.json", &n);
     decode_ok(buf, n, PD_FMT_AUTO, 1);
@@ -642,7 +642,7 @@ static json_t *schema_example(json_t *sch)
 
 static char *example_of(const char *sample, size_t *len)
 {
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample(sample, &n);
     json_error_t jerr;
     json_t *sch = json_loadb(buf, n, 0, &jerr);
@@ -660,7 +660,7 @@ static char *example_of(const char *sample, size_t *len)
 static void test_schema_recommendation_example(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *m = example_of("Azure_Microsoft-Defender-for-Cloud__Recommendation.schema.json", &n);
     decode_ok(m, n, PD_FMT_AUTO, 1);
     pd_event *e = &C.ev[0];
@@ -682,7 +682,7 @@ static void test_schema_recommendation_example(void **state)
 static void test_schema_alert_example(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *m = example_of("Azure_Microsoft-Defender-for-Cloud__SecurityAlert.schema.json", &n);
     decode_ok(m, n, PD_FMT_AUTO, 1);
     pd_event *e = &C.ev[0];

@@ -72,7 +72,7 @@ static char *sample_opt(const char *name, size_t *len)
 
 static void truncated_sample(pd_buf *b)
 {
-    size_t n;
+    size_t n = 0;
     char *s = sample_opt("elastic_integrations__test-alert.log", &n);
     if (!s)
         return;
@@ -85,7 +85,7 @@ static void truncated_sample(pd_buf *b)
 
 static void sample_with_nul(pd_buf *b)
 {
-    size_t n;
+    size_t n = 0;
     char *s = sample_opt("aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json", &n);
     if (!s)
         return;
@@ -342,7 +342,7 @@ static void test_limits(void **state)
 static void test_every_prefix(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *s =
         pd_test_sample("aws-solutions_automated-security-response-on-aws__afsbp-ec2.7.json", &n);
     pd_decoder *d = NULL;
