@@ -491,7 +491,8 @@ static void digest_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (now >= s->win_start + s->window_ms)
         roll_window(s, now);
     else if (s->ngroups || s->overflow.count) { /* clock override in tests: re-arm */
-        struct timeval tv = {0, (suseconds_t)((s->win_start + s->window_ms - now) * 1000)};
+        int64_t left = s->win_start + s->window_ms - now;
+        struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
         evtimer_add(s->digest_timer, &tv);
         s->timer_armed = true;
     }

@@ -793,6 +793,21 @@ static void pop(wh *w)
 static void give_up(wh *w, wh_item *it, const char *reason)
 {
     pd_sink_dead d = {NULL, it->key, reason, it->body.p, it->body.len, it->attempts};
+    /* a body that carries the secret (PagerDuty's routing key) is redacted: dead letters
+     * go to topics and files that are not secret stores */
+    const char *body = pd_buf_cstr(&it->body);
+    size_t tl = w->token ? strlen(w->token) : 0;
+    if (tl && body && strstr(body, w->token)) {
+        pd_buf_reset(&w->tmp);
+        for (const char *p = body, *q; p; p = q ? q + tl : NULL) {
+            q = strstr(p, w->token);
+            pd_buf_append(&w->tmp, p, q ? (size_t)(q - p) : strlen(p));
+            if (q)
+                pd_buf_puts(&w->tmp, "[redacted]");
+        }
+        d.payload = w->tmp.p;
+        d.len = w->tmp.len;
+    }
     pd_sink_report_dead(w->sink, &d);
     pop(w);
 }
@@ -846,7 +861,7 @@ static void on_done(struct evhttp_request *req, void *arg)
             evhttp_find_header(evhttp_request_get_input_headers(req), "Retry-After"));
         if (ra > w->max_retry_after_ms)
             ra = w->max_retry_after_ms;
-        delay = ra >= 0 ? ra : backoff(w, it->attempts);
+        delay = PD_MAX(ra, backoff(w, it->attempts)); /* never sooner than the server asked */
         snprintf(reason, sizeof(reason), "http 429");
     } else if (code >= 500 || code == 408) {
         delay = backoff(w, it->attempts);
