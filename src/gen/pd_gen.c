@@ -34,7 +34,8 @@ void pd_gen_opts_default(pd_gen_opts *o)
     o->days = 7;
     o->keys = 12;
     o->incidents = true;
-    o->inventory = true;
+    o->inventory = false;
+    o->assessment_tags = true;
     o->mix = PD_GEN_MIX_DEFENDER;
     o->start_ms = pd_days_from_civil(2026, 1, 5) * GEN_DAY_MS;
     o->churn = 0.02;
@@ -701,6 +702,7 @@ int pd_gen_create(const pd_gen_opts *opts, pd_gen **out, pd_diag *diag)
     for (uint32_t i = 0; i < g->nsubs; i++) {
         guid(&ids, id);
         g->subs[i].guid = pool_add(g, id, 36);
+        g->subs[i].key = pool_fmt(g, "/subscriptions/%s", id);
     }
     for (uint32_t i = 0; i < g->naws; i++)
         g->aws_acct[i] =

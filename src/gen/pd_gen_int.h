@@ -131,6 +131,7 @@ typedef struct gen_score_group {
 
 typedef struct gen_subinfo {
     uint32_t guid;                /* pool offset */
+    uint32_t key;                 /* "/subscriptions/<guid>" (pool offset) */
     uint32_t cls[GEN_NGROUPS][3]; /* per score group: healthy, unhealthy, n/a resources */
 } gen_subinfo;
 

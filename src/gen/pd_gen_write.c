@@ -372,7 +372,17 @@ static void write_defender_assessment(pd_gen *g, const gen_item *it, const gen_p
     put_s(b, d->key);
     PUT(b, "\",\"name\":");
     put_q(b, d->key);
-    PUT(b, ",\"tags\":null,\"properties\":{\"resourceDetails\":");
+    if (g->o.assessment_tags) {
+        PUT(b, ",\"tags\":{\"env\":");
+        put_q(b, pd_gen_env_name(sv->env));
+        PUT(b, ",\"owner\":");
+        put_q(b, pd_gen_owner(sv));
+        PUT(b, ",\"tier\":");
+        put_q(b, pd_gen_tier(sv));
+        PUT(b, "},\"properties\":{\"resourceDetails\":");
+    } else {
+        PUT(b, ",\"tags\":null,\"properties\":{\"resourceDetails\":");
+    }
     put_resource_details(g, sv, b);
     PUT(b, ",\"displayName\":");
     put_jq(b, d->name);
@@ -836,6 +846,9 @@ static int render_alert(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
         return 0;
     }
     m->format = PD_FMT_DEFENDER;
+    /* The alert names the resource by its Azure id (for aws/gcp servers the Defender
+     * connector's entity) in the subscription that holds it. */
+    m->account = gen_str(g, g->subs[sv->sub].guid);
     int64_t start = it->t - 1000 * (int64_t)(1 + pd_hash_mix(it->seq, 77) % 90);
     m->alert_start_ms = start;
     char gid[37];
@@ -928,7 +941,7 @@ static int render_score(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
     m->format = PD_FMT_DEFENDER;
     m->time_ms = it->t;
     m->account = sub;
-    m->key = sub;
+    m->key = gen_str(g, si->key);
     PUT(b, "{\"securityEventDataEnrichment\":{\"action\":\"Insert\",\"apiVersion\":\"2020-01-01\","
            "\"isSnapshot\":false},\"id\":\"/subscriptions/");
     put_s(b, sub);
@@ -1043,7 +1056,7 @@ static int render_compliance(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_me
     m->format = PD_FMT_DEFENDER;
     m->time_ms = it->t;
     m->account = sub;
-    m->key = sub;
+    m->key = gen_str(g, g->subs[it->a].key);
     m->control_key = c->def->key;
     m->control_name = c->def->name;
     snprintf(g->s_std, sizeof(g->s_std), "%s", std);
