@@ -86,14 +86,14 @@ static int check_event(void *vctx, const pd_event *e)
             fail_msg("resource.cloud: decoded %s, generated %s", pd_cloud_name(e->resource.cloud),
                      pd_cloud_name(m->cloud));
         str_eq(e->resource.account, m->account, "resource.account");
-        /* The name: the server's, or for ids that are not the server's own (alerts on the
-         * Defender connector entity of aws/gcp servers) the id's last segment. */
+        /* The name: the server's, or the last segment of the id the message carries (alerts
+         * on the Defender connector entity of aws/gcp servers; ASFF's ARN, an instance id). */
         const char *seg = strrchr(m->resource_id, '/');
         if (!pd_str_eq_c(e->resource.name, m->resource_name) &&
-            !(seg && !pd_str_eq_c(e->resource.canon, m->key) &&
-              pd_str_eq_c(e->resource.name, seg + 1)))
-            fail_msg("resource.name: decoded '%.*s', generated '%s'", (int)e->resource.name.len,
-                     e->resource.name.p, m->resource_name);
+            !(seg && pd_str_eq_c(e->resource.name, seg + 1)))
+            fail_msg("%s resource.name: decoded '%.*s', generated '%s' (id %s)",
+                     pd_format_name(m->format), (int)e->resource.name.len, e->resource.name.p,
+                     m->resource_name, m->resource_id);
         if (m->cloud == PD_CLOUD_AZURE || m->cloud == PD_CLOUD_ONPREM) {
             str_ieq(e->resource.group, m->resource_group, "resource.group");
             str_ieq(e->resource.type, m->resource_type, "resource.type");
