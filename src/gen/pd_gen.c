@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(AT_NOISE__COUNT + 1 <= 32, "noise guard arrays hold 32 alert types");
+
 static const char *const incident_rules[PD_GEN_INC__COUNT] = {
     "",
     "alert-on-weak-resource",
@@ -665,7 +667,7 @@ int pd_gen_create(const pd_gen_opts *opts, pd_gen **out, pd_diag *diag)
         o.disorder_ms > GEN_DAY_MS)
         return PD_EINVAL;
     if (o.alert_rate < 0)
-        o.alert_rate = o.noise ? 0.5 : 0.05;
+        o.alert_rate = o.noise ? 0.2 : 0.05;
     int rc = PD_ENOMEM;
     pd_gen *g = calloc(1, sizeof(*g));
     if (!g)
@@ -925,7 +927,7 @@ static int plan_day(pd_gen *g)
     g->day.len = 0;
     g->cursor = 0;
     if (d == 0)
-        for (int k = 0; k < 16; k++)
+        for (size_t k = 0; k < PD_ARRAY_LEN(g->guard_t); k++)
             for (int i = 0; i < 2; i++) {
                 g->guard_t[k][i] = INT64_MIN / 2;
                 g->guard_s[k][i] = UINT32_MAX;
