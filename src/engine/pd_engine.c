@@ -1012,7 +1012,8 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
                 return rc;
         }
     }
-    if ((rc = eval_dirty(e, t_ms, &e->pairs[v - 1])))
+    /* Goals flip when the engine learns of the change: at the watermark. */
+    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, &e->pairs[v - 1])))
         return rc;
     return relink(e, v);
 }
@@ -1175,6 +1176,46 @@ static bool sel_match(const pd_goal_sel *s, pd_str key, pd_str parent, pd_str ca
     return false;
 }
 
+/* The framework prefix a standard's controls carry in the mapping table ("MCSB:PV-5"). */
+static const char *std_prefix(const char *standard)
+{
+    static const struct {
+        const char *glob, *prefix;
+    } aliases[] = {{"microsoft-cloud-security-benchmark*", "MCSB"},
+                   {"azure-security-benchmark*", "MCSB"},
+                   {"mcsb*", "MCSB"},
+                   {"nist*", "NIST"},
+                   {"cis*", "CIS"}};
+    for (size_t i = 0; i < PD_ARRAY_LEN(aliases); i++)
+        if (pd_glob_match(aliases[i].glob, pd_str_c(standard)))
+            return aliases[i].prefix;
+    return standard;
+}
+
+static bool fw_in_standard(const char *standard, const char *prefix, pd_str fw)
+{
+    /* "<prefix>:<id>" or "<standard>:<id>" (as compliance records name them). */
+    for (int k = 0; k < 2; k++) {
+        pd_str p = pd_str_c(k ? standard : prefix);
+        if (fw.len > p.len && fw.p[p.len] == ':' && pd_str_ieq((pd_str){fw.p, p.len}, p))
+            return true;
+    }
+    return false;
+}
+
+static bool std_match(const char *standard, const pd_str *fw, uint32_t nfw,
+                      const pd_control_info *info, bool has_info)
+{
+    const char *prefix = std_prefix(standard);
+    for (uint32_t i = 0; i < nfw; i++)
+        if (fw_in_standard(standard, prefix, fw[i]))
+            return true;
+    for (uint32_t i = 0; has_info && i < info->nframeworks; i++)
+        if (fw_in_standard(standard, prefix, info->frameworks[i]))
+            return true;
+    return false;
+}
+
 static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
 {
     pd_str key = ev->control.key;
@@ -1233,9 +1274,13 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
         for (uint32_t i = 0; i < g->ncontrols && !m; i++)
             m = sel_match(&g->controls[i], key, ev->vuln.parent_key, ev->control.category,
                           ev->control.frameworks, ev->control.nframeworks, &info, has_info);
-        /* Score and compliance goals without selectors take every control. */
-        if (!g->ncontrols && (g->kind == PD_GOAL_SCORE || g->kind == PD_GOAL_COMPLIANCE))
+        /* Without selectors, a score goal takes every control and a compliance goal the
+         * controls mapped to its standard (every control when it names none). */
+        if (!g->ncontrols && g->kind == PD_GOAL_SCORE)
             m = true;
+        if (!g->ncontrols && g->kind == PD_GOAL_COMPLIANCE)
+            m = !g->standard || std_match(g->standard, ev->control.frameworks,
+                                          ev->control.nframeworks, &info, has_info);
         if (!m)
             continue;
         if (g->kind == PD_GOAL_SLA) {
@@ -1292,10 +1337,11 @@ static int complete_snapshots(pd_engine *e)
         uint32_t a = e->res[p->res].account;
         if (!a || !e->accts_v[a].reconciling)
             continue;
-        if (p->ev_s >= e->accts_v[a].snap_start_s)
+        if (p->seen_s >= e->accts_v[a].snap_start_s)
             continue;
-        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), e->now_s, (int64_t)e->now_s * 1000,
-                      0, "snapshot", pd_intern_str(e->accts, a));
+        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
+        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
+                      "snapshot", pd_intern_str(e->accts, a));
     }
     for (uint32_t a = 1; a < e->accts_cap; a++)
         e->accts_v[a].reconciling = false;
@@ -1507,16 +1553,14 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
         uint32_t a = e->res[r].account;
         if (a) {
             acct *A = &e->accts_v[a];
+            /* Snapshot records carry their old status-change times: presence is judged by
+             * when the engine saw them (the watermark), not by their event time. */
             if (!A->snap_open) {
                 A->snap_open = true;
-                A->snap_start_s = t_s;
-                A->snap_last_s = t_s;
+                A->snap_start_s = e->now_s;
                 e->open_snapshots++;
             }
-            if (t_s > A->snap_last_s)
-                A->snap_last_s = t_s;
-            if (t_s < A->snap_start_s)
-                A->snap_start_s = t_s;
+            A->snap_last_s = e->now_s;
         }
     }
     uint32_t v = pair_find(e, r, c);
