@@ -1145,6 +1145,10 @@ int pd_correlator_on_event(pd_correlator *c, const pd_event *ev)
     c->stats.events++;
     if (ev->deleted || !c->nrules)
         return 0;
+    /* a resolved or dismissed alert closes an alert already seen; it is no new evidence */
+    if (ev->kind == PD_KIND_ALERT &&
+        (pd_str_ieq_c(ev->alert.status, "resolved") || pd_str_ieq_c(ev->alert.status, "dismissed")))
+        return 0;
     cr_input in;
     memset(&in, 0, sizeof(in));
     in.ev = ev;

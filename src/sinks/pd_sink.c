@@ -750,6 +750,9 @@ static void drain_wake(evutil_socket_t fd, short what, void *arg)
 
 int pd_sink_set_drain(pd_sink_set *set, int64_t timeout_ms)
 {
+    /* shutting down: what the rate limit holds goes out now, as digests */
+    for (size_t i = 0; i < set->n; i++)
+        emit_digests(set->sinks[i]);
     pd_sink_set_flush(set);
     int64_t end = pd_monotonic_ms() + timeout_ms;
     if (!set_pending(set))

@@ -184,8 +184,8 @@ int pd_sink_set_stdout(const pd_sink_env *env, pd_sink_set **out);
 /* Fans out to every sink; matches pd_signal_fn (ctx = the set). Returns the first error. */
 int pd_sink_set_signal(void *set, const pd_signal *sig);
 int pd_sink_set_flush(pd_sink_set *set);
-/* Flushes, then runs env->base (EVLOOP_ONCE) until nothing is pending or timeout_ms passes
- * (for shutdown and tests; PD_ETIMEOUT if something is still pending). */
+/* For shutdown: emits held-back digests now, flushes, then runs env->base (EVLOOP_ONCE)
+ * until nothing is pending or timeout_ms passes (PD_ETIMEOUT if something still is). */
 int pd_sink_set_drain(pd_sink_set *set, int64_t timeout_ms);
 size_t pd_sink_set_count(const pd_sink_set *set);
 pd_sink *pd_sink_set_get(pd_sink_set *set, size_t i);

@@ -240,6 +240,21 @@ static void feed_alert(runner *rn, int64_t t, const char *res, const char *id, c
     assert_int_equal(pd_correlator_on_event(rn->c, &ev), 0);
 }
 
+static void feed_resolved(runner *rn, int64_t t, const char *res, const char *id)
+{
+    char rid[256], canon[256];
+    pd_event ev;
+    pd_event_reset(&ev);
+    ev.kind = PD_KIND_ALERT;
+    make_resource(&ev.resource, res, rid, canon, sizeof(rid));
+    ev.severity = PD_SEV_HIGH;
+    ev.time_ms = t;
+    ev.alert.id = pd_str_c(id);
+    ev.alert.type = pd_str_c("VM_Mimikatz");
+    ev.alert.status = pd_str_c("Resolved");
+    assert_int_equal(pd_correlator_on_event(rn->c, &ev), 0);
+}
+
 static void run_step(runner *rn, const step_ev *s)
 {
     int64_t t = T0 + (int64_t)(s->min * 60000.0);
@@ -941,6 +956,10 @@ static void test_evidence_complete(void **state)
     assert_null(strstr(j, "\"update\""));
     /* posture debt raises the score over the same alert on a healthy server */
     double weak_score = rn.cap.s[last].score;
+    /* a resolved alert later is no new evidence: no update */
+    feed_resolved(&rn, T0 + 60000, "vm1", "alert-0002");
+    count_rule(&rn.cap, "alert-on-weak-resource", &sig, &upd, &last);
+    assert_int_equal(sig + upd, 1);
     runner_stop(&rn);
 
     runner_start(&rn, NULL, -1);
