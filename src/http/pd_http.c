@@ -1,4 +1,5 @@
 #include "pd_http.h"
+#include "pd_config.h"
 #include "pd_log.h"
 
 #include <event2/buffer.h>
@@ -75,6 +76,26 @@ int pd_http_parse_listen(const char *listen, char *host, size_t hostcap, uint16_
     memcpy(host, hs, hl);
     host[hl] = '\0';
     *port = (uint16_t)p;
+    return 0;
+}
+
+int pd_http_config_from(const struct pd_config *cfg, pd_http_config *out, struct pd_diag *diag)
+{
+    if (!cfg || !out)
+        return PD_EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->listen = cfg->http_listen;
+    if (cfg->http_token_env && *cfg->http_token_env) {
+        const char *t = getenv(cfg->http_token_env);
+        if (!t || !*t) {
+            if (diag)
+                snprintf(diag->msg, sizeof(diag->msg),
+                         "http.token_env: environment variable %s is unset or empty",
+                         cfg->http_token_env);
+            return PD_ECONFIG;
+        }
+        out->token = t;
+    }
     return 0;
 }
 

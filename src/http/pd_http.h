@@ -62,6 +62,13 @@ typedef struct pd_http_config {
 
 typedef struct pd_http pd_http;
 
+/* From the daemon configuration: listen = cfg->http_listen, token = getenv(cfg->http_token_env).
+ * PD_ECONFIG (message in diag) when token_env names a variable that is unset or empty: the
+ * operator asked for authentication. The strings stay owned by cfg and the environment. */
+struct pd_config;
+struct pd_diag;
+int pd_http_config_from(const struct pd_config *cfg, pd_http_config *out, struct pd_diag *diag);
+
 /* Binds and starts serving on base. PD_EINVAL for a bad listen string, PD_EIO when the
  * address cannot be bound. */
 int pd_http_create(struct event_base *base, const pd_http_config *cfg,

@@ -39,6 +39,8 @@ typedef struct {
     bool ready;
     const char *pending; /* what the next reload reads */
     int reloads, reload_calls;
+    int goals_calls;
+    const char *refreshed_title; /* when set, goal 0's title from the second goals call on */
 } fake_provider;
 
 static double fake_state_value(fake_provider *fp, const char *id)
@@ -115,13 +117,13 @@ static void fake_violator(const fake_goal *g, uint32_t k, char *id, size_t idn, 
         snprintf(id, idn, "%s/%s", *cloud, name);
 }
 
-static void fake_goal_json(const fake_goal *g, pd_buf *b)
+static void fake_goal_json(const fake_goal *g, const char *title, pd_buf *b)
 {
     char ts[PD_RFC3339_LEN];
     pd_buf_puts(b, "{\"id\":");
     pd_buf_json_str(b, g->id, strlen(g->id));
     pd_buf_puts(b, ",\"title\":");
-    pd_buf_json_str(b, g->title, strlen(g->title));
+    pd_buf_json_str(b, title, strlen(title));
     pd_buf_puts(b, ",\"kind\":\"coverage\",\"unit\":\"%\",\"value\":");
     pd_buf_json_num(b, g->value);
     pd_buf_printf(b, ",\"target\":\">= %g%%\",\"op\":\">=\",\"threshold\":", g->threshold);
@@ -143,12 +145,16 @@ static int fake_goals(void *ctx, pd_buf *out)
 {
     fake_provider *fp = ctx;
     char ts[PD_RFC3339_LEN];
+    fp->goals_calls++;
     pd_time_format(FAKE_NOW_MS, ts);
     pd_buf_printf(out, "{\"generated_at\":\"%s\",\"goals\":[", ts);
     for (size_t i = 0; i < fp->ngoals; i++) {
+        const char *title = fp->goals[i].title;
+        if (i == 0 && fp->refreshed_title && fp->goals_calls >= 2)
+            title = fp->refreshed_title;
         if (i)
             pd_buf_putc(out, ',');
-        fake_goal_json(&fp->goals[i], out);
+        fake_goal_json(&fp->goals[i], title, out);
     }
     pd_buf_puts(out, "]}");
     return 0;
@@ -168,7 +174,7 @@ static int fake_goal_one(void *ctx, const char *id, uint32_t offset, uint32_t li
     if (!g)
         return PD_ENOTFOUND;
     pd_buf_puts(out, "{\"goal\":");
-    fake_goal_json(g, out);
+    fake_goal_json(g, g->title, out);
     pd_buf_printf(out, ",\"violators\":{\"total\":%u,\"offset\":%u,\"limit\":%u,\"items\":[",
                   g->violating, offset, limit);
     for (uint32_t k = offset; k < g->violating && k < offset + limit; k++) {

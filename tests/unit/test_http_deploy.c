@@ -3,6 +3,7 @@
 #include "pd_test.h"
 
 #include "pd_config.h"
+#include "pd_http.h"
 
 static void load_ok(const char *rel, const char *want_listen, const char *want_token_env)
 {
@@ -49,11 +50,39 @@ static void test_eventhubs_config(void **state)
     unsetenv("EVENTHUBS_CONNECTION_STRING");
 }
 
+static void test_http_config_from(void **state)
+{
+    (void)state;
+    char path[1024];
+    pd_test_src_path("docker/config/postured.yaml", path, sizeof(path));
+    pd_config *cfg = NULL;
+    pd_diag diag;
+    memset(&diag, 0, sizeof(diag));
+    assert_int_equal(pd_config_load(path, &cfg, &diag), 0);
+    pd_http_config hc;
+    unsetenv("POSTURED_TOKEN");
+    assert_int_equal(pd_http_config_from(cfg, &hc, &diag), PD_ECONFIG);
+    assert_non_null(strstr(diag.msg, "POSTURED_TOKEN"));
+    setenv("POSTURED_TOKEN", "from-the-environment", 1);
+    assert_int_equal(pd_http_config_from(cfg, &hc, &diag), 0);
+    assert_string_equal(hc.listen, "0.0.0.0:9464");
+    assert_string_equal(hc.token, "from-the-environment");
+    unsetenv("POSTURED_TOKEN");
+    pd_config_destroy(cfg);
+    /* defaults: loopback, no token */
+    assert_int_equal(pd_config_create(&cfg), 0);
+    assert_int_equal(pd_http_config_from(cfg, &hc, &diag), 0);
+    assert_string_equal(hc.listen, PD_HTTP_DEFAULT_LISTEN);
+    assert_null(hc.token);
+    pd_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compose_config),
         cmocka_unit_test(test_eventhubs_config),
+        cmocka_unit_test(test_http_config_from),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
