@@ -336,7 +336,7 @@ int pd_sink_create(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *n
             goto fail;
         }
     }
-    if (s->limit && env->base) {
+    if (s->limit && env->base && !env->check_only) {
         s->digest_timer = evtimer_new(env->base, digest_timer_cb, s);
         if (!s->digest_timer) {
             rc = PD_ENOMEM;
@@ -491,7 +491,8 @@ static void digest_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (now >= s->win_start + s->window_ms)
         roll_window(s, now);
     else if (s->ngroups || s->overflow.count) { /* clock override in tests: re-arm */
-        struct timeval tv = {0, (suseconds_t)((s->win_start + s->window_ms - now) * 1000)};
+        int64_t left = s->win_start + s->window_ms - now;
+        struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
         evtimer_add(s->digest_timer, &tv);
         s->timer_armed = true;
     }
@@ -547,6 +548,8 @@ static void hold_back(pd_sink *s, const pd_signal *sig)
 
 int pd_sink_submit(pd_sink *s, const pd_signal *sig)
 {
+    if (s->env.check_only)
+        return PD_ESTATE;
     s->st.seen++;
     if (!pd_sink_route_match(&s->route, sig)) {
         s->st.filtered++;
@@ -673,6 +676,19 @@ int pd_sink_set_load(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode 
     *out = set;
     return 0;
 fail:
+    pd_sink_set_destroy(set);
+    return rc;
+}
+
+int pd_sink_set_check(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *node,
+                      pd_diag *diag)
+{
+    pd_sink_env e = {0};
+    if (env)
+        e = *env;
+    e.check_only = true;
+    pd_sink_set *set = NULL;
+    int rc = pd_sink_set_load(&e, doc, node, &set, diag);
     pd_sink_set_destroy(set);
     return rc;
 }

@@ -340,6 +340,28 @@ static void test_pagerduty(void **state)
     assert_string_equal(jstr(j, "routing_key"), "R0UT1NGKEY0000000000000000000000");
     json_decref(j);
     wt_close(&t);
+
+    /* receiver down: the dead letter never carries the routing key */
+    wt_open_port(&t, false, "{type: stdout}");
+    int port = t.r.port;
+    evhttp_free(t.r.http);
+    t.r.http = evhttp_new(t.base);
+    char fmt[256];
+    snprintf(fmt, sizeof(fmt),
+             "{type: webhook, preset: pagerduty, url: 'http://127.0.0.1:%d/v2/enqueue', "
+             "token_env: PD_TEST_PD_KEY, retries: 0}",
+             port);
+    wt_reload(&t, fmt);
+    assert_int_equal(pd_sink_set_signal(t.set, &b), 0);
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    assert_int_equal(t.dl.n, 1);
+    assert_null(strstr(t.dl.payload, "R0UT1NGKEY"));
+    j = json_loads(t.dl.payload, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "routing_key"), "[redacted]");
+    assert_string_equal(jstr(j, "dedup_key"), b.id);
+    json_decref(j);
+    wt_close(&t);
     unsetenv("PD_TEST_PD_KEY");
 }
 
@@ -504,6 +526,50 @@ static void test_receiver_down_dead_letter(void **state)
     wt_close(&t);
 }
 
+static void test_timeout_and_queue_full(void **state)
+{
+    PD_UNUSED(state);
+    /* a server that accepts connections (the kernel does) but never answers */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    wt t;
+    wt_open_port(&t, false, "{type: stdout}");
+    char fmt[256];
+    snprintf(fmt, sizeof(fmt),
+             "{type: webhook, url: 'http://127.0.0.1:%d/h', retries: 1, backoff: 10ms, "
+             "timeout: 200ms, queue_size: 1}",
+             ntohs(sa.sin_port));
+    wt_reload(&t, fmt);
+    pd_signal a = fx_drift("control.regressed", PD_SEV_HIGH, "edr-prod");
+    pd_signal b = fx_drift("control.regressed", PD_SEV_HIGH, "other");
+    assert_int_equal(pd_sink_set_signal(t.set, &a), 0);
+    /* the queue holds one: the second is dead-lettered at once, counted */
+    assert_int_equal(pd_sink_set_signal(t.set, &b), 0);
+    assert_int_equal(t.dl.n, 1);
+    assert_string_equal(t.dl.reason, "queue full");
+    assert_string_equal(t.dl.key, b.id);
+    int64_t t0 = pd_monotonic_ms();
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    int64_t took = pd_monotonic_ms() - t0;
+    assert_int_equal(t.dl.n, 2);
+    assert_string_equal(t.dl.key, a.id);
+    assert_string_equal(t.dl.reason, "timeout after 2 attempts");
+    assert_true(took >= 2 * 200 - 20); /* two attempts, each waited for its timeout */
+    pd_sink_stats st = wt_stats(&t);
+    assert_int_equal(st.queue_full, 1);
+    assert_int_equal(st.dead, 2);
+    assert_int_equal(st.retries, 1);
+    wt_close(&t);
+    close(fd);
+}
+
 static void test_4xx_no_retry(void **state)
 {
     PD_UNUSED(state);
@@ -620,6 +686,23 @@ static void test_config(void **state)
             fail_msg("case %zu: got '%s', want '%s'", i, diag.msg, cases[i].want);
         pd_yaml_free(doc);
     }
+    /* validation: secrets may be absent and nothing is opened, but keys are still checked */
+    {
+        static const char ok[] = "- {type: webhook, preset: splunk, url_env: PD_TEST_UNSET_URL, "
+                                 "token_env: PD_TEST_UNSET_TOKEN, tls_ca: /nonexistent.pem}\n"
+                                 "- {type: file, path: /nonexistent/dir/out.jsonl}\n";
+        static const char bad[] = "- {type: webhook, url_env: X, retires: 3}\n";
+        pd_ydoc *d2;
+        pd_diag dg;
+        assert_int_equal(pd_yaml_load_buf("<v>", ok, sizeof(ok) - 1, &d2, &dg), 0);
+        if (pd_sink_set_check(NULL, d2, pd_yaml_root(d2), &dg))
+            fail_msg("%s", dg.msg);
+        pd_yaml_free(d2);
+        assert_int_equal(pd_yaml_load_buf("<v>", bad, sizeof(bad) - 1, &d2, &dg), 0);
+        assert_int_equal(pd_sink_set_check(NULL, d2, pd_yaml_root(d2), &dg), PD_ECONFIG);
+        assert_non_null(strstr(dg.msg, "<v>:1:31: unknown key 'retires'"));
+        pd_yaml_free(d2);
+    }
     /* without a loop, webhooks cannot run */
     pd_ydoc *doc;
     pd_diag diag;
@@ -674,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_retry_5xx_then_ok),
         cmocka_unit_test(test_429_retry_after),
         cmocka_unit_test(test_receiver_down_dead_letter),
+        cmocka_unit_test(test_timeout_and_queue_full),
         cmocka_unit_test(test_4xx_no_retry),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_rate_limit_digest_webhook),
