@@ -1,4 +1,5 @@
 #include "pd_log.h"
+#include "pd_config.h"
 #include "pd_time.h"
 
 #include <ctype.h>
@@ -528,4 +529,26 @@ void pd_log_rdkafka_cb(const struct rd_kafka_s *rk, int level, const char *fac, 
 {
     (void)rk;
     pd_log_rdkafka(level, fac, buf);
+}
+
+void pd_log_kafka_handler(void *ctx, struct pd_kafka *k, int level, const char *fac,
+                          const char *text)
+{
+    (void)ctx;
+    (void)k;
+    pd_log_rdkafka(level, fac, text);
+}
+
+int pd_log_add_kv_secrets(const struct pd_kv *kv, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (!kv[i].key || !kv[i].value || !pd_log_key_is_secret(kv[i].key))
+            continue;
+        if (strlen(kv[i].value) < PD_LOG_SECRET_MIN)
+            continue;
+        int rc = pd_log_add_secret(kv[i].value);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

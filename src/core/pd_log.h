@@ -94,5 +94,16 @@ void pd_log_rdkafka(int syslog_level, const char *facility, const char *message)
  * log queue exists (it may run on librdkafka threads: pd_log is thread-safe). */
 struct rd_kafka_s;
 void pd_log_rdkafka_cb(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf);
+/* Same, with pd_kafka_handlers.log's signature (src/kafka/pd_kafka.h): set
+ * handlers.log = pd_log_kafka_handler and every line from the log queue comes here. */
+struct pd_kafka;
+void pd_log_kafka_handler(void *ctx, struct pd_kafka *k, int level, const char *fac,
+                          const char *text);
+
+/* Registers as secrets the values of settings whose key looks secret (sasl.password,
+ * ssl.key.password, ...): call it with the config's and the pipeline's kafka maps at load.
+ * Returns the first error of pd_log_add_secret (short values are skipped, not errors). */
+struct pd_kv;
+int pd_log_add_kv_secrets(const struct pd_kv *kv, uint32_t n);
 
 #endif

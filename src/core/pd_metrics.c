@@ -344,7 +344,7 @@ void pd_metrics_remove_collector(pd_metrics *m, pd_metrics_collector_fn fn, void
         }
 }
 
-/* Shortest "%g" that reads back to the same double. */
+/* A "%g" form that reads back to the same double. */
 static void put_double(pd_buf *b, double v)
 {
     if (isnan(v)) {
@@ -361,11 +361,10 @@ static void put_double(pd_buf *b, double v)
         pd_buf_puts(b, tmp);
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
+    /* 15 digits reads back for most values; 17 always does */
+    snprintf(tmp, sizeof(tmp), "%.15g", v);
+    if (strtod(tmp, NULL) != v)
+        snprintf(tmp, sizeof(tmp), "%.17g", v);
     pd_buf_puts(b, tmp);
 }
 

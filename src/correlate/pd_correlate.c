@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CR_MAX_POSTURE 32 /* posture facts per signal: goals and findings each */
-#define CR_FREE_KEEP   64 /* recycled groups kept per rule */
-#define CR_EXPIRE_SKIP 32 /* non-expired groups advance() looks past per sweep */
-#define CR_NSTR        7  /* strings per item record */
+#define CR_MAX_POSTURE 32   /* posture facts per signal: goals and findings each */
+#define CR_FREE_KEEP   4096 /* recycled groups kept per rule (counted under the cap) */
+#define CR_EXPIRE_SKIP 32   /* non-expired groups advance() looks past per sweep */
+#define CR_NSTR        7    /* strings per item record */
 #define CR_STR_MAX     1024
 
 enum { S_ID = 0, S_DETAIL, S_RES_ID, S_RES_CANON, S_ACCOUNT, S_NAME, S_TYPE };
@@ -23,6 +23,7 @@ typedef struct cr_item {
     int64_t t;
     uint64_t vhash;  /* the value counted by value_count */
     uint64_t idhash; /* duplicates (same kind and id) count once */
+    uint64_t rhash;  /* the resource, for the signal's distinct resources */
     uint32_t tactics;
     uint32_t soff; /* record of CR_NSTR length-prefixed strings in the group's sbuf */
     uint32_t slen;
@@ -69,6 +70,7 @@ struct pd_correlator {
     cr_rule *cr;
     uint32_t nrules;
     int64_t watermark;
+    int64_t last_sweep; /* advance() sweeps expired groups at most once per event-time second */
     pd_correlate_stats stats;
     /* scratch, reused for every event */
     pd_buf key, rec, compact, pstr;
@@ -76,6 +78,7 @@ struct pd_correlator {
     uint32_t evcap;
     pd_signal_resource *res;
     pd_str *rescanon;
+    uint64_t *reshash;
     struct cr_pfact {
         const char *kind;
         uint32_t id_off, id_len, det_off, det_len;
@@ -443,6 +446,7 @@ int pd_correlator_create(const pd_rule_set *rules, const pd_correlate_opts *opts
     c->emit = emit;
     c->emit_ctx = emit_ctx;
     c->watermark = PD_TIME_NONE;
+    c->last_sweep = PD_TIME_NONE;
     pd_buf_init(&c->key);
     pd_buf_init(&c->rec);
     pd_buf_init(&c->compact);
@@ -463,7 +467,8 @@ int pd_correlator_create(const pd_rule_set *rules, const pd_correlate_opts *opts
     c->ev = calloc(c->evcap, sizeof(*c->ev));
     c->res = calloc(maxcap, sizeof(*c->res));
     c->rescanon = calloc(maxcap, sizeof(*c->rescanon));
-    if (!c->ev || !c->res || !c->rescanon)
+    c->reshash = calloc(maxcap, sizeof(*c->reshash));
+    if (!c->ev || !c->res || !c->rescanon || !c->reshash)
         goto fail;
     *out = c;
     return 0;
@@ -482,6 +487,7 @@ void pd_correlator_destroy(pd_correlator *c)
     free(c->ev);
     free(c->res);
     free(c->rescanon);
+    free(c->reshash);
     pd_buf_free(&c->key);
     pd_buf_free(&c->rec);
     pd_buf_free(&c->compact);
@@ -916,10 +922,11 @@ static int emit_signal(pd_correlator *c, cr_rule *cr, cr_group *g, const cr_inpu
         if (!canon.len)
             continue;
         uint32_t j = 0;
-        while (j < nres && !pd_str_eq(c->rescanon[j], canon))
+        while (j < nres && !(c->reshash[j] == it->rhash && pd_str_eq(c->rescanon[j], canon)))
             j++;
         if (j == nres) {
             c->rescanon[nres] = canon;
+            c->reshash[nres] = it->rhash;
             nres++;
         }
         /* the latest item describes the resource (ids, names may be renamed) */
@@ -1039,6 +1046,7 @@ static int add_item(pd_correlator *c, cr_rule *cr, cr_group *g, const cr_input *
     pd_str v = field_value(in, r->count_field);
     it->vhash = pd_hash64(v.p, v.len, 0x7a1);
     it->idhash = idh;
+    it->rhash = pd_hash64(in->canon.p, in->canon.len, 0x4e5);
     it->tactics = in->tactics;
     it->soff = g->slen;
     it->slen = (uint32_t)rec->len;
@@ -1080,7 +1088,7 @@ static int rule_input(pd_correlator *c, cr_rule *cr, cr_input *in)
     prune(c, cr, g);
     if (g->fired && in->t > g->supp_until)
         g->fired = false;
-    uint32_t k;
+    uint32_t k = 0;
     rc = add_item(c, cr, g, in, steps, &k);
     lru_unlink(cr, g);
     lru_push_head(cr, g);
@@ -1136,6 +1144,10 @@ int pd_correlator_on_event(pd_correlator *c, const pd_event *ev)
 {
     c->stats.events++;
     if (ev->deleted || !c->nrules)
+        return 0;
+    /* a resolved or dismissed alert closes an alert already seen; it is no new evidence */
+    if (ev->kind == PD_KIND_ALERT &&
+        (pd_str_ieq_c(ev->alert.status, "resolved") || pd_str_ieq_c(ev->alert.status, "dismissed")))
         return 0;
     cr_input in;
     memset(&in, 0, sizeof(in));
@@ -1206,6 +1218,9 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms)
 {
     if (c->watermark == PD_TIME_NONE || now_ms > c->watermark)
         c->watermark = now_ms;
+    if (c->last_sweep != PD_TIME_NONE && c->watermark < c->last_sweep + 1000)
+        return 0;
+    c->last_sweep = c->watermark;
     int64_t low = c->watermark - c->opts.allowed_lateness_ms;
     for (uint32_t i = 0; i < c->nrules; i++) {
         cr_rule *cr = &c->cr[i];

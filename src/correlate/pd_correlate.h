@@ -24,8 +24,9 @@ typedef struct pd_correlate_opts {
     size_t memcap_bytes;         /* per rule; default 64 MiB */
     pd_str pipeline;             /* copied into signals */
     /* Optional: whether a control key has a role ("edr", "antimalware", "fim",
-     * "vulnerability-assessment", "log-collection", ...) in the control mapping table
-     * (pipelines/controls.yaml). NULL: rules match controls by key and category only. */
+     * "vulnerability_assessment", "log_collection", ... as pd_control_role_name() spells
+     * them) in the control mapping table (pipelines/controls.yaml). NULL: rules match
+     * controls by key and category only. */
     bool (*control_has_role)(void *ctx, pd_str control_key, pd_str role);
     void *control_ctx;
 } pd_correlate_opts;
@@ -52,6 +53,10 @@ int pd_correlator_on_signal(pd_correlator *c, const pd_signal *drift);
 /* Advances event time (watermark) and expires windows; may emit. */
 int pd_correlator_advance(pd_correlator *c, int64_t now_ms);
 
+/* events: events seen; signals: new breach signals; updates: updates of a signal (same id);
+ * suppressed: firings folded into an open suppress window (each became an update);
+ * evictions: groups evicted under the memory cap plus events pushed out of a full group;
+ * bytes: memory in use (groups, tables, scratch). */
 typedef struct pd_correlate_stats {
     uint64_t events, signals, updates, suppressed, evictions;
     size_t bytes;

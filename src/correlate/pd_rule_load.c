@@ -110,14 +110,14 @@ static int ld_mask(ld *l, const pd_ynode *n, const char *what, const char *expec
 
 static int p_kind(pd_str s, int *v)
 {
-    pd_kind k;
+    pd_kind k = PD_KIND_ASSESSMENT;
     int rc = pd_kind_parse(s, &k);
     *v = (int)k;
     return rc;
 }
 static int p_format(pd_str s, int *v)
 {
-    pd_format f;
+    pd_format f = PD_FMT_AUTO;
     int rc = pd_format_parse(s, &f);
     if (!rc && f == PD_FMT_AUTO)
         return PD_EINVAL;
@@ -126,14 +126,14 @@ static int p_format(pd_str s, int *v)
 }
 static int p_status(pd_str s, int *v)
 {
-    pd_status st;
+    pd_status st = PD_STATUS_UNKNOWN;
     int rc = status_parse(s, &st);
     *v = (int)st;
     return rc;
 }
 static int p_tactic(pd_str s, int *v)
 {
-    pd_tactic t;
+    pd_tactic t = PD_TACTIC_NONE;
     int rc = pd_tactic_parse(s, &t);
     if (!rc && t == PD_TACTIC_NONE)
         return PD_EINVAL;

@@ -5,11 +5,19 @@
  * one walk over the tokens checking what jsmn (non-strict) lets through (separators, key
  * types, literals, numbers, control characters, escapes, surrogates, depth) and building the
  * subtree skip table -> format decoders read only the fields they need. */
+/* jsmn compiled into this file (JSMN_STATIC) so that jsmn_parse inlines into tokenize() and
+ * its parser state lives in registers; pd_jsmn.c provides the extern copy for others. */
+#define JSMN_STATIC
+#include <jsmn.h>
+
 #include "pd_decode_int.h"
 
 #include "pd_time.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,62 +93,6 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
 }
 
 /* ---------- pre-scan ---------- */
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the offset of the first
- * bad byte, or n when valid. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return i;
-        }
-        if (n - i <= need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += need + 1;
-    }
-    return n;
-}
-
-static bool any_high(const char *p, size_t n)
-{
-    uint64_t acc = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        acc |= w;
-    }
-    for (; i < n; i++)
-        acc |= (unsigned char)p[i];
-    return (acc & 0x8080808080808080ULL) != 0;
-}
 
 static inline bool is_ws(char c)
 {
@@ -227,29 +179,77 @@ static int hex4(const char *p, uint32_t *out)
     return 0;
 }
 
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
+/* Length of the valid UTF-8 sequence at s[i] (a byte >= 0x80) within [i, e), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t i, size_t e)
+{
+    unsigned char c = s[i];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0)
+            lo = 0x90; /* no overlongs */
+        else if (c == 0xF4)
+            hi = 0x8F; /* <= U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (e - i <= need || s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k <= need; k++)
+        if ((s[i + k] & 0xC0) != 0x80)
+            return 0;
+    return need + 1;
+}
 
-/* Content of a string token [s, e): control characters, \u escapes and surrogate pairs.
- * jsmn already checked that every backslash is followed by a valid escape letter. */
-static int check_string(pd_decoder *d, size_t s, size_t e)
+/* Content of a string token [s, e): control characters, UTF-8, \u escapes and surrogate
+ * pairs. jsmn already checked that every backslash is followed by a valid escape letter.
+ * Only strings can hold bytes >= 0x80 (jsmn rejects them in primitives, the gap checks
+ * elsewhere), so this is the whole UTF-8 validation. The fast path skips 16 clean bytes at a
+ * time; loads may read past the string but never past the message. */
+static inline int check_string(pd_decoder *d, size_t s, size_t e)
 {
     const char *js = d->js;
+    const size_t len = d->len;
     size_t p = s;
     while (p < e) {
-        while (p + 8 <= e) {
-            uint64_t w;
-            memcpy(&w, js + p, 8);
-            uint64_t ctl = (w - ONES * 0x20) & ~w & HIGHS;
-            uint64_t bs = w ^ (ONES * 0x5c);
-            bs = (bs - ONES) & ~bs & HIGHS;
-            if (ctl | bs)
-                break;
-            p += 8;
+#ifdef __SSE2__
+        while (p + 16 <= len) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(js + p));
+            /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
+            __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                       _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+            unsigned m = (unsigned)_mm_movemask_epi8(bad);
+            if (m == 0) {
+                p += 16;
+                if (p >= e)
+                    return 0;
+                continue;
+            }
+            p += (size_t)__builtin_ctz(m);
+            if (p >= e)
+                return 0;
+            break;
         }
+#endif
         if (p >= e)
             break;
         unsigned char c = (unsigned char)js[p];
+        if (c >= 0x80) {
+            size_t k = utf8_seq((const unsigned char *)js, p, e);
+            if (!k)
+                return pd_dec_fail(d, PD_EDEC_UTF8, p, "invalid UTF-8 byte 0x%02x", c);
+            p += k;
+            continue;
+        }
         if (c < 0x20)
             return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "control character 0x%02x in a string", c);
         if (c != '\\') {
@@ -349,99 +349,103 @@ static int check_primitive(pd_decoder *d, size_t s, size_t e)
     return pd_dec_fail(d, PD_EDEC_SYNTAX, s, "invalid literal '%.*s'", (int)PD_MIN(n, 32), p);
 }
 
-static inline size_t raw_start(const jsmntok_t *t)
-{
-    return t->type == JSMN_STRING ? (size_t)t->start - 1 : (size_t)t->start;
-}
-
+/* One pass over the tokens in document order. `cur` is the innermost open container (0 at
+ * the top level), `state` where it is in its grammar; the bytes between tokens (the gaps)
+ * must be whitespace plus exactly the separator the grammar expects there. Builds next[]. */
 static int validate(pd_decoder *d)
 {
     const char *js = d->js;
     const jsmntok_t *t = d->tok;
     const uint32_t n = d->ntok;
+    const uint32_t max_depth = d->opts.max_depth;
+    uint32_t *next = d->next;
     pd_dec_frame *st = d->stack;
-    uint32_t sp = 0;
-    size_t pos = 0;
+    uint32_t sp = 0, cur = 0;
+    size_t cur_end = SIZE_MAX, pos = 0;
+    int state = ST_OPEN;
+    bool obj = false;
     int rc;
 
     for (uint32_t i = 1; i <= n; i++) {
-        size_t rs = i < n ? raw_start(&t[i]) : d->len;
+        const jsmntok_t *ti = &t[i];
+        size_t rs = i < n ? (size_t)ti->start - (ti->type == JSMN_STRING) : d->len;
         /* Close every container that ends before token i. */
-        while (sp > 0) {
-            uint32_t c = st[sp - 1].tok;
-            size_t ce = (size_t)t[c].end;
-            if (i < n && ce > rs)
-                break;
-            size_t p = skip_ws(js, pos, ce - 1);
-            if (p != ce - 1)
+        while (cur_end <= rs) {
+            size_t ce1 = cur_end - 1, p = pos;
+            while (p < ce1 && is_ws(js[p]))
+                p++;
+            if (p != ce1)
                 return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c' before '%c'", js[p],
-                                   js[ce - 1]);
-            if (st[sp - 1].state == ST_WANTVAL)
+                                   js[ce1]);
+            if (state == ST_WANTVAL)
                 return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "object key without a value");
-            d->next[c] = i;
-            pos = ce;
-            sp--;
-            if (sp > 0)
-                st[sp - 1].state = ST_ELEM;
+            next[cur] = i;
+            pos = cur_end;
+            cur = st[--sp].tok;
+            cur_end = cur ? (size_t)t[cur].end : SIZE_MAX;
+            obj = cur && t[cur].type == JSMN_OBJECT;
+            state = ST_ELEM;
         }
         if (i == n)
             break;
-        char sep = 0;
-        bool want_key = false;
-        pd_dec_frame *f = NULL;
-        if (sp == 0) {
-            if (i != 1)
-                return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
-        } else {
-            f = &st[sp - 1];
-            if (f->state == ST_ELEM)
-                sep = ',';
-            else if (f->state == ST_WANTVAL)
-                sep = ':';
-            want_key = t[f->tok].type == JSMN_OBJECT && f->state != ST_WANTVAL;
+        if (cur == 0 && state == ST_ELEM)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
+        char sep = state == ST_ELEM ? ',' : state == ST_WANTVAL ? ':' : 0;
+        if (pos != rs && !(sep && pos + 1 == rs && js[pos] == sep)) {
+            size_t p = pos;
+            while (p < rs && is_ws(js[p]))
+                p++;
+            if (sep) {
+                if (p >= rs || js[p] != sep)
+                    return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "expected '%c'", sep);
+                p++;
+                while (p < rs && is_ws(js[p]))
+                    p++;
+            }
+            if (p != rs)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c'", js[p]);
+        } else if (pos == rs && sep) {
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "expected '%c'", sep);
         }
-        size_t p = skip_ws(js, pos, rs);
-        if (sep) {
-            if (p >= rs || js[p] != sep)
-                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "expected '%c'", sep);
-            p = skip_ws(js, p + 1, rs);
-        }
-        if (p != rs)
-            return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c'", js[p]);
-        if (want_key && t[i].type != JSMN_STRING)
-            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "object key is not a string");
-        switch (t[i].type) {
-        case JSMN_OBJECT:
-        case JSMN_ARRAY:
-            if (sp >= d->opts.max_depth)
-                return pd_dec_fail(d, PD_EDEC_DEPTH, rs, "nesting deeper than %u levels",
-                                   d->opts.max_depth);
-            st[sp].tok = i;
-            st[sp].state = ST_OPEN;
-            sp++;
-            pos = rs + 1;
-            break;
+        bool want_key = obj && state != ST_WANTVAL;
+        switch (ti->type) {
         case JSMN_STRING:
-            if ((rc = check_string(d, (size_t)t[i].start, (size_t)t[i].end)))
+            if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)))
                 return rc;
-            d->next[i] = i + 1;
-            pos = (size_t)t[i].end + 1;
-            if (f)
-                f->state = want_key ? ST_WANTVAL : ST_ELEM;
+            next[i] = i + 1;
+            pos = (size_t)ti->end + 1;
+            state = want_key ? ST_WANTVAL : ST_ELEM;
             break;
         case JSMN_PRIMITIVE:
-            if ((rc = check_primitive(d, (size_t)t[i].start, (size_t)t[i].end)))
+            if (want_key)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "object key is not a string");
+            if ((rc = check_primitive(d, (size_t)ti->start, (size_t)ti->end)))
                 return rc;
-            d->next[i] = i + 1;
-            pos = (size_t)t[i].end;
-            if (f)
-                f->state = ST_ELEM;
+            next[i] = i + 1;
+            pos = (size_t)ti->end;
+            state = ST_ELEM;
+            break;
+        case JSMN_OBJECT:
+        case JSMN_ARRAY:
+            if (want_key)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "object key is not a string");
+            if (sp >= max_depth)
+                return pd_dec_fail(d, PD_EDEC_DEPTH, rs, "nesting deeper than %u levels",
+                                   max_depth);
+            st[sp++].tok = cur;
+            cur = i;
+            cur_end = (size_t)ti->end;
+            obj = ti->type == JSMN_OBJECT;
+            state = ST_OPEN;
+            pos = rs + 1;
             break;
         default:
             return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "invalid JSON");
         }
     }
-    size_t p = skip_ws(js, pos, d->len);
+    size_t p = pos;
+    while (p < d->len && is_ws(js[p]))
+        p++;
     if (p != d->len)
         return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "data after the top-level value");
     return 0;
@@ -454,12 +458,23 @@ static inline char lc(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
+/* ASCII case-insensitive equality with a lowercase name, eight bytes at a time. OR-ing 0x20
+ * folds 'A'..'Z' onto 'a'..'z'; for the characters field names use it is exact except that
+ * it also takes DEL for '_', which no real key contains. */
 static inline bool key_is(const char *k, uint32_t n, const pd_field *f)
 {
-    if (n != f->len || lc(k[0]) != f->name[0])
+    if (n != f->len)
         return false;
-    for (uint32_t i = 1; i < n; i++)
-        if (lc(k[i]) != f->name[i])
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, k + i, 8);
+        memcpy(&b, f->name + i, 8);
+        if ((a | 0x2020202020202020ULL) != (b | 0x2020202020202020ULL))
+            return false;
+    }
+    for (; i < n; i++)
+        if ((k[i] | 0x20) != (f->name[i] | 0x20))
             return false;
     return true;
 }
@@ -472,12 +487,21 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
         return 0;
     if (d->tok[obj].type != JSMN_OBJECT)
         return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, obj), "%s: expected an object", path);
+    /* Most keys are not wanted: a mask of wanted lengths rejects them in one test. */
+    uint64_t lens = 0;
+    for (size_t j = 0; j < nf; j++)
+        lens |= 1ULL << (f[j].len & 63);
     uint32_t end = d->next[obj];
     for (uint32_t k = obj + 1; k < end; k = d->next[k + 1]) {
         const char *kp = d->js + d->tok[k].start;
         uint32_t kn = (uint32_t)(d->tok[k].end - d->tok[k].start);
+        if (!((lens >> (kn & 63)) & 1) || kn == 0)
+            continue;
+        /* Length, first and last letter select the candidate; then a full compare. */
+        char c0 = lc(kp[0]), cl = lc(kp[kn - 1]);
         for (size_t j = 0; j < nf; j++) {
-            if (!key_is(kp, kn, &f[j]))
+            if (f[j].len != kn || f[j].name[0] != c0 || f[j].name[kn - 1] != cl ||
+                !key_is(kp, kn, &f[j]))
                 continue;
             if (slots[f[j].slot])
                 return pd_dec_fail(d, PD_EDEC_DUPLICATE, pd_dec_off(d, k),
@@ -633,11 +657,11 @@ int pd_dec_bool(pd_decoder *d, uint32_t i, const char *path, bool *out)
         return 0;
     pd_str s = pd_dec_raw(d, i);
     if (d->tok[i].type == JSMN_PRIMITIVE || d->tok[i].type == JSMN_STRING) {
-        if (pd_str_ieq_c(s, "true")) {
+        if (PD_IEQ(s, "true")) {
             *out = true;
             return 0;
         }
-        if (pd_str_ieq_c(s, "false")) {
+        if (PD_IEQ(s, "false")) {
             *out = false;
             return 0;
         }
@@ -717,7 +741,19 @@ pd_str pd_dec_lower(pd_decoder *d, pd_str s)
     char *o = scratch(d, s.len);
     if (!o)
         return PD_STR_NULL;
-    for (uint32_t i = 0; i < s.len; i++)
+    uint32_t i = 0;
+    /* Eight bytes at a time: set bit 5 of the bytes in 'A'..'Z' only. */
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s.p + i, 8);
+        uint64_t h = w & 0x7f7f7f7f7f7f7f7fULL;
+        uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3fULL; /* high bit when >= 'A' */
+        uint64_t gt_z = h + 0x2525252525252525ULL; /* high bit when > 'Z' */
+        uint64_t up = ge_a & ~gt_z & ~w & 0x8080808080808080ULL;
+        w |= up >> 2;
+        memcpy(o + i, &w, 8);
+    }
+    for (; i < s.len; i++)
         o[i] = lc(s.p[i]);
     return (pd_str){o, s.len};
 }
@@ -766,18 +802,16 @@ bool pd_dec_icontains(pd_str hay, const char *needle)
 pd_str pd_dec_path_seg(pd_str path, const char *seg)
 {
     size_t n = strlen(seg);
-    for (uint32_t i = 0; i + n + 2 <= path.len; i++) {
-        if (path.p[i] != '/')
-            continue;
-        size_t k = 0;
-        while (k < n && lc(path.p[i + 1 + k]) == seg[k])
-            k++;
-        if (k != n || path.p[i + 1 + n] != '/')
-            continue;
-        uint32_t s = i + 2 + (uint32_t)n, e = s;
-        while (e < path.len && path.p[e] != '/')
-            e++;
-        return (pd_str){path.p + s, e - s};
+    const char *p = path.p, *end = path.p + path.len;
+    /* Jump from slash to slash; compare only where the segment could start. */
+    while (p && (size_t)(end - p) >= n + 2) {
+        if (pd_dec_ieq_n(p + 1, seg, n) && p[1 + n] == '/') {
+            const char *s = p + 2 + n, *e = s;
+            while (e < end && *e != '/')
+                e++;
+            return (pd_str){s, (uint32_t)(e - s)};
+        }
+        p = memchr(p + 1, '/', (size_t)(end - p - 1));
     }
     return PD_STR_NULL;
 }
@@ -801,8 +835,27 @@ void pd_dec_add_framework(pd_event *e, pd_str f)
 
 pd_severity pd_dec_severity(pd_str s)
 {
+    /* The common words first, without the table walk. */
+    if (s.len == 0)
+        return PD_SEV_UNKNOWN;
+    switch (lc(s.p[0])) {
+    case 'h':
+        if (PD_IEQ(s, "high"))
+            return PD_SEV_HIGH;
+        break;
+    case 'm':
+        if (PD_IEQ(s, "medium"))
+            return PD_SEV_MEDIUM;
+        break;
+    case 'l':
+        if (PD_IEQ(s, "low"))
+            return PD_SEV_LOW;
+        break;
+    default:
+        break;
+    }
     pd_severity v = PD_SEV_UNKNOWN;
-    if (s.len && pd_severity_parse(s, &v))
+    if (pd_severity_parse(s, &v))
         v = PD_SEV_UNKNOWN;
     return v;
 }
@@ -836,9 +889,11 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
     /* The type is namespace/type[/subtype...] after the last "/providers/". */
     pd_str canon = r->canon;
     int64_t prov = -1;
-    for (uint32_t i = 0; i + 11 <= canon.len; i++)
-        if (!memcmp(canon.p + i, "/providers/", 11))
+    for (uint32_t i = canon.len >= 11 ? canon.len - 11 + 1 : 0; i-- > 0;)
+        if (canon.p[i] == '/' && canon.p[i + 1] == 'p' && !memcmp(canon.p + i, "/providers/", 11)) {
             prov = i;
+            break;
+        }
     if (prov >= 0) {
         pd_str rest = {canon.p + prov + 11, canon.len - (uint32_t)prov - 11};
         char *o = scratch(d, rest.len);
@@ -874,10 +929,13 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
     r->name = pd_dec_last_seg(id, '/');
     if (pd_str_eq_c(r->type, "microsoft.hybridcompute/machines"))
         r->cloud = PD_CLOUD_ONPREM;
-    else if (pd_dec_icontains(canon, "/securityentitydata/aws-"))
-        r->cloud = PD_CLOUD_AWS;
-    else if (pd_dec_icontains(canon, "/securityentitydata/gcp-"))
-        r->cloud = PD_CLOUD_GCP;
+    else if (PD_IPREFIX(r->type, "microsoft.security/securityconnectors")) {
+        /* Multicloud connector entities: .../securityentitydata/aws-ec2-instance-... */
+        if (pd_dec_icontains(canon, "/securityentitydata/aws-"))
+            r->cloud = PD_CLOUD_AWS;
+        else if (pd_dec_icontains(canon, "/securityentitydata/gcp-"))
+            r->cloud = PD_CLOUD_GCP;
+    }
 }
 
 int pd_dec_tags(pd_decoder *d, uint32_t i, const char *path, pd_resource *r)
@@ -1060,7 +1118,7 @@ static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int
         if (s[DT_ALERTID] || s[DT_ALERTTYPE])
             return unit(d, run, U_DEFENDER, obj, 0);
         if (d->tok[s[DT_TYPE]].type == JSMN_STRING && s[DT_TYPE] &&
-            pd_str_iprefix(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
+            PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
             return unit(d, run, U_DEFENDER, obj, 0);
     }
     if (s[DT_TYPE] && d->tok[s[DT_TYPE]].type == JSMN_STRING) {
@@ -1119,21 +1177,16 @@ int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit
         return pd_dec_fail(d, PD_EDEC_TOO_BIG, d->opts.max_message_bytes,
                            "message of %zu bytes is over the %zu-byte limit", len,
                            d->opts.max_message_bytes);
-    const char *nul = memchr(msg, 0, len);
-    if (nul)
-        return pd_dec_fail(d, PD_EDEC_NUL, (size_t)(nul - msg), "NUL byte in message");
-    if (any_high(msg, len)) {
-        size_t bad = utf8_check((const unsigned char *)msg, len);
-        if (bad != len)
-            return pd_dec_fail(d, PD_EDEC_UTF8, bad, "invalid UTF-8 byte 0x%02x",
-                               (unsigned char)msg[bad]);
-    }
     if (skip_ws(msg, 0, len) == len)
         return pd_dec_fail(d, PD_EDEC_EMPTY, 0, "message is only whitespace");
-    if ((rc = tokenize(d)))
+    /* jsmn stops at a NUL byte, so a NUL always ends in a tokenize or validate error: look
+     * for one only then, and report it in preference to what it caused. */
+    if ((rc = tokenize(d)) || (rc = validate(d))) {
+        const char *nul = memchr(msg, 0, len);
+        if (nul)
+            return pd_dec_fail(d, PD_EDEC_NUL, (size_t)(nul - msg), "NUL byte in message");
         return rc;
-    if ((rc = validate(d)))
-        return rc;
+    }
     if (d->tok[1].type != JSMN_OBJECT && d->tok[1].type != JSMN_ARRAY)
         return pd_dec_fail(d, PD_EDEC_TOP_LEVEL, pd_dec_off(d, 1),
                            "top level is %s, not an object or array", type_name(d, 1));

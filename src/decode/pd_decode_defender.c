@@ -51,9 +51,9 @@ static int enrichment(pd_decoder *d, uint32_t obj, const char *path, pd_event *e
     if ((rc = pd_dec_str(d, s[EN_ACTION], path, &action)) ||
         (rc = pd_dec_bool(d, s[EN_SNAPSHOT], path, &e->snapshot)))
         return rc;
-    if (!action.len || pd_str_ieq_c(action, "insert") || pd_str_ieq_c(action, "write"))
+    if (!action.len || PD_IEQ(action, "insert") || PD_IEQ(action, "write"))
         return 0;
-    if (pd_str_ieq_c(action, "delete")) {
+    if (PD_IEQ(action, "delete")) {
         e->deleted = true;
         return 0;
     }
@@ -94,13 +94,13 @@ static const pd_field rd_fields[] = {
 
 static pd_cloud cloud_word(pd_str s)
 {
-    if (pd_str_ieq_c(s, "aws") || pd_str_ieq_c(s, "amazon"))
+    if (PD_IEQ(s, "aws") || PD_IEQ(s, "amazon"))
         return PD_CLOUD_AWS;
-    if (pd_str_ieq_c(s, "gcp") || pd_str_ieq_c(s, "google"))
+    if (PD_IEQ(s, "gcp") || PD_IEQ(s, "google"))
         return PD_CLOUD_GCP;
-    if (pd_str_iprefix(s, "onpremise"))
+    if (PD_IPREFIX(s, "onpremise"))
         return PD_CLOUD_ONPREM;
-    if (pd_str_ieq_c(s, "azure"))
+    if (PD_IEQ(s, "azure"))
         return PD_CLOUD_AZURE;
     return PD_CLOUD_UNKNOWN;
 }
@@ -177,11 +177,11 @@ static int status_code(pd_decoder *d, uint32_t i, const char *path, pd_status *o
     int rc = pd_dec_str(d, i, path, &c);
     if (rc)
         return rc;
-    if (pd_str_ieq_c(c, "healthy"))
+    if (PD_IEQ(c, "healthy"))
         *out = PD_STATUS_HEALTHY;
-    else if (pd_str_ieq_c(c, "unhealthy"))
+    else if (PD_IEQ(c, "unhealthy"))
         *out = PD_STATUS_UNHEALTHY;
-    else if (pd_str_ieq_c(c, "notapplicable") || pd_str_ieq_c(c, "not applicable"))
+    else if (PD_IEQ(c, "notapplicable") || PD_IEQ(c, "not applicable"))
         *out = PD_STATUS_NOT_APPLICABLE;
     else
         return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i), "%s: unknown status '%.*s'", path,
@@ -328,7 +328,7 @@ static int alert(pd_decoder *d, uint32_t obj, const top *t, bool rest, pd_event 
     pd_dec_tactics(intent, &a->tactics);
     e->control.key = a->type;
     e->event_id = a->id;
-    if (pd_str_ieq_c(a->status, "resolved") || pd_str_ieq_c(a->status, "dismissed"))
+    if (PD_IEQ(a->status, "resolved") || PD_IEQ(a->status, "dismissed"))
         e->status = PD_STATUS_HEALTHY;
     else
         e->status = PD_STATUS_UNHEALTHY;
@@ -514,7 +514,7 @@ static int sub_assessment(pd_decoder *d, uint32_t obj, const top *t, pd_event *e
             (rc = pd_dec_str(d, cs[0], "properties.additionalData.cve[].title", &e->vuln.cve)))
             return rc;
     }
-    if (!e->vuln.cve.len && pd_str_iprefix(vid, "cve-"))
+    if (!e->vuln.cve.len && PD_IPREFIX(vid, "cve-"))
         e->vuln.cve = vid;
     e->vuln.parent_key = pd_dec_lower(d, pd_dec_path_seg(t->id, "assessments"));
     if (pd_dec_absent(d, s[SA_RD]) && !t->id.len)
@@ -617,11 +617,11 @@ static int compliance(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
     if (!c->standard.len)
         return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, t->s[TP_ID]),
                            "id: no regulatoryComplianceStandards segment");
-    if (pd_str_ieq_c(c->state, "passed"))
+    if (PD_IEQ(c->state, "passed"))
         e->status = PD_STATUS_HEALTHY;
-    else if (pd_str_ieq_c(c->state, "failed"))
+    else if (PD_IEQ(c->state, "failed"))
         e->status = PD_STATUS_UNHEALTHY;
-    else if (pd_str_ieq_c(c->state, "skipped") || pd_str_ieq_c(c->state, "unsupported"))
+    else if (PD_IEQ(c->state, "skipped") || PD_IEQ(c->state, "unsupported"))
         e->status = PD_STATUS_NOT_APPLICABLE;
     else
         return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, s[RC_STATE]),
@@ -664,14 +664,14 @@ int pd_dec_defender(pd_decoder *d, uint32_t obj, pd_event *e)
         e->status = PD_STATUS_REMOVED;
     e->event_id = t.id;
     pd_str ty = t.type;
-    if (pd_str_ieq_c(ty, "microsoft.security/assessments"))
+    if (PD_IEQ(ty, "microsoft.security/assessments"))
         rc = assessment(d, obj, &t, e);
-    else if (pd_str_ieq_c(ty, "microsoft.security/assessments/subassessments"))
+    else if (PD_IEQ(ty, "microsoft.security/assessments/subassessments"))
         rc = sub_assessment(d, obj, &t, e);
-    else if (pd_str_ieq_c(ty, "microsoft.security/securescores"))
+    else if (PD_IEQ(ty, "microsoft.security/securescores"))
         rc = score(d, obj, &t, false, e);
-    else if (pd_str_ieq_c(ty, "microsoft.security/securescores/securescorecontrols") ||
-             pd_str_ieq_c(ty, "microsoft.security/securescorecontrols"))
+    else if (PD_IEQ(ty, "microsoft.security/securescores/securescorecontrols") ||
+             PD_IEQ(ty, "microsoft.security/securescorecontrols"))
         rc = score(d, obj, &t, true, e);
     else if (pd_dec_icontains(ty, "/regulatorycompliance"))
         rc = compliance(d, obj, &t, e);

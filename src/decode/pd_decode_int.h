@@ -56,7 +56,21 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
                   uint32_t *slots, size_t nslots);
 
 int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5), cold));
+
+/* ASCII case-insensitive comparison of a slice with a lowercase literal, without strlen.
+ * OR-ing 0x20 folds letters; the literals hold letters, digits and "/._-" only, whose
+ * folded partners are control characters or DEL, which validated text does not hold. */
+static inline bool pd_dec_ieq_n(const char *p, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] | 0x20) != (lit[i] | 0x20))
+            return false;
+    return true;
+}
+#define PD_IEQ(s, lit) ((s).len == sizeof(lit) - 1 && pd_dec_ieq_n((s).p, (lit), sizeof(lit) - 1))
+#define PD_IPREFIX(s, lit)                                                                         \
+    ((s).len >= sizeof(lit) - 1 && pd_dec_ieq_n((s).p, (lit), sizeof(lit) - 1))
 
 static inline bool pd_dec_is(const pd_decoder *d, uint32_t i, jsmntype_t type)
 {

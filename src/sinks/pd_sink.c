@@ -336,7 +336,7 @@ int pd_sink_create(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *n
             goto fail;
         }
     }
-    if (s->limit && env->base) {
+    if (s->limit && env->base && !env->check_only) {
         s->digest_timer = evtimer_new(env->base, digest_timer_cb, s);
         if (!s->digest_timer) {
             rc = PD_ENOMEM;
@@ -491,7 +491,8 @@ static void digest_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (now >= s->win_start + s->window_ms)
         roll_window(s, now);
     else if (s->ngroups || s->overflow.count) { /* clock override in tests: re-arm */
-        struct timeval tv = {0, (suseconds_t)((s->win_start + s->window_ms - now) * 1000)};
+        int64_t left = s->win_start + s->window_ms - now;
+        struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
         evtimer_add(s->digest_timer, &tv);
         s->timer_armed = true;
     }
@@ -547,6 +548,8 @@ static void hold_back(pd_sink *s, const pd_signal *sig)
 
 int pd_sink_submit(pd_sink *s, const pd_signal *sig)
 {
+    if (s->env.check_only)
+        return PD_ESTATE;
     s->st.seen++;
     if (!pd_sink_route_match(&s->route, sig)) {
         s->st.filtered++;
@@ -566,7 +569,7 @@ int pd_sink_submit(pd_sink *s, const pd_signal *sig)
     size_t len;
     switch (s->format) {
     case PD_SINK_FMT_OCSF:
-        pd_ocsf_write(sig, &s->enc);
+        pd_ocsf_write(sig, &s->enc, &s->scratch);
         data = s->enc.p;
         len = s->enc.len;
         break;
@@ -677,6 +680,19 @@ fail:
     return rc;
 }
 
+int pd_sink_set_check(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *node,
+                      pd_diag *diag)
+{
+    pd_sink_env e = {0};
+    if (env)
+        e = *env;
+    e.check_only = true;
+    pd_sink_set *set = NULL;
+    int rc = pd_sink_set_load(&e, doc, node, &set, diag);
+    pd_sink_set_destroy(set);
+    return rc;
+}
+
 int pd_sink_set_stdout(const pd_sink_env *env, pd_sink_set **out)
 {
     static const char yaml[] = "{type: stdout, name: stdout}";
@@ -750,6 +766,9 @@ static void drain_wake(evutil_socket_t fd, short what, void *arg)
 
 int pd_sink_set_drain(pd_sink_set *set, int64_t timeout_ms)
 {
+    /* shutting down: what the rate limit holds goes out now, as digests */
+    for (size_t i = 0; i < set->n; i++)
+        emit_digests(set->sinks[i]);
     pd_sink_set_flush(set);
     int64_t end = pd_monotonic_ms() + timeout_ms;
     if (!set_pending(set))

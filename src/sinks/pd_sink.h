@@ -154,6 +154,10 @@ struct pd_sink_env {
     /* Clock for rate windows and retry timers' bookkeeping; NULL: pd_monotonic_ms. */
     int64_t (*now_ms)(void *ctx);
     void *now_ctx;
+    /* Validation only (`postured validate`): every key is parsed and checked, but nothing is
+     * opened or connected and environment variables may be unset. Sinks made this way take
+     * no signals (submit fails with PD_ESTATE). */
+    bool check_only;
 };
 
 /* For sink implementations: report outcomes to the common layer. */
@@ -179,13 +183,17 @@ typedef struct pd_sink_set pd_sink_set;
 /* node is the `sinks:` sequence (NULL or empty: a set with no sinks). */
 int pd_sink_set_load(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *node,
                      pd_sink_set **out, pd_diag *diag);
+/* Checks a `sinks:` list the way pd_sink_set_load reads it, without opening anything
+ * (env may be NULL: built-in types only). For `postured validate`. */
+int pd_sink_set_check(const pd_sink_env *env, const pd_ydoc *doc, const pd_ynode *node,
+                      pd_diag *diag);
 /* A set with one stdout JSON sink (what `replay` uses when no pipeline names sinks). */
 int pd_sink_set_stdout(const pd_sink_env *env, pd_sink_set **out);
 /* Fans out to every sink; matches pd_signal_fn (ctx = the set). Returns the first error. */
 int pd_sink_set_signal(void *set, const pd_signal *sig);
 int pd_sink_set_flush(pd_sink_set *set);
-/* Flushes, then runs env->base (EVLOOP_ONCE) until nothing is pending or timeout_ms passes
- * (for shutdown and tests; PD_ETIMEOUT if something is still pending). */
+/* For shutdown: emits held-back digests now, flushes, then runs env->base (EVLOOP_ONCE)
+ * until nothing is pending or timeout_ms passes (PD_ETIMEOUT if something still is). */
 int pd_sink_set_drain(pd_sink_set *set, int64_t timeout_ms);
 size_t pd_sink_set_count(const pd_sink_set *set);
 pd_sink *pd_sink_set_get(pd_sink_set *set, size_t i);

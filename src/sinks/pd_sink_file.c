@@ -57,6 +57,10 @@ static int file_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
     const pd_ynode *an = pd_ymap_get(a->node, "append");
     if (an && (rc = pd_ynode_bool(a->doc, an, &append, diag)))
         goto fail;
+    if (a->env->check_only) { /* validate: do not create the file */
+        *impl = fs;
+        return 0;
+    }
     char full[4096];
     if (path[0] != '/' && a->env->base_dir)
         snprintf(full, sizeof(full), "%s/%s", a->env->base_dir, path);
@@ -85,7 +89,7 @@ static int stdout_create(const pd_sink_create_args *a, void **impl, pd_diag *dia
         free(fs);
         return rc;
     }
-    fs->f = stdout;
+    fs->f = a->env->check_only ? NULL : stdout;
     *impl = fs;
     return 0;
 }
@@ -104,7 +108,7 @@ static int file_submit(void *impl, const pd_sink_msg *m)
 static int file_flush(void *impl)
 {
     pd_file_sink *fs = impl;
-    return fflush(fs->f) ? PD_EIO : 0;
+    return fs->f && fflush(fs->f) ? PD_EIO : 0;
 }
 
 static void file_destroy(void *impl)
@@ -114,7 +118,7 @@ static void file_destroy(void *impl)
         return;
     if (fs->owned)
         fclose(fs->f);
-    else
+    else if (fs->f)
         fflush(fs->f);
     free(fs);
 }

@@ -264,7 +264,7 @@ static inline int prom_parse(const char *text, prom_doc *d)
         for (size_t i = 0; i < d->ns; i++)
             if (!strcmp(d->s[i].name, s->name) && !strcmp(d->s[i].labels, s->labels) &&
                 !strcmp(d->s[i].le, s->le))
-                PROM_FAIL("duplicate series %s{%s}", s->name, s->labels);
+                PROM_FAIL("duplicate series %.100s{%.100s}", s->name, s->labels);
         d->ns++;
     }
     /* histograms: cumulative buckets, +Inf equals _count */

@@ -1,5 +1,5 @@
 /* Correlation engine: table-driven scenarios for every built-in rule (loaded from
- * pipelines/rules/breach.yaml), rule-file validation, memory cap and determinism. */
+ * pipelines/rules/builtin.yaml), rule-file validation, memory cap and determinism. */
 #include "pd_test.h"
 
 #include "pd_correlate.h"
@@ -191,7 +191,7 @@ static void load_builtin(pd_rule_set **set)
     char path[1024];
     pd_diag d = {{0}};
     int rc = pd_rule_set_load_file(
-        set, pd_test_src_path("pipelines/rules/breach.yaml", path, sizeof(path)), &d);
+        set, pd_test_src_path("pipelines/rules/builtin.yaml", path, sizeof(path)), &d);
     if (rc)
         fail_msg("%s", d.msg);
 }
@@ -237,6 +237,21 @@ static void feed_alert(runner *rn, int64_t t, const char *res, const char *id, c
     ev.alert.tactics = tactics;
     ev.alert.start_ms = t;
     ev.event_id = pd_str_c(id);
+    assert_int_equal(pd_correlator_on_event(rn->c, &ev), 0);
+}
+
+static void feed_resolved(runner *rn, int64_t t, const char *res, const char *id)
+{
+    char rid[256], canon[256];
+    pd_event ev;
+    pd_event_reset(&ev);
+    ev.kind = PD_KIND_ALERT;
+    make_resource(&ev.resource, res, rid, canon, sizeof(rid));
+    ev.severity = PD_SEV_HIGH;
+    ev.time_ms = t;
+    ev.alert.id = pd_str_c(id);
+    ev.alert.type = pd_str_c("VM_Mimikatz");
+    ev.alert.status = pd_str_c("Resolved");
     assert_int_equal(pd_correlator_on_event(rn->c, &ev), 0);
 }
 
@@ -941,6 +956,10 @@ static void test_evidence_complete(void **state)
     assert_null(strstr(j, "\"update\""));
     /* posture debt raises the score over the same alert on a healthy server */
     double weak_score = rn.cap.s[last].score;
+    /* a resolved alert later is no new evidence: no update */
+    feed_resolved(&rn, T0 + 60000, "vm1", "alert-0002");
+    count_rule(&rn.cap, "alert-on-weak-resource", &sig, &upd, &last);
+    assert_int_equal(sig + upd, 1);
     runner_stop(&rn);
 
     runner_start(&rn, NULL, -1);
@@ -1050,7 +1069,7 @@ static void test_memcap_evictions(void **state)
     /* expiry: far in the future every group is gone */
     assert_int_equal(pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000), 0);
     for (int k = 0; k < 1000; k++)
-        pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000 + k);
+        pd_correlator_advance(c, T0 + 7LL * 24 * 3600 * 1000 + k * 1000LL);
     pd_correlator_stats(c, &st);
     assert_int_equal(st.groups, 0);
     pd_correlator_destroy(c);
@@ -1073,7 +1092,7 @@ static void test_builtin_rules_load(void **state)
     char path[1024];
     assert_int_equal(
         pd_rule_set_load_file(
-            &rules, pd_test_src_path("pipelines/rules/breach.yaml", path, sizeof(path)), &d),
+            &rules, pd_test_src_path("pipelines/rules/builtin.yaml", path, sizeof(path)), &d),
         PD_ECONFIG);
     assert_non_null(strstr(d.msg, "duplicate rule id 'alert-on-weak-resource'"));
     assert_int_equal(pd_rule_set_count(rules), PD_ARRAY_LEN(ids));

@@ -7,6 +7,8 @@
 #include "pd_decode.h"
 #include "pd_time.h"
 
+#include <jansson.h>
+
 /* ---------- capture: deep copies of emitted events ---------- */
 
 #define CAP_MAX 16
@@ -123,7 +125,7 @@ static const char SUB[] = "12cabcb4-86e8-404f-a3d2-1dc9982f45ca";
 static void test_elastic_compliance(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 1, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -155,7 +157,7 @@ static void test_elastic_compliance(void **state)
 static void test_elastic_assessment_delete(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 2, &len);
     decode_ok(l, len, PD_FMT_DEFENDER, 1);
@@ -194,7 +196,7 @@ static void test_elastic_assessment_delete(void **state)
 static void test_elastic_score_control(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 3, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -218,7 +220,7 @@ static void test_elastic_score_control(void **state)
 static void test_elastic_sub_assessment(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 4, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -245,7 +247,7 @@ static void test_elastic_sub_assessment(void **state)
 static void test_elastic_alert(void **state)
 {
     (void)state;
-    size_t n, len;
+    size_t n = 0, len = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     const char *l = nth_line(buf, 5, &len);
     decode_ok(l, len, PD_FMT_AUTO, 1);
@@ -281,7 +283,7 @@ static void test_elastic_alert(void **state)
 static void test_elastic_wrappers(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     char *buf = pd_test_sample("elastic_integrations__test-alert.log", &n);
     pd_buf b;
     pd_buf_init(&b);
@@ -317,6 +319,388 @@ static void test_elastic_wrappers(void **state)
     assert_int_equal(C.n, 0);
     pd_buf_free(&b);
     free(buf);
+}
+
+/* ---------- AWS Security Hub ---------- */
+
+static void test_asff_eventbridge_ec2_7(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *buf =
+        pd_test_sample("aws-solutions_automated-security-response-on-aws__afsbp-ec2.7.json", &n);
+    decode_ok(buf, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->format, PD_FMT_ASFF);
+    expect_str(e->control.key, "EC2.7"); /* from ProductFields.ControlId */
+    expect_str(e->control.name, "EC2.7 EBS default encryption should be enabled");
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_INFORMATIONAL);
+    expect_str(e->severity_orig, "INFORMATIONAL");
+    expect_str(e->resource.id, "AWS::::Account:111111111111");
+    expect_str(e->resource.canon, "aws::::account:111111111111");
+    expect_str(e->resource.type, "awsaccount");
+    expect_str(e->resource.account, "111111111111");
+    expect_str(e->resource.region, "us-east-1");
+    expect_str(e->resource.name, "111111111111");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AWS);
+    assert_true(e->time_ms == T("2021-02-17T14:56:09.063Z"));
+    assert_true(e->first_seen_ms == T("2021-02-17T14:56:09.063Z"));
+    assert_false(e->deleted);
+    expect_str(e->event_id, "arn:aws:securityhub:us-east-1:111111111111:subscription/"
+                            "aws-foundational-security-best-practices/v/1.0.0/EC2.7/finding/"
+                            "0003b335-cf3f-4f93-a025-6b1a7baced06");
+    /* The explicit format agrees; another one does not. */
+    decode_ok(buf, n, PD_FMT_ASFF, 1);
+    pd_decode_error err;
+    assert_int_equal(decode_str(buf, n, PD_FMT_SCC, &err), PD_EDEC_UNKNOWN_TYPE);
+    free(buf);
+}
+
+static void test_asff_bare_ec2_8(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *buf =
+        pd_test_sample("aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json", &n);
+    decode_ok(buf, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->format, PD_FMT_ASFF);
+    expect_str(e->control.key, "EC2.8"); /* Compliance.SecurityControlId */
+    expect_str(e->control.name,
+               "EC2.8 EC2 instances should use Instance Metadata Service Version 2 (IMDSv2)");
+    assert_int_equal(e->control.nframeworks, 1);
+    expect_str(e->control.frameworks[0],
+               "standards/aws-foundational-security-best-practices/v/1.0.0");
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->resource.id, "arn:aws:ec2:us-east-1:111111111111:instance/i-077c4d5f32561ac45");
+    expect_str(e->resource.canon,
+               "arn:aws:ec2:us-east-1:111111111111:instance/i-077c4d5f32561ac45");
+    expect_str(e->resource.type, "awsec2instance");
+    expect_str(e->resource.name, "i-077c4d5f32561ac45");
+    expect_str(e->resource.account, "111111111111");
+    expect_str(e->resource.region, "us-east-1");
+    expect_str(e->resource.group, "");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AWS);
+    assert_true(e->time_ms == T("2023-08-21T23:04:49.836Z"));
+    assert_true(e->first_seen_ms == T("2023-08-21T23:04:49.836Z"));
+    free(buf);
+}
+
+static void test_asff_archived_and_alert(void **state)
+{
+    (void)state;
+    static const char m[] =
+        "{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"arn:aws:guardduty:eu-west-1:222222222222:"
+        "detector/d/finding/f1\",\"AwsAccountId\":\"222222222222\",\"Types\":[\"TTPs/Initial "
+        "Access/UnauthorizedAccess:EC2-SSHBruteForce\"],\"UpdatedAt\":\"2024-03-01T10:00:00Z\","
+        "\"CreatedAt\":\"2024-03-01T09:00:00Z\",\"Severity\":{\"Normalized\":75},\"Title\":"
+        "\"SSH brute force\",\"GeneratorId\":\"arn:aws:guardduty:eu-west-1:222222222222:"
+        "detector/d\",\"Resources\":[{\"Type\":\"AwsEc2Instance\",\"Id\":\"arn:aws:ec2:eu-west-1:"
+        "222222222222:instance/i-0abc\",\"Region\":\"eu-west-1\",\"Tags\":{\"env\":\"prod\","
+        "\"owner\":\"ops\"}}],\"Workflow\":{\"Status\":\"NEW\"},\"RecordState\":\"ACTIVE\"}";
+    decode_ok(m, sizeof(m) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ALERT);
+    assert_int_equal(e->alert.tactics, 1u << PD_TACTIC_INITIAL_ACCESS);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    assert_int_equal(e->resource.ntags, 2);
+    expect_str(e->resource.tags[1].key, "owner");
+    expect_str(e->resource.tags[1].value, "ops");
+    assert_true(e->first_seen_ms == T("2024-03-01T09:00:00Z"));
+    static const char arch[] =
+        "[{\"SchemaVersion\":\"2018-10-08\",\"Id\":\"f2\",\"UpdatedAt\":\"2024-03-02T00:00:00Z\","
+        "\"Compliance\":{\"Status\":\"PASSED\",\"SecurityControlId\":\"S3.1\","
+        "\"RelatedRequirements\":[\"NIST.800-53.r5 AC-3\"]},\"Resources\":[{\"Type\":"
+        "\"AwsS3Bucket\",\"Id\":\"arn:aws:s3:::My-Bucket\"}],\"RecordState\":\"ARCHIVED\"}]";
+    decode_ok(arch, sizeof(arch) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_true(e->deleted);
+    assert_int_equal(e->status, PD_STATUS_REMOVED);
+    expect_str(e->resource.canon, "arn:aws:s3:::my-bucket");
+    expect_str(e->resource.name, "My-Bucket");
+    expect_str(e->control.frameworks[0], "NIST.800-53.r5 AC-3");
+}
+
+/* ---------- GCP Security Command Center ---------- */
+
+static void test_scc_open_ssh_port(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *buf = pd_test_sample(
+        "GoogleCloudPlatform_security-response-automation__open_ssh_port-remediated.json", &n);
+    decode_ok(buf, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->format, PD_FMT_SCC);
+    expect_str(e->control.key, "OPEN_SSH_PORT");
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->resource.id,
+               "//compute.googleapis.com/projects/test-project/global/firewalls/43256709");
+    expect_str(e->resource.type, "google.compute.firewall");
+    expect_str(e->resource.name, "default-allow-ssh");
+    expect_str(e->resource.account, "test-project");
+    expect_str(e->resource.region, "");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_GCP);
+    assert_true(e->time_ms == T("2021-06-14T14:55:34.789Z"));
+    assert_true(e->first_seen_ms == T("2021-02-10T20:00:17.134Z"));
+    /* compliance_standards: iso, pci, cis (1.0 and 1.1 both say 3.6: once), nist */
+    assert_int_equal(e->control.nframeworks, 4);
+    expect_str(e->control.frameworks[0], "ISO:A.13.1.1");
+    expect_str(e->control.frameworks[1], "PCI:1.2.1");
+    expect_str(e->control.frameworks[2], "CIS:3.6");
+    expect_str(e->control.frameworks[3], "NIST:SC-7");
+    expect_str(e->event_id, "organizations/0000000000/sources/0000000/findings/"
+                            "2c976b5197e9648a9f64c4a21b4d5333");
+    free(buf);
+}
+
+static void test_scc_public_ip(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *buf = pd_test_sample(
+        "GoogleCloudPlatform_security-response-automation__public_ip_address-remediated.json", &n);
+    decode_ok(buf, n, PD_FMT_SCC, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    expect_str(e->control.key, "PUBLIC_IP_ADDRESS");
+    expect_str(e->resource.type, "google.compute.instance");
+    expect_str(e->resource.name, "integration-test-default-service-account-non-vuln-instance");
+    expect_str(e->resource.region, "us-central1"); /* from zones/us-central1-a */
+    expect_str(e->resource.account, "test-project");
+    expect_str(e->resource.canon, "//compute.googleapis.com/projects/test-project/zones/"
+                                  "us-central1-a/instances/6796113316167375355");
+    assert_int_equal(e->control.nframeworks, 4);
+    expect_str(e->control.frameworks[2], "NIST:CA-3");
+    assert_true(e->time_ms == T("2022-01-08T01:21:41.578Z"));
+    free(buf);
+}
+
+static void test_scc_ssh_brute_force(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *buf = pd_test_sample(
+        "GoogleCloudPlatform_security-response-automation__ssh_brute_force-remediated.json", &n);
+    decode_ok(buf, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ALERT);
+    assert_int_equal(e->format, PD_FMT_SCC);
+    expect_str(e->alert.type, "Brute Force: SSH");
+    expect_str(e->alert.id, "organizations/0000000000/sources/0000000/findings/12345");
+    expect_str(e->alert.status, "ACTIVE");
+    assert_int_equal(e->alert.tactics, 1u << PD_TACTIC_INITIAL_ACCESS); /* primary_tactic */
+    expect_str(e->resource.id, "//cloudresourcemanager.googleapis.com/projects/12345678");
+    expect_str(e->resource.account, "12345678");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_GCP);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    assert_true(e->time_ms == 0);
+    free(buf);
+}
+
+/* A notification with the resource beside the finding, camelCase. */
+static void test_scc_notification(void **state)
+{
+    (void)state;
+    static const char m[] =
+        "{\"notificationConfigName\":\"organizations/1/notificationConfigs/pd\",\"finding\":{"
+        "\"name\":\"organizations/1/sources/2/findings/f9\",\"category\":\"OS_VULNERABILITY\","
+        "\"findingClass\":\"VULNERABILITY\",\"state\":\"INACTIVE\",\"severity\":\"CRITICAL\","
+        "\"resourceName\":\"//compute.googleapis.com/projects/p1/zones/europe-west1-b/instances/"
+        "42\",\"eventTime\":\"2024-04-01T12:00:00Z\",\"vulnerability\":{\"cve\":{\"id\":"
+        "\"CVE-2024-3094\",\"cvssv3\":{\"baseScore\":10}},\"fixedPackage\":{\"packageName\":"
+        "\"xz\"}}},\"resource\":{\"name\":\"//compute.googleapis.com/projects/p1/zones/"
+        "europe-west1-b/instances/42\",\"displayName\":\"web-1\",\"projectDisplayName\":\"p1\","
+        "\"type\":\"google.compute.Instance\"}}";
+    decode_ok(m, sizeof(m) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_VULNERABILITY);
+    expect_str(e->vuln.cve, "CVE-2024-3094");
+    assert_true(e->vuln.cvss == 10.0);
+    assert_true(e->vuln.fix_available);
+    assert_int_equal(e->status, PD_STATUS_HEALTHY);
+    assert_int_equal(e->severity, PD_SEV_CRITICAL);
+    expect_str(e->resource.name, "web-1");
+    expect_str(e->resource.region, "europe-west1");
+}
+
+/* ---------- OCSF ---------- */
+
+static void test_ocsf(void **state)
+{
+    (void)state;
+    /* Prowler-style detection finding with status_code: a check result. */
+    static const char prowler[] =
+        "{\"class_uid\":2004,\"class_name\":\"Detection Finding\",\"time\":1717000000000,"
+        "\"severity\":\"High\",\"severity_id\":4,\"status\":\"New\",\"status_id\":1,"
+        "\"status_code\":\"FAIL\",\"finding_info\":{\"uid\":\"prowler-aws-ec2_imdsv2-1\","
+        "\"title\":\"Ensure IMDSv2 is required\",\"created_time\":1716000000000},"
+        "\"metadata\":{\"event_code\":\"ec2_instance_imdsv2_enabled\",\"product\":{\"name\":"
+        "\"Prowler\"}},\"cloud\":{\"provider\":\"aws\",\"region\":\"eu-west-1\",\"account\":{"
+        "\"uid\":\"333333333333\"}},\"resources\":[{\"uid\":\"arn:aws:ec2:eu-west-1:333333333333:"
+        "instance/i-9\",\"name\":\"i-9\",\"type\":\"AwsEc2Instance\",\"region\":\"eu-west-1\","
+        "\"labels\":[\"env:prod\",\"tier:web\"]}],\"unmapped\":{\"compliance\":{\"CIS-2.0\":["
+        "\"5.6\"]}}}";
+    decode_ok(prowler, sizeof(prowler) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->format, PD_FMT_OCSF);
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    expect_str(e->control.key, "ec2_instance_imdsv2_enabled");
+    expect_str(e->control.name, "Ensure IMDSv2 is required");
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->resource.account, "333333333333");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AWS);
+    assert_int_equal(e->resource.ntags, 2);
+    expect_str(e->resource.tags[1].key, "tier");
+    expect_str(e->resource.tags[1].value, "web");
+    assert_true(e->time_ms == 1717000000000LL);
+    assert_true(e->first_seen_ms == 1716000000000LL);
+    /* Compliance finding (2003) for an Azure VM. */
+    static const char comp[] =
+        "{\"class_uid\":2003,\"time\":1717000000000,\"severity_id\":3,\"finding_info\":{\"uid\":"
+        "\"c1\",\"title\":\"Disk encryption\"},\"compliance\":{\"control\":\"ES-1\",\"status\":"
+        "\"Pass\",\"standards\":[\"MCSB\"],\"requirements\":[\"MCSB:ES-1\"]},\"cloud\":{"
+        "\"provider\":\"Azure\"},\"resources\":[{\"uid\":\"/subscriptions/S/resourceGroups/G/"
+        "providers/Microsoft.Compute/virtualMachines/V\"}]}";
+    decode_ok(comp, sizeof(comp) - 1, PD_FMT_OCSF, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->status, PD_STATUS_HEALTHY);
+    assert_int_equal(e->severity, PD_SEV_MEDIUM);
+    expect_str(e->control.key, "ES-1");
+    assert_int_equal(e->control.nframeworks, 2);
+    expect_str(e->resource.account, "S");
+    expect_str(e->resource.group, "G");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AZURE);
+    /* Vulnerability finding (2002) and detection finding (2004) with ATT&CK. */
+    static const char vuln[] =
+        "{\"class_uid\":2002,\"time\":\"2024-05-01T00:00:00Z\",\"severity\":\"Critical\","
+        "\"finding_info\":{\"uid\":\"v1\"},\"vulnerabilities\":[{\"cve\":{\"uid\":"
+        "\"CVE-2021-44228\",\"cvss\":[{\"base_score\":10.0}]},\"is_fix_available\":true}],"
+        "\"resources\":[{\"uid\":\"//container.googleapis.com/projects/p/clusters/c\"}]}";
+    decode_ok(vuln, sizeof(vuln) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_VULNERABILITY);
+    expect_str(e->vuln.cve, "CVE-2021-44228");
+    assert_true(e->vuln.cvss == 10.0);
+    assert_true(e->vuln.fix_available);
+    assert_int_equal(e->resource.cloud, PD_CLOUD_GCP);
+    static const char det[] =
+        "{\"class_uid\":2004,\"time\":1717000000000,\"status_id\":4,\"finding_info\":{\"uid\":"
+        "\"d1\",\"title\":\"Credential dumping\",\"types\":[\"Credential Access\"]},"
+        "\"attacks\":[{\"tactic\":{\"uid\":\"TA0006\",\"name\":\"Credential Access\"}},{"
+        "\"tactics\":[{\"name\":\"Lateral Movement\"}]}],\"resources\":[{\"uid\":\"host-7\"}],"
+        "\"cloud\":{\"provider\":\"onprem\"}}";
+    decode_ok(det, sizeof(det) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ALERT);
+    assert_int_equal(e->alert.tactics,
+                     (1u << PD_TACTIC_CREDENTIAL_ACCESS) | (1u << PD_TACTIC_LATERAL_MOVEMENT));
+    assert_int_equal(e->status, PD_STATUS_HEALTHY);
+    assert_int_equal(e->resource.cloud, PD_CLOUD_ONPREM);
+    expect_str(e->alert.type, "Credential Access");
+}
+
+/* ---------- the examples inside Microsoft's two export schemas ---------- */
+
+/* An instance built from a JSON Schema's "examples" (first one) and nested "properties". */
+static json_t *schema_example(json_t *sch)
+{
+    json_t *props = json_object_get(sch, "properties");
+    if (json_is_object(props)) {
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(props, k, v) json_object_set_new(o, k, schema_example(v));
+        return o;
+    }
+    const char *type = json_string_value(json_object_get(sch, "type"));
+    if (type && !strcmp(type, "array")) {
+        json_t *items = json_object_get(sch, "items");
+        json_t *ex = json_object_get(items, "examples");
+        if (json_is_array(ex))
+            return json_deep_copy(ex);
+        json_t *a = json_array();
+        if (json_is_object(items))
+            json_array_append_new(a, schema_example(items));
+        return a;
+    }
+    json_t *ex = json_object_get(sch, "examples");
+    if (json_is_array(ex) && json_array_size(ex) > 0)
+        return json_deep_copy(json_array_get(ex, 0));
+    json_t *def = json_object_get(sch, "default");
+    return def ? json_deep_copy(def) : json_null();
+}
+
+static char *example_of(const char *sample, size_t *len)
+{
+    size_t n = 0;
+    char *buf = pd_test_sample(sample, &n);
+    json_error_t jerr;
+    json_t *sch = json_loadb(buf, n, 0, &jerr);
+    assert_non_null(sch);
+    json_t *inst = schema_example(sch);
+    char *out = json_dumps(inst, JSON_COMPACT);
+    assert_non_null(out);
+    *len = strlen(out);
+    json_decref(inst);
+    json_decref(sch);
+    free(buf);
+    return out;
+}
+
+static void test_schema_recommendation_example(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *m = example_of("Azure_Microsoft-Defender-for-Cloud__Recommendation.schema.json", &n);
+    decode_ok(m, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ASSESSMENT);
+    assert_int_equal(e->format, PD_FMT_DEFENDER);
+    expect_str(e->control.key, "151e82c5-5341-a74b-1eb0-bc38d2c84bb5");
+    expect_str(e->control.name, "Enable MFA for Azure Management App accounts with read "
+                                "permissions on your subscription");
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_LOW);
+    assert_false(e->deleted); /* AssessmentEventDataEnrichment.Action: Insert */
+    expect_str(e->resource.id, "/subscriptions/a27e854a-8578-4395-8eaf-6fc7849f3050");
+    expect_str(e->resource.account, "a27e854a-8578-4395-8eaf-6fc7849f3050");
+    expect_str(e->resource.type, "microsoft.resources/subscriptions");
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AZURE);
+    free(m);
+}
+
+static void test_schema_alert_example(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    char *m = example_of("Azure_Microsoft-Defender-for-Cloud__SecurityAlert.schema.json", &n);
+    decode_ok(m, n, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_ALERT);
+    expect_str(e->alert.id, "2342409243234234_F2BFED55-5997-4FEA-95BD-BB7C6DDCD061");
+    expect_str(e->alert.type, "SUSPECT_SVCHOST");
+    expect_str(e->alert.status, "New");
+    assert_int_equal(e->alert.tactics, 1u << PD_TACTIC_EXECUTION);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->control.name, "Suspicious process detected");
+    expect_str(e->resource.account, "86057C9F-3CDD-484E-83B1-7BF1C17A9FF8");
+    expect_str(e->resource.group, "backend-srv");
+    expect_str(e->resource.canon, "/subscriptions/86057c9f-3cdd-484e-83b1-7bf1c17a9ff8/"
+                                  "resourcegroups/backend-srv/providers/microsoft.compute/websrv1");
+    assert_true(e->alert.start_ms == T("2016-12-20T13:38:00.000Z"));
+    assert_true(e->alert.end_ms == T("2019-12-20T13:40:01.733Z"));
+    assert_true(e->time_ms == T("2016-12-20T13:38:03.000Z"));
+    free(m);
 }
 
 /* ---------- API behaviour ---------- */
@@ -475,6 +859,16 @@ int main(void)
         cmocka_unit_test(test_elastic_sub_assessment),
         cmocka_unit_test(test_elastic_alert),
         cmocka_unit_test(test_elastic_wrappers),
+        cmocka_unit_test(test_asff_eventbridge_ec2_7),
+        cmocka_unit_test(test_asff_bare_ec2_8),
+        cmocka_unit_test(test_asff_archived_and_alert),
+        cmocka_unit_test(test_scc_open_ssh_port),
+        cmocka_unit_test(test_scc_public_ip),
+        cmocka_unit_test(test_scc_ssh_brute_force),
+        cmocka_unit_test(test_scc_notification),
+        cmocka_unit_test(test_ocsf),
+        cmocka_unit_test(test_schema_recommendation_example),
+        cmocka_unit_test(test_schema_alert_example),
         cmocka_unit_test(test_assessment_template),
         cmocka_unit_test(test_case_insensitive),
         cmocka_unit_test(test_rest_alert),

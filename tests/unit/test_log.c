@@ -2,6 +2,7 @@
  * (registered and pattern-matched) never reach the output. */
 #include "pd_test.h"
 
+#include "pd_config.h"
 #include "pd_log.h"
 #include "pd_time.h"
 
@@ -268,6 +269,33 @@ static void test_hostile_input_stays_json(void **state)
     free(text);
 }
 
+static void test_config_secrets_and_kafka_handler(void **state)
+{
+    (void)state;
+    char pw[23], key[31];
+    make_secret(pw, sizeof(pw), 11);
+    make_secret(key, sizeof(key), 12);
+    pd_kv kv[] = {{"bootstrap.servers", "broker-1:9093"},
+                  {"sasl.password", pw},
+                  {"ssl.key.password", key},
+                  {"sasl.username", "$ConnectionString"}};
+    assert_int_equal(pd_log_add_kv_secrets(kv, PD_ARRAY_LEN(kv)), 0);
+    /* librdkafka prints settings in its own words: only the registered values can catch them */
+    char line[256];
+    snprintf(line, sizeof(line), "Client config: pw %s, key %s, brokers broker-1:9093", pw, key);
+    pd_log_kafka_handler(NULL, NULL, 6, "CONFDUMP", line);
+    char *text = captured();
+    json_t *lines = parse_lines(text);
+    assert_int_equal(json_array_size(lines), 1);
+    assert_null(strstr(text, pw));
+    assert_null(strstr(text, key));
+    assert_non_null(strstr(text, "broker-1:9093")); /* not secret: kept */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(lines, 0), "component")),
+                        "rdkafka");
+    json_decref(lines);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redact_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdkafka_levels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_input_stays_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_secrets_and_kafka_handler, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

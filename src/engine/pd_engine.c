@@ -1,0 +1,1929 @@
+/* The incremental goals engine. See pd_engine.h for the contract and pipelines/README.md for
+ * the semantics. Layout, chosen for <= 64 bytes per tracked pair at millions of pairs:
+ *   - pairs: one packed array of 36-byte records, found through an open-addressing index of
+ *     uint32 (pair index + 1) keyed by (resource id, control id);
+ *   - resources and controls: dense ids from intern tables, with small per-id records;
+ *   - per (resource, goal): four uint16 counters, so a resource's state for a goal is O(1);
+ *   - per goal: counters of resources by state, so a goal's value is O(1) (score goals that
+ *     are computed from assessments: O(controls of the goal));
+ *   - timers (staleness, SLA expiry, end of flapping): a one-second timer wheel of
+ *     intrusive doubly linked lists through the pair records.
+ * Times in pair records are uint32 seconds since the Unix epoch (valid until 2106). */
+#include "pd_engine.h"
+
+#include "pd_arena.h"
+#include "pd_intern.h"
+#include "pd_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHEEL_BITS 20 /* 2^20 one-second slots: about 12 days before an entry goes round */
+#define WHEEL_SIZE (1u << WHEEL_BITS)
+#define WHEEL_MASK (WHEEL_SIZE - 1)
+#define MAX_SLA    8 /* SLA goals per control (one bit each in a pair) */
+
+enum {
+    F_STALE = 1u << 0,
+    F_LINKED = 1u << 1,
+    F_FLAPPING = 1u << 2,
+    F_EMITTED_BAD = 1u << 3, /* the last per-resource signal said "unhealthy" */
+    F_SEV_SHIFT = 4,         /* bits 4..6: pd_severity */
+};
+
+typedef struct pair {
+    uint32_t res, ctl;
+    uint32_t ev_s;    /* event time of the last applied event (ordering) */
+    uint32_t seen_s;  /* when last confirmed (the watermark then): staleness counts from it */
+    uint32_t since_s; /* unhealthy since */
+    uint32_t tprev, tnext;
+    uint32_t flap_s; /* start of the current flapping window */
+    uint8_t status;  /* last known pd_status; REMOVED after a delete or reconciliation */
+    uint8_t flags;
+    uint8_t flap_n;   /* toggles in the current window */
+    uint8_t sla_bits; /* bit i: the control's i-th SLA goal has expired for this pair */
+} pair;
+_Static_assert(sizeof(pair) == 36, "pair record must stay 36 bytes");
+
+typedef struct res {
+    uint64_t scope;    /* goals this resource is in scope of */
+    uint64_t tagmatch; /* goals whose tag conditions the resource's last known tags meet */
+    uint32_t account, group, type, name, region; /* account: acct table; others: strs */
+    uint32_t attr_hash;
+    uint8_t cloud;
+} res;
+
+typedef struct ctl {
+    uint64_t goals; /* goals selecting this control */
+    uint32_t name;  /* strs */
+    pd_str *frameworks;
+    uint32_t nframeworks;
+    uint32_t stale_s; /* smallest stale_after of its goals; 0 = never */
+    uint32_t flap_window_s;
+    uint8_t flap_toggles;
+    uint8_t sev;
+    uint8_t nsla;
+    uint8_t sla_goal[MAX_SLA];
+} ctl;
+
+typedef struct rgc {
+    uint16_t unh, hea, unk, na; /* per (resource, goal) pair counts; sla goals: na = expired */
+} rgc;
+
+enum { RS_NONE = 0, RS_BAD, RS_UNKNOWN, RS_HEALTHY, RS_NA };
+
+typedef struct hu {
+    uint32_t h, u;
+} hu;
+
+typedef struct acct {
+    double score_num, score_den;
+    bool has_score;
+    bool snap_open, reconciling;
+    uint32_t snap_start_s, snap_last_s;
+    uint8_t cloud;
+} acct;
+
+typedef struct comprec {
+    uint32_t passed, failed;
+    uint32_t account;
+    uint64_t goals; /* compliance goals it counts for */
+} comprec;
+
+typedef struct goal_rt {
+    const pd_goal *g;
+    uint64_t in_scope, res_bad, res_healthy, res_na, res_unk_pairs, sla_viol;
+    uint32_t *ctls; /* control ids selecting this goal */
+    uint32_t nctls, ctls_cap;
+    hu *per_ctl; /* score/compliance from assessments, indexed by control id */
+    uint32_t per_ctl_cap;
+    /* score and compliance from their own events */
+    double ev_num, ev_den;
+    uint32_t ev_records;
+    int state; /* -1 unset, 0 breached, 1 met */
+    bool has_value;
+    double last_value;
+    int64_t changed_ms;
+    bool dirty;
+    pd_str target;
+} goal_rt;
+
+/* A word-at-a-time hash for the hot path (the interning tables hash bytewise). */
+static uint64_t fhash(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ (w * 0xff51afd7ed558ccdULL)) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    if (n)
+        memcpy(&w, p, n);
+    h = (h ^ (w * 0xff51afd7ed558ccdULL)) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+/* Id lookup by string: (hash32, id) slots in open addressing, verified against the intern
+ * table that owns the strings. */
+typedef struct ftab {
+    uint64_t *slots;
+    uint32_t mask, count;
+} ftab;
+
+static uint32_t ftab_find(const ftab *t, const pd_intern *in, pd_str s, uint32_t h)
+{
+    for (uint32_t j = h & t->mask;; j = (j + 1) & t->mask) {
+        uint64_t v = t->slots[j];
+        if (!v)
+            return 0;
+        if ((uint32_t)(v >> 32) == h) {
+            uint32_t id = (uint32_t)v;
+            pd_str x = pd_intern_str(in, id);
+            if (x.len == s.len && !memcmp(x.p, s.p, s.len))
+                return id;
+        }
+    }
+}
+
+static int ftab_put(ftab *t, uint32_t h, uint32_t id)
+{
+    if ((uint64_t)(t->count + 1) * 4 >= (uint64_t)(t->mask + 1) * 3) {
+        uint32_t ncap = (t->mask + 1) * 2;
+        uint64_t *ns = calloc(ncap, sizeof(uint64_t));
+        if (!ns)
+            return PD_ENOMEM;
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            uint64_t v = t->slots[i];
+            if (!v)
+                continue;
+            uint32_t j = (uint32_t)(v >> 32) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = v;
+        }
+        free(t->slots);
+        t->slots = ns;
+        t->mask = ncap - 1;
+    }
+    uint32_t j = h & t->mask;
+    while (t->slots[j])
+        j = (j + 1) & t->mask;
+    t->slots[j] = ((uint64_t)h << 32) | id;
+    t->count++;
+    return 0;
+}
+
+static uint32_t hash32(pd_str s)
+{
+    uint64_t h = fhash(s.p, s.len, 0x2545f4914f6cdd1dULL);
+    return (uint32_t)h;
+}
+
+struct pd_engine {
+    pd_engine_opts o;
+    const pd_goal_set *set;
+    uint32_t ngoals;
+    goal_rt *goals;
+
+    pd_intern *res_ids, *ctl_ids, *strs, *accts, *comp_ids;
+    ftab res_tab, ctl_tab;
+    uint32_t last_res; /* events come in bursts per resource */
+    res *res;
+    uint32_t res_cap;
+    rgc *rg; /* res_cap * ngoals */
+    ctl *ctls;
+    uint32_t ctls_cap;
+    acct *accts_v;
+    uint32_t accts_cap, open_snapshots;
+    comprec *comp;
+    uint32_t comp_cap;
+
+    pair *pairs;
+    uint32_t npairs, pairs_cap;
+    uint32_t *index;
+    uint32_t index_mask;
+
+    uint32_t *wheel;
+    uint32_t wheel_cur; /* every slot before this second has been processed */
+
+    int64_t now_ms;
+    uint32_t now_s;
+    pd_arena arena;
+    pd_engine_stats st;
+    char timebuf[32];
+};
+
+/* ---------- small helpers ---------- */
+
+static uint32_t to_s(int64_t ms)
+{
+    if (ms <= 0)
+        return 0;
+    int64_t s = ms / 1000;
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+static pd_severity pair_sev(const pair *p)
+{
+    return (pd_severity)((p->flags >> F_SEV_SHIFT) & 7);
+}
+
+static void set_sev(pair *p, pd_severity s)
+{
+    p->flags = (uint8_t)((p->flags & ~(7u << F_SEV_SHIFT)) | ((unsigned)s << F_SEV_SHIFT));
+}
+
+static bool sev_passes(const pd_goal *g, pd_severity s)
+{
+    return g->min_severity == PD_SEV_UNKNOWN || s >= g->min_severity;
+}
+
+static bool kind_per_resource(pd_goal_kind k)
+{
+    return k == PD_GOAL_CONTROL || k == PD_GOAL_COVERAGE || k == PD_GOAL_SLA;
+}
+
+static int grow_array(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t min)
+{
+    if (need <= *cap)
+        return 0;
+    uint32_t nc = *cap ? *cap : min;
+    while (nc < need)
+        nc = nc < (1u << 30) ? nc * 2 : need;
+    void *na = realloc(*arr, (size_t)nc * elem);
+    if (!na)
+        return PD_ENOMEM;
+    memset((char *)na + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
+void pd_engine_opts_default(pd_engine_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->flap_toggles = 4;
+    o->flap_window_ms = 3600 * 1000;
+    o->snapshot_quiet_ms = 3600 * 1000;
+}
+
+/* ---------- creation ---------- */
+
+int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_engine **out)
+{
+    pd_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return PD_ENOMEM;
+    int rc = PD_ENOMEM;
+    if (opts)
+        e->o = *opts;
+    else
+        pd_engine_opts_default(&e->o);
+    if (!e->o.flap_toggles)
+        e->o.flap_toggles = 4;
+    if (e->o.flap_window_ms <= 0)
+        e->o.flap_window_ms = 3600 * 1000;
+    if (e->o.snapshot_quiet_ms <= 0)
+        e->o.snapshot_quiet_ms = 3600 * 1000;
+    e->set = goals;
+    e->ngoals = pd_goal_set_count(goals);
+    pd_arena_init(&e->arena, 64 * 1024);
+    e->now_ms = PD_TIME_NONE;
+    if (e->ngoals && !(e->goals = calloc(e->ngoals, sizeof(goal_rt))))
+        goto fail;
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        goal_rt *g = &e->goals[i];
+        g->g = pd_goal_set_at(goals, i);
+        g->state = -1;
+        g->target = pd_str_c(g->g->target_text);
+    }
+    if (pd_intern_create(&e->res_ids) || pd_intern_create(&e->ctl_ids) ||
+        pd_intern_create(&e->strs) || pd_intern_create(&e->accts) || pd_intern_create(&e->comp_ids))
+        goto fail;
+    e->index_mask = 1023;
+    if (!(e->index = calloc(e->index_mask + 1, sizeof(uint32_t))))
+        goto fail;
+    e->res_tab.mask = e->ctl_tab.mask = 255;
+    if (!(e->res_tab.slots = calloc(256, sizeof(uint64_t))) ||
+        !(e->ctl_tab.slots = calloc(256, sizeof(uint64_t))))
+        goto fail;
+    if (!(e->wheel = calloc(WHEEL_SIZE, sizeof(uint32_t))))
+        goto fail;
+    *out = e;
+    return 0;
+fail:
+    pd_engine_destroy(e);
+    return rc;
+}
+
+void pd_engine_destroy(pd_engine *e)
+{
+    if (!e)
+        return;
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        free(e->goals[i].ctls);
+        free(e->goals[i].per_ctl);
+    }
+    free(e->goals);
+    pd_intern_destroy(e->res_ids);
+    pd_intern_destroy(e->ctl_ids);
+    pd_intern_destroy(e->strs);
+    pd_intern_destroy(e->accts);
+    pd_intern_destroy(e->comp_ids);
+    free(e->res);
+    free(e->rg);
+    free(e->ctls);
+    free(e->accts_v);
+    free(e->comp);
+    free(e->pairs);
+    free(e->index);
+    free(e->wheel);
+    free(e->res_tab.slots);
+    free(e->ctl_tab.slots);
+    pd_arena_destroy(&e->arena);
+    free(e);
+}
+
+int64_t pd_engine_now(const pd_engine *e)
+{
+    return e->now_ms;
+}
+
+uint32_t pd_engine_goal_count(const pd_engine *e)
+{
+    return e->ngoals;
+}
+
+/* ---------- scope ---------- */
+
+static bool any_glob(const char *const *pats, uint32_t n, pd_str s)
+{
+    if (!n)
+        return true;
+    for (uint32_t i = 0; i < n; i++)
+        if (pd_glob_match(pats[i], s))
+            return true;
+    return false;
+}
+
+static bool tags_match(const pd_goal_scope *sc, const pd_resource *r)
+{
+    for (uint32_t i = 0; i < sc->ntags; i++) {
+        const pd_goal_tag *t = &sc->tags[i];
+        bool ok = false;
+        for (uint32_t j = 0; j < r->ntags && !ok; j++)
+            if (pd_str_ieq_c(r->tags[j].key, t->key))
+                ok = any_glob(t->values, t->nvalues, r->tags[j].value);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool scope_match(const pd_goal_scope *sc, pd_cloud cloud, pd_str account, pd_str group,
+                        pd_str type, pd_str name, pd_str region, bool tags_ok)
+{
+    if (sc->clouds && !(sc->clouds & (1u << cloud)))
+        return false;
+    return tags_ok && any_glob(sc->accounts, sc->naccounts, account) &&
+           any_glob(sc->groups, sc->ngroups, group) && any_glob(sc->types, sc->ntypes, type) &&
+           any_glob(sc->names, sc->nnames, name) && any_glob(sc->regions, sc->nregions, region);
+}
+
+/* ---------- pairs: index and timers ---------- */
+
+/* The index: uint32 slots holding (tag << 26) | (pair index + 1). A pair's home slot is in
+ * its resource's 16-slot group (one cache line), offset by its control, so the records of a
+ * resource evaluated together share index lines; the 6-bit tag skips most foreign slots
+ * without touching their pair records. */
+#define IDX_BITS  26
+#define IDX_MASK  ((1u << IDX_BITS) - 1)
+#define PAIRS_MAX (IDX_MASK - 1)
+#define TAG_OF(h) ((uint32_t)((h) >> 58) << IDX_BITS)
+
+/* Low 32 bits: the home (the resource's group, the control's slot in it); top 6: the tag. */
+static uint64_t pair_hash(uint32_t r, uint32_t c)
+{
+    uint64_t hr = pd_hash_mix((uint64_t)r * 0x9e3779b97f4a7c15ULL, 0x5bd1e995);
+    uint64_t hc = pd_hash_mix((uint64_t)c * 0xc2b2ae3d27d4eb4fULL, 0x27d4eb2f);
+    uint32_t home = ((uint32_t)hr & ~15u) | ((uint32_t)hc & 15u);
+    return ((hr ^ (hc << 7)) & 0xffffffff00000000ULL) | home;
+}
+
+static uint32_t pair_home(uint64_t h, uint32_t mask)
+{
+    return (uint32_t)h & mask;
+}
+
+static uint32_t pair_find(const pd_engine *e, uint32_t r, uint32_t c)
+{
+    uint64_t h = pair_hash(r, c);
+    uint32_t tag = TAG_OF(h);
+    for (uint32_t j = pair_home(h, e->index_mask);; j = (j + 1) & e->index_mask) {
+        uint32_t v = e->index[j];
+        if (!v)
+            return 0;
+        if ((v & ~IDX_MASK) != tag)
+            continue;
+        const pair *p = &e->pairs[(v & IDX_MASK) - 1];
+        if (p->res == r && p->ctl == c)
+            return v & IDX_MASK;
+    }
+}
+
+static void index_put(uint32_t *index, uint32_t mask, uint64_t h, uint32_t v)
+{
+    uint32_t j = pair_home(h, mask);
+    while (index[j])
+        j = (j + 1) & mask;
+    index[j] = TAG_OF(h) | v;
+}
+
+static int index_grow(pd_engine *e)
+{
+    uint32_t ncap = (e->index_mask + 1) * 2;
+    uint32_t *ni = calloc(ncap, sizeof(uint32_t));
+    if (!ni)
+        return PD_ENOMEM;
+    for (uint32_t i = 0; i < e->npairs; i++)
+        index_put(ni, ncap - 1, pair_hash(e->pairs[i].res, e->pairs[i].ctl), i + 1);
+    free(e->index);
+    e->index = ni;
+    e->index_mask = ncap - 1;
+    return 0;
+}
+
+static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
+{
+    if (e->npairs >= PAIRS_MAX)
+        return PD_ENOMEM; /* the index addresses 2^26 pairs */
+    if ((uint64_t)(e->npairs + 1) * 4 >= (uint64_t)(e->index_mask + 1) * 3 && index_grow(e))
+        return PD_ENOMEM;
+    if (e->npairs == e->pairs_cap) {
+        uint32_t nc = e->pairs_cap ? e->pairs_cap * 2 : 1024;
+        pair *np = realloc(e->pairs, (size_t)nc * sizeof(pair));
+        if (!np)
+            return PD_ENOMEM;
+        e->pairs = np;
+        e->pairs_cap = nc;
+    }
+    pair *p = &e->pairs[e->npairs];
+    memset(p, 0, sizeof(*p));
+    p->res = r;
+    p->ctl = c;
+    p->status = PD_STATUS_UNKNOWN;
+    uint32_t v = ++e->npairs;
+    index_put(e->index, e->index_mask, pair_hash(r, c), v);
+    *out = v;
+    return 0;
+}
+
+/* List heads: tprev holds HEAD_BIT | slot, so unlinking a head needs no search. */
+#define HEAD_BIT 0x80000000u
+
+static void unlink_timer(pd_engine *e, uint32_t v)
+{
+    pair *p = &e->pairs[v - 1];
+    if (!(p->flags & F_LINKED))
+        return;
+    if (p->tprev & HEAD_BIT)
+        e->wheel[p->tprev & ~HEAD_BIT] = p->tnext;
+    else
+        e->pairs[p->tprev - 1].tnext = p->tnext;
+    if (p->tnext)
+        e->pairs[p->tnext - 1].tprev = p->tprev;
+    p->tprev = p->tnext = 0;
+    p->flags &= (uint8_t)~F_LINKED;
+}
+
+static void link_timer(pd_engine *e, uint32_t v, uint32_t deadline_s)
+{
+    uint32_t slot = deadline_s & WHEEL_MASK;
+    pair *p = &e->pairs[v - 1];
+    p->tnext = e->wheel[slot];
+    p->tprev = HEAD_BIT | slot;
+    if (p->tnext)
+        e->pairs[p->tnext - 1].tprev = v;
+    e->wheel[slot] = v;
+    p->flags |= F_LINKED;
+}
+
+/* The pair's next deadline: staleness, the earliest pending SLA expiry, the end of a
+ * flapping window. 0 when none. */
+static uint32_t pair_deadline(const pd_engine *e, const pair *p)
+{
+    const ctl *c = &e->ctls[p->ctl];
+    uint32_t d = 0;
+#define CONSIDER(x)                                                                                \
+    do {                                                                                           \
+        uint32_t x_ = (x);                                                                         \
+        if (x_ && (!d || x_ < d))                                                                  \
+            d = x_;                                                                                \
+    } while (0)
+    if (p->status == PD_STATUS_REMOVED)
+        return 0;
+    if (c->stale_s && !(p->flags & F_STALE) && p->seen_s)
+        CONSIDER(p->seen_s + c->stale_s);
+    if (p->status == PD_STATUS_UNHEALTHY)
+        for (uint32_t i = 0; i < c->nsla; i++)
+            if (!(p->sla_bits & (1u << i))) {
+                int64_t age_s = e->goals[c->sla_goal[i]].g->max_age_ms / 1000;
+                uint64_t dd = (uint64_t)p->since_s + (uint64_t)(age_s > 0 ? age_s : 1);
+                CONSIDER(dd > UINT32_MAX ? UINT32_MAX : (uint32_t)dd);
+            }
+    if (p->flags & F_FLAPPING)
+        CONSIDER(p->flap_s + c->flap_window_s);
+#undef CONSIDER
+    return d;
+}
+
+/* ---------- contributions: a pair's share in its goals' counters ---------- */
+
+typedef struct pstate {
+    uint8_t status, flags, sla_bits;
+} pstate;
+
+static pstate pstate_of(const pair *p)
+{
+    return (pstate){p->status, p->flags, p->sla_bits};
+}
+
+static int rg_state(const rgc *r)
+{
+    if (r->unh)
+        return RS_BAD;
+    if (r->unk)
+        return RS_UNKNOWN;
+    if (r->hea)
+        return RS_HEALTHY;
+    if (r->na)
+        return RS_NA;
+    return RS_NONE;
+}
+
+static void rs_count(goal_rt *G, int state, int sign)
+{
+    if (state == RS_BAD)
+        G->res_bad += (uint64_t)(int64_t)sign;
+    else if (state == RS_HEALTHY)
+        G->res_healthy += (uint64_t)(int64_t)sign;
+    else if (state == RS_NA)
+        G->res_na += (uint64_t)(int64_t)sign;
+}
+
+static int sla_index(const ctl *c, uint32_t gi)
+{
+    for (uint32_t i = 0; i < c->nsla; i++)
+        if (c->sla_goal[i] == gi)
+            return (int)i;
+    return -1;
+}
+
+static int ensure_per_ctl(pd_engine *e, goal_rt *G)
+{
+    return grow_array((void **)&G->per_ctl, &G->per_ctl_cap, e->ctls_cap, sizeof(hu), 64);
+}
+
+static void contrib(pd_engine *e, uint32_t gi, uint32_t r, uint32_t cid, pstate s, int sign)
+{
+    goal_rt *G = &e->goals[gi];
+    const pd_goal *g = G->g;
+    /* Removed pairs count nowhere; UNKNOWN is a pair created for this very event. */
+    if (s.status == PD_STATUS_REMOVED || s.status == PD_STATUS_UNKNOWN)
+        return;
+    if (!sev_passes(g, (pd_severity)((s.flags >> F_SEV_SHIFT) & 7)))
+        return;
+    bool stale = (s.flags & F_STALE) != 0;
+    if (g->kind == PD_GOAL_SCORE || g->kind == PD_GOAL_COMPLIANCE) {
+        if (ensure_per_ctl(e, G))
+            return;
+        hu *h = &G->per_ctl[cid];
+        if (s.status == PD_STATUS_HEALTHY && !stale)
+            h->h += (uint32_t)sign;
+        else if (s.status == PD_STATUS_UNHEALTHY)
+            h->u += (uint32_t)sign;
+        return;
+    }
+    rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+    int before = rg_state(rc);
+    uint16_t *slot = NULL;
+    switch (s.status) {
+    case PD_STATUS_UNHEALTHY:
+        /* A stale violation is still a violation for control and sla goals; coverage
+         * counts it as unknown. */
+        slot = stale && g->kind == PD_GOAL_COVERAGE ? &rc->unk : &rc->unh;
+        break;
+    case PD_STATUS_HEALTHY:
+        slot = stale ? &rc->unk : &rc->hea;
+        break;
+    case PD_STATUS_NOT_APPLICABLE:
+        slot = stale ? &rc->unk : (g->kind == PD_GOAL_SLA ? NULL : &rc->na);
+        break;
+    default:
+        slot = &rc->unk;
+        break;
+    }
+    if (slot)
+        *slot = (uint16_t)(*slot + sign);
+    if (g->kind == PD_GOAL_SLA) {
+        int i = sla_index(&e->ctls[cid], gi);
+        if (i >= 0 && (s.sla_bits & (1u << i)) && s.status == PD_STATUS_UNHEALTHY) {
+            rc->na = (uint16_t)(rc->na + sign);
+            G->sla_viol += (uint64_t)(int64_t)sign;
+        }
+        return;
+    }
+    int after = rg_state(rc);
+    if (before != after) {
+        rs_count(G, before, -1);
+        rs_count(G, after, +1);
+    }
+}
+
+static void contrib_all(pd_engine *e, const pair *p, pstate s, int sign)
+{
+    uint64_t m = e->ctls[p->ctl].goals & e->res[p->res].scope;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        contrib(e, gi, p->res, p->ctl, s, sign);
+        e->goals[gi].dirty = true;
+    }
+}
+
+/* ---------- goal values ---------- */
+
+static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
+{
+    const goal_rt *G = &e->goals[gi];
+    memset(st, 0, sizeof(*st));
+    st->goal = G->g;
+    st->changed_ms = G->changed_ms;
+    st->met = G->state == 1;
+    uint64_t known = G->res_bad + G->res_healthy + G->res_na;
+    switch (G->g->kind) {
+    case PD_GOAL_CONTROL:
+        st->violators = G->res_bad;
+        st->unknown = G->in_scope - known;
+        st->denominator = G->in_scope;
+        st->value = (double)G->res_bad;
+        st->has_value = G->in_scope > 0;
+        break;
+    case PD_GOAL_SLA:
+        st->violators = G->sla_viol;
+        st->denominator = G->in_scope;
+        st->value = (double)G->sla_viol;
+        st->has_value = G->in_scope > 0;
+        break;
+    case PD_GOAL_COVERAGE:
+        st->numerator = G->res_healthy;
+        st->denominator = G->in_scope - G->res_na;
+        st->violators = G->res_bad;
+        st->unknown = G->in_scope - known;
+        st->has_value = st->denominator > 0;
+        st->value = st->has_value ? 100.0 * (double)st->numerator / (double)st->denominator : 0;
+        break;
+    case PD_GOAL_SCORE:
+    case PD_GOAL_COMPLIANCE:
+        if (G->ev_records) {
+            st->has_value = G->ev_den > 0;
+            st->value = st->has_value ? 100.0 * G->ev_num / G->ev_den : 0;
+            st->numerator = (uint64_t)G->ev_num;
+            st->denominator = (uint64_t)G->ev_den;
+            break;
+        }
+        if (G->g->kind == PD_GOAL_SCORE) {
+            /* Defender's formula, every control weighing the same (max score 1 each). */
+            double sum = 0;
+            uint32_t n = 0;
+            for (uint32_t i = 0; i < G->nctls; i++) {
+                uint32_t c = G->ctls[i];
+                if (c >= G->per_ctl_cap)
+                    continue;
+                hu h = G->per_ctl[c];
+                if (h.h + h.u == 0)
+                    continue;
+                sum += (double)h.h / (double)(h.h + h.u);
+                n++;
+            }
+            st->numerator = (uint64_t)sum;
+            st->denominator = n;
+            st->has_value = n > 0;
+            st->value = n ? 100.0 * sum / n : 0;
+        } else {
+            uint64_t h = 0, u = 0;
+            for (uint32_t i = 0; i < G->nctls; i++) {
+                uint32_t c = G->ctls[i];
+                if (c < G->per_ctl_cap) {
+                    h += G->per_ctl[c].h;
+                    u += G->per_ctl[c].u;
+                }
+            }
+            st->numerator = h;
+            st->denominator = h + u;
+            st->violators = u;
+            st->has_value = h + u > 0;
+            st->value = st->has_value ? 100.0 * (double)h / (double)(h + u) : 0;
+        }
+        break;
+    default:
+        break;
+    }
+    return st->has_value;
+}
+
+void pd_engine_goal_status(const pd_engine *e, uint32_t i, pd_goal_status *out)
+{
+    goal_value(e, i, out);
+}
+
+void pd_engine_goal_status_json(const pd_engine *e, uint32_t i, pd_buf *b)
+{
+    pd_goal_status st;
+    goal_value(e, i, &st);
+    const pd_goal *g = st.goal;
+    pd_buf_puts(b, "{\"goal\":");
+    pd_buf_json_str(b, g->id, strlen(g->id));
+    pd_buf_puts(b, ",\"title\":");
+    pd_buf_json_str(b, g->title, strlen(g->title));
+    pd_buf_printf(b, ",\"kind\":\"%s\",\"value\":", pd_goal_kind_name(g->kind));
+    if (st.has_value)
+        pd_buf_printf(b, "%.4g", st.value);
+    else
+        pd_buf_puts(b, "null");
+    pd_buf_puts(b, ",\"target\":");
+    pd_buf_json_str(b, g->target_text, strlen(g->target_text));
+    pd_buf_printf(b, ",\"met\":%s", e->goals[i].state == -1 ? "null" : st.met ? "true" : "false");
+    pd_buf_printf(b, ",\"numerator\":%llu,\"denominator\":%llu,\"violators\":%llu,\"unknown\":%llu",
+                  (unsigned long long)st.numerator, (unsigned long long)st.denominator,
+                  (unsigned long long)st.violators, (unsigned long long)st.unknown);
+    if (st.changed_ms != 0 && st.changed_ms != PD_TIME_NONE) {
+        char ts[PD_RFC3339_LEN];
+        pd_time_format(st.changed_ms, ts);
+        pd_buf_printf(b, ",\"changed\":\"%s\"", ts);
+    }
+    pd_buf_putc(b, '}');
+}
+
+/* ---------- signals ---------- */
+
+static int emit(pd_engine *e, pd_signal *s)
+{
+    e->st.signals++;
+    return e->o.emit ? e->o.emit(e->o.emit_ctx, s) : 0;
+}
+
+/* The goal's met/breached state given its current value, with hysteresis: -1 unset. */
+static int next_state(const goal_rt *G, const pd_goal_status *st)
+{
+    const pd_goal *g = G->g;
+    if (!st->has_value)
+        return G->state;
+    bool met_now = pd_goal_cmp(g->cmp, st->value, g->target);
+    if (G->state == -1)
+        return met_now;
+    if (G->state == 1)
+        return met_now;
+    if (!met_now)
+        return 0;
+    double thr = g->target;
+    pd_cmp c = g->cmp;
+    if (c == PD_CMP_GE || c == PD_CMP_GT) {
+        thr += g->hysteresis;
+        if (g->target_pct && thr > 100)
+            thr = 100;
+        c = PD_CMP_GE;
+    } else {
+        thr -= g->hysteresis;
+        if (thr < 0)
+            thr = 0;
+        c = PD_CMP_LE;
+    }
+    return g->hysteresis == 0 || pd_goal_cmp(c, st->value, thr) ? 1 : 0;
+}
+
+static void fill_goal(pd_engine *e, uint32_t gi, pd_signal *s)
+{
+    goal_rt *G = &e->goals[gi];
+    pd_goal_status st;
+    goal_value(e, gi, &st);
+    s->has_goal = true;
+    s->goal.id = pd_str_c(G->g->id);
+    s->goal.title = pd_str_c(G->g->title);
+    s->goal.kind = pd_goal_kind_name(G->g->kind);
+    s->goal.value = st.value;
+    s->goal.target = G->target;
+    s->goal.met = next_state(G, &st) == 1;
+    s->severity = G->g->severity;
+}
+
+static void fill_res(pd_engine *e, uint32_t r, pd_signal_resource *out)
+{
+    const res *R = &e->res[r];
+    out->id = pd_intern_str(e->res_ids, r);
+    out->cloud = (pd_cloud)R->cloud;
+    out->account = pd_intern_str(e->accts, R->account);
+    out->name = pd_intern_str(e->strs, R->name);
+    out->type = pd_intern_str(e->strs, R->type);
+}
+
+static void fill_ctl(pd_engine *e, uint32_t c, pd_signal *s)
+{
+    const ctl *C = &e->ctls[c];
+    s->has_control = true;
+    s->control.key = pd_intern_str(e->ctl_ids, c);
+    s->control.name = pd_intern_str(e->strs, C->name);
+    s->control.frameworks = C->frameworks;
+    s->control.nframeworks = C->nframeworks;
+}
+
+static void make_id(pd_signal *s, pd_str a, pd_str b, pd_str c, int64_t t_ms)
+{
+    char tb[24];
+    snprintf(tb, sizeof(tb), "%lld", (long long)t_ms);
+    pd_str parts[5] = {pd_str_c(s->type), a, b, c, pd_str_c(tb)};
+    pd_signal_make_id(s->id, parts, 5);
+}
+
+/* A per-resource signal about one pair for one goal. */
+static int emit_pair(pd_engine *e, const char *type, uint32_t gi, const pair *p, int64_t t_ms,
+                     bool flapping, const char *evkind, pd_str evid, int64_t ev_ms)
+{
+    pd_signal s;
+    memset(&s, 0, sizeof(s));
+    pd_signal_resource r;
+    pd_evidence ev = {evkind, evid, ev_ms, PD_STR_NULL};
+    s.kind = PD_SIGNAL_DRIFT;
+    s.type = type;
+    s.time_ms = t_ms;
+    s.pipeline = e->o.pipeline;
+    fill_goal(e, gi, &s);
+    fill_res(e, p->res, &r);
+    fill_ctl(e, p->ctl, &s);
+    s.resources = &r;
+    s.nresources = 1;
+    s.flapping = flapping;
+    if (!evid.len)
+        ev.id = s.control.key;
+    s.evidence = &ev;
+    s.nevidence = 1;
+    make_id(&s, s.goal.id, r.id, s.control.key, t_ms);
+    return emit(e, &s);
+}
+
+static int eval_goal(pd_engine *e, uint32_t gi, int64_t t_ms, const pair *cause)
+{
+    goal_rt *G = &e->goals[gi];
+    G->dirty = false;
+    pd_goal_status st;
+    if (!goal_value(e, gi, &st))
+        return 0;
+    int ns = next_state(G, &st);
+    bool changed_value = !G->has_value || st.value != G->last_value;
+    int old = G->state;
+    G->has_value = true;
+    G->last_value = st.value;
+    int rc = 0;
+    if (ns != old) {
+        G->state = ns;
+        G->changed_ms = t_ms;
+        if (old != -1 || ns == 0) {
+            pd_signal s;
+            memset(&s, 0, sizeof(s));
+            pd_signal_resource r;
+            pd_evidence ev;
+            s.kind = PD_SIGNAL_DRIFT;
+            s.type = ns == 0 ? "goal.breached" : "goal.restored";
+            s.time_ms = t_ms;
+            s.pipeline = e->o.pipeline;
+            fill_goal(e, gi, &s);
+            if (cause) {
+                fill_res(e, cause->res, &r);
+                ev = (pd_evidence){"resource", r.id, t_ms, pd_intern_str(e->ctl_ids, cause->ctl)};
+                s.evidence = &ev;
+                s.nevidence = 1;
+            }
+            char vb[32];
+            snprintf(vb, sizeof(vb), "%.6g", st.value);
+            make_id(&s, s.goal.id, pd_str_c(vb), PD_STR_NULL, t_ms);
+            rc = emit(e, &s);
+        }
+    }
+    if ((changed_value || ns != old) && e->o.on_status) {
+        goal_value(e, gi, &st);
+        e->o.on_status(e->o.status_ctx, &st);
+    }
+    return rc;
+}
+
+static int eval_dirty(pd_engine *e, int64_t t_ms, const pair *cause)
+{
+    for (uint32_t gi = 0; gi < e->ngoals; gi++)
+        if (e->goals[gi].dirty) {
+            int rc = eval_goal(e, gi, t_ms, cause);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+/* ---------- timers ---------- */
+
+static int fire_pair(pd_engine *e, uint32_t v);
+
+static int relink(pd_engine *e, uint32_t v)
+{
+    unlink_timer(e, v);
+    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    if (!d)
+        return 0;
+    if (d <= e->now_s)
+        return fire_pair(e, v);
+    link_timer(e, v, d);
+    return 0;
+}
+
+/* Emits fn(type) to every per-resource goal of the pair that counts it. */
+static int emit_pair_goals(pd_engine *e, const char *type, uint32_t v, pd_severity sev,
+                           int64_t t_ms, bool flapping, const char *evkind, pd_str evid,
+                           int64_t ev_ms, bool only_stale_goals)
+{
+    const pair *p = &e->pairs[v - 1];
+    uint64_t m = e->ctls[p->ctl].goals & e->res[p->res].scope;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        const pd_goal *g = e->goals[gi].g;
+        if (!sev_passes(g, sev))
+            continue;
+        if (only_stale_goals ? g->stale_after_ms <= 0 : !kind_per_resource(g->kind))
+            continue;
+        int rc = emit_pair(e, type, gi, p, t_ms, flapping, evkind, evid, ev_ms);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int fire_pair(pd_engine *e, uint32_t v)
+{
+    int rc = 0;
+    for (;;) {
+        pair *p = &e->pairs[v - 1];
+        uint32_t d = pair_deadline(e, p);
+        if (!d || d > e->now_s)
+            break;
+        const ctl *c = &e->ctls[p->ctl];
+        uint32_t at = d > p->ev_s ? d : p->ev_s;
+        int64_t t_ms = (int64_t)at * 1000;
+        pstate old = pstate_of(p);
+        pd_severity sev = pair_sev(p);
+        bool went_stale = false, flap_end = false;
+        uint8_t expired = 0;
+        if (c->stale_s && !(p->flags & F_STALE) && p->seen_s && p->seen_s + c->stale_s == d) {
+            p->flags |= F_STALE;
+            went_stale = true;
+        }
+        if (p->status == PD_STATUS_UNHEALTHY)
+            for (uint32_t i = 0; i < c->nsla; i++) {
+                if (p->sla_bits & (1u << i))
+                    continue;
+                int64_t age_s = e->goals[c->sla_goal[i]].g->max_age_ms / 1000;
+                uint64_t dd = (uint64_t)p->since_s + (uint64_t)(age_s > 0 ? age_s : 1);
+                if (dd <= d) {
+                    p->sla_bits |= (uint8_t)(1u << i);
+                    expired |= (uint8_t)(1u << i);
+                }
+            }
+        if ((p->flags & F_FLAPPING) && p->flap_s + c->flap_window_s <= d) {
+            p->flags &= (uint8_t)~F_FLAPPING;
+            p->flap_n = 0;
+            flap_end = true;
+        }
+        if (!went_stale && !expired && !flap_end)
+            break; /* cannot happen; guards against a loop */
+        e->st.timers_fired++;
+        contrib_all(e, p, old, -1);
+        contrib_all(e, p, pstate_of(p), +1);
+        int64_t ev_ms = (int64_t)p->ev_s * 1000;
+        if (went_stale && (rc = emit_pair_goals(e, "coverage.unknown", v, sev, t_ms, false,
+                                                "assessment", PD_STR_NULL, ev_ms, true)))
+            return rc;
+        for (uint32_t i = 0; i < c->nsla && expired; i++) {
+            if (!(expired & (1u << i)))
+                continue;
+            uint32_t gi = c->sla_goal[i];
+            p = &e->pairs[v - 1];
+            if (!(e->res[p->res].scope & (1ull << gi)) || !sev_passes(e->goals[gi].g, sev))
+                continue;
+            if ((rc = emit_pair(e, "sla.expired", gi, p, t_ms, false, "finding", PD_STR_NULL,
+                                (int64_t)p->since_s * 1000)))
+                return rc;
+        }
+        if (flap_end) {
+            p = &e->pairs[v - 1];
+            bool bad = p->status == PD_STATUS_UNHEALTHY;
+            if (bad != ((p->flags & F_EMITTED_BAD) != 0)) {
+                if (bad)
+                    p->flags |= F_EMITTED_BAD;
+                else
+                    p->flags &= (uint8_t)~F_EMITTED_BAD;
+                if ((rc =
+                         emit_pair_goals(e, bad ? "control.regressed" : "control.recovered", v, sev,
+                                         t_ms, true, "assessment", PD_STR_NULL, ev_ms, false)))
+                    return rc;
+            }
+        }
+        if ((rc = eval_dirty(e, t_ms, &e->pairs[v - 1])))
+            return rc;
+    }
+    unlink_timer(e, v);
+    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    if (d)
+        link_timer(e, v, d);
+    return rc;
+}
+
+/* ---------- pair updates ---------- */
+
+enum { FLAP_NORMAL = 0, FLAP_ENTER, FLAP_SUPPRESS };
+
+static int flap_mode(pair *p, const ctl *c, uint32_t t_s)
+{
+    if (!p->flap_n || t_s >= p->flap_s + c->flap_window_s) {
+        p->flap_s = t_s;
+        p->flap_n = 0;
+    }
+    if (p->flap_n < 255)
+        p->flap_n++;
+    if (p->flap_n <= c->flap_toggles)
+        return FLAP_NORMAL;
+    if (!(p->flags & F_FLAPPING)) {
+        p->flags |= F_FLAPPING;
+        return FLAP_ENTER;
+    }
+    return FLAP_SUPPRESS;
+}
+
+/* Sets a pair's status as of t (ns PD_STATUS_REMOVED for deletes and reconciliation), emits
+ * the per-resource transitions, re-evaluates touched goals and re-arms the pair's timer. */
+static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uint32_t t_s,
+                    int64_t t_ms, uint32_t since_s, const char *evkind, pd_str evid)
+{
+    pair *p = &e->pairs[v - 1];
+    const ctl *c = &e->ctls[p->ctl];
+    pstate old = pstate_of(p);
+    pd_status prev = (pd_status)p->status;
+    pd_severity old_sev = pair_sev(p);
+    if (prev == ns && old_sev == sev && !(p->flags & F_STALE) && ns != PD_STATUS_REMOVED) {
+        /* A confirmation: no counter moves. Its deadlines only move later, so a linked timer
+         * stays where it is and is re-armed when its slot comes (no list surgery). */
+        if (t_s > p->ev_s)
+            p->ev_s = t_s;
+        if (e->now_s > p->seen_s)
+            p->seen_s = e->now_s;
+        return (p->flags & F_LINKED) ? 0 : relink(e, v);
+    }
+    contrib_all(e, p, old, -1);
+    if (ns == PD_STATUS_UNHEALTHY) {
+        if (prev != PD_STATUS_UNHEALTHY) {
+            p->since_s = since_s && since_s <= t_s ? since_s : t_s;
+            p->sla_bits = 0;
+        }
+    } else {
+        p->sla_bits = 0;
+    }
+    p->status = (uint8_t)ns;
+    set_sev(p, sev);
+    p->flags &= (uint8_t)~F_STALE;
+    if (t_s > p->ev_s)
+        p->ev_s = t_s;
+    if (e->now_s > p->seen_s)
+        p->seen_s = e->now_s;
+    contrib_all(e, p, pstate_of(p), +1);
+
+    int rc = 0;
+    bool old_bad = prev == PD_STATUS_UNHEALTHY, new_bad = ns == PD_STATUS_UNHEALTHY;
+    if (prev == PD_STATUS_UNKNOWN) {
+        /* The first observation is the baseline: no transition to report. */
+        if (new_bad)
+            p->flags |= F_EMITTED_BAD;
+    } else if (old_bad != new_bad) {
+        int mode = flap_mode(p, c, t_s);
+        if (mode != FLAP_SUPPRESS) {
+            if (new_bad)
+                p->flags |= F_EMITTED_BAD;
+            else
+                p->flags &= (uint8_t)~F_EMITTED_BAD;
+            rc = emit_pair_goals(e, new_bad ? "control.regressed" : "control.recovered", v,
+                                 new_bad ? sev : old_sev, t_ms, mode == FLAP_ENTER, evkind, evid,
+                                 t_ms, false);
+            if (rc)
+                return rc;
+        }
+    }
+    /* Goals flip when the engine learns of the change: at the watermark. */
+    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, &e->pairs[v - 1])))
+        return rc;
+    return relink(e, v);
+}
+
+/* ---------- resources and controls ---------- */
+
+static uint32_t attr_hash(const pd_resource *r)
+{
+    uint64_t h = 0x51ed270b27b1c5a1ULL + r->cloud;
+    const pd_str parts[] = {r->account, r->group, r->type, r->name, r->region};
+    for (size_t i = 0; i < PD_ARRAY_LEN(parts); i++)
+        h = pd_hash_mix(h, fhash(parts[i].p, parts[i].len, i));
+    for (uint32_t i = 0; i < r->ntags; i++) {
+        h = pd_hash_mix(h, fhash(r->tags[i].key.p, r->tags[i].key.len, 101));
+        h = pd_hash_mix(h, fhash(r->tags[i].value.p, r->tags[i].value.len, 102));
+    }
+    uint32_t x = (uint32_t)(h ^ (h >> 32));
+    return x ? x : 1;
+}
+
+static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter)
+{
+    goal_rt *G = &e->goals[gi];
+    if (enter) {
+        G->in_scope++;
+        e->res[r].scope |= 1ull << gi;
+    }
+    for (uint32_t i = 0; i < G->nctls; i++) {
+        uint32_t v = pair_find(e, r, G->ctls[i]);
+        if (v)
+            contrib(e, gi, r, G->ctls[i], pstate_of(&e->pairs[v - 1]), enter ? +1 : -1);
+    }
+    if (!enter) {
+        G->in_scope--;
+        e->res[r].scope &= ~(1ull << gi);
+    }
+    G->dirty = true;
+    return 0;
+}
+
+static int intern_opt(pd_intern *t, pd_str s, uint32_t *out)
+{
+    if (!s.len) {
+        *out = 0;
+        return 0;
+    }
+    return pd_intern_get(t, s, out);
+}
+
+static uint32_t find_res(const pd_engine *e, pd_str canon)
+{
+    return canon.len ? ftab_find(&e->res_tab, e->res_ids, canon, hash32(canon)) : 0;
+}
+
+static uint32_t find_ctl(const pd_engine *e, pd_str key)
+{
+    return key.len ? ftab_find(&e->ctl_tab, e->ctl_ids, key, hash32(key)) : 0;
+}
+
+/* Finds or adds s; *fresh tells which. */
+static int get_id(ftab *t, pd_intern *in, pd_str s, uint32_t *out, bool *fresh)
+{
+    uint32_t h = hash32(s);
+    uint32_t id = ftab_find(t, in, s, h);
+    *fresh = false;
+    if (id) {
+        *out = id;
+        return 0;
+    }
+    int rc = pd_intern_get(in, s, &id);
+    if (!rc)
+        rc = ftab_put(t, h, id);
+    *out = id;
+    *fresh = true;
+    return rc;
+}
+
+static int get_acct(pd_engine *e, pd_str account, uint32_t *out)
+{
+    int rc = intern_opt(e->accts, account, out);
+    if (rc || !*out)
+        return rc;
+    return grow_array((void **)&e->accts_v, &e->accts_cap, *out + 1, sizeof(acct), 16);
+}
+
+static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
+{
+    pd_str canon = rs->canon.len ? rs->canon : rs->id;
+    if (!canon.len)
+        return PD_ENOTFOUND;
+    uint32_t r;
+    bool fresh = false;
+    int rc = 0;
+    pd_str last = pd_intern_str(e->res_ids, e->last_res);
+    if (e->last_res && last.len == canon.len && !memcmp(last.p, canon.p, canon.len))
+        r = e->last_res;
+    else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
+        return rc;
+    e->last_res = r;
+    if (fresh) {
+        uint32_t old_cap = e->res_cap;
+        if ((rc = grow_array((void **)&e->res, &e->res_cap, r + 1, sizeof(res), 1024)))
+            return rc;
+        if (e->res_cap != old_cap && e->ngoals) {
+            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->ngoals * sizeof(rgc));
+            if (!nrg)
+                return PD_ENOMEM;
+            memset(nrg + (size_t)old_cap * e->ngoals, 0,
+                   (size_t)(e->res_cap - old_cap) * e->ngoals * sizeof(rgc));
+            e->rg = nrg;
+        }
+        e->st.resources++;
+    }
+    *out = r;
+    uint32_t h = attr_hash(rs);
+    res *R = &e->res[r];
+    if (!fresh && h == R->attr_hash)
+        return 0;
+    R->attr_hash = h;
+    /* Attributes an event leaves empty keep their last known value. */
+    if (rs->cloud != PD_CLOUD_UNKNOWN)
+        R->cloud = (uint8_t)rs->cloud;
+    uint32_t id;
+    if (rs->account.len) {
+        if ((rc = get_acct(e, rs->account, &id)))
+            return rc;
+        R = &e->res[r];
+        R->account = id;
+        e->accts_v[id].cloud = R->cloud;
+    }
+    if (rs->group.len && !(rc = pd_intern_get(e->strs, rs->group, &id)))
+        R->group = id;
+    if (!rc && rs->type.len && !(rc = pd_intern_get(e->strs, rs->type, &id)))
+        R->type = id;
+    if (!rc && rs->name.len && !(rc = pd_intern_get(e->strs, rs->name, &id)))
+        R->name = id;
+    if (!rc && rs->region.len && !(rc = pd_intern_get(e->strs, rs->region, &id)))
+        R->region = id;
+    if (rc)
+        return rc;
+    uint64_t scope = 0;
+    for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+        const pd_goal_scope *sc = &e->goals[gi].g->scope;
+        if (rs->ntags || fresh) {
+            if (tags_match(sc, rs))
+                R->tagmatch |= 1ull << gi;
+            else
+                R->tagmatch &= ~(1ull << gi);
+        }
+        if (scope_match(sc, (pd_cloud)R->cloud, pd_intern_str(e->accts, R->account),
+                        pd_intern_str(e->strs, R->group), pd_intern_str(e->strs, R->type),
+                        pd_intern_str(e->strs, R->name), pd_intern_str(e->strs, R->region),
+                        (R->tagmatch >> gi) & 1))
+            scope |= 1ull << gi;
+    }
+    uint64_t diff = scope ^ R->scope;
+    while (diff) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(diff);
+        diff &= diff - 1;
+        scope_change(e, r, gi, (scope >> gi) & 1);
+    }
+    return 0;
+}
+
+static bool sel_match(const pd_goal_sel *s, pd_str key, pd_str parent, pd_str category,
+                      const pd_str *fw, uint32_t nfw, const pd_control_info *info, bool has_info)
+{
+    switch (s->kind) {
+    case PD_SEL_KEY:
+        return pd_str_ieq_c(key, s->value) || (parent.len && pd_str_ieq_c(parent, s->value));
+    case PD_SEL_FRAMEWORK:
+        for (uint32_t i = 0; i < nfw; i++)
+            if (pd_glob_match(s->value, fw[i]))
+                return true;
+        if (has_info)
+            for (uint32_t i = 0; i < info->nframeworks; i++)
+                if (pd_glob_match(s->value, info->frameworks[i]))
+                    return true;
+        return false;
+    case PD_SEL_CATEGORY:
+        if (category.len && pd_glob_match(s->value, category))
+            return true;
+        if (has_info) {
+            if (info->category.len && pd_glob_match(s->value, info->category))
+                return true;
+            for (uint32_t i = 0; i < info->nroles; i++)
+                if (pd_glob_match(s->value, pd_str_c(info->roles[i])))
+                    return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* The framework prefix a standard's controls carry in the mapping table ("MCSB:PV-5"). */
+static const char *std_prefix(const char *standard)
+{
+    static const struct {
+        const char *glob, *prefix;
+    } aliases[] = {{"microsoft-cloud-security-benchmark*", "MCSB"},
+                   {"azure-security-benchmark*", "MCSB"},
+                   {"mcsb*", "MCSB"},
+                   {"nist*", "NIST"},
+                   {"cis*", "CIS"}};
+    for (size_t i = 0; i < PD_ARRAY_LEN(aliases); i++)
+        if (pd_glob_match(aliases[i].glob, pd_str_c(standard)))
+            return aliases[i].prefix;
+    return standard;
+}
+
+static bool fw_in_standard(const char *standard, const char *prefix, pd_str fw)
+{
+    /* "<prefix>:<id>" or "<standard>:<id>" (as compliance records name them). */
+    for (int k = 0; k < 2; k++) {
+        pd_str p = pd_str_c(k ? standard : prefix);
+        if (fw.len > p.len && fw.p[p.len] == ':' && pd_str_ieq((pd_str){fw.p, p.len}, p))
+            return true;
+    }
+    return false;
+}
+
+static bool std_match(const char *standard, const pd_str *fw, uint32_t nfw,
+                      const pd_control_info *info, bool has_info)
+{
+    const char *prefix = std_prefix(standard);
+    for (uint32_t i = 0; i < nfw; i++)
+        if (fw_in_standard(standard, prefix, fw[i]))
+            return true;
+    for (uint32_t i = 0; has_info && i < info->nframeworks; i++)
+        if (fw_in_standard(standard, prefix, info->frameworks[i]))
+            return true;
+    return false;
+}
+
+static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
+{
+    pd_str key = ev->control.key;
+    if (!key.len)
+        key = ev->vuln.cve;
+    if (!key.len)
+        return PD_ENOTFOUND;
+    uint32_t c;
+    bool fresh;
+    int rc = get_id(&e->ctl_tab, e->ctl_ids, key, &c, &fresh);
+    if (rc)
+        return rc;
+    *out = c;
+    if (!fresh)
+        return 0;
+    if ((rc = grow_array((void **)&e->ctls, &e->ctls_cap, c + 1, sizeof(ctl), 256)))
+        return rc;
+    ctl *C = &e->ctls[c];
+    memset(C, 0, sizeof(*C));
+    pd_control_info info;
+    memset(&info, 0, sizeof(info));
+    bool has_info = e->o.lookup && e->o.lookup(e->o.lookup_ctx, key, &info);
+    if (!has_info && ev->vuln.parent_key.len && e->o.lookup)
+        has_info = e->o.lookup(e->o.lookup_ctx, ev->vuln.parent_key, &info);
+    pd_str name = ev->control.name.len ? ev->control.name : info.name;
+    if (!name.len && ev->vuln.cve.len)
+        name = ev->vuln.cve;
+    if (name.len && (rc = pd_intern_get(e->strs, name, &C->name)))
+        return rc;
+    C->sev = (uint8_t)(has_info ? info.severity : PD_SEV_UNKNOWN);
+    /* Frameworks: the event's, else the table's. */
+    const pd_str *fw = ev->control.frameworks;
+    uint32_t nfw = ev->control.nframeworks;
+    if (!nfw && has_info) {
+        fw = info.frameworks;
+        nfw = info.nframeworks;
+    }
+    if (nfw) {
+        C->frameworks = pd_arena_alloc(&e->arena, nfw * sizeof(pd_str));
+        if (!C->frameworks)
+            return PD_ENOMEM;
+        for (uint32_t i = 0; i < nfw; i++) {
+            uint32_t id;
+            if ((rc = pd_intern_get(e->strs, fw[i], &id)))
+                return rc;
+            C->frameworks[i] = pd_intern_str(e->strs, id);
+        }
+        C->nframeworks = nfw;
+    }
+    C->flap_toggles = (uint8_t)PD_MIN(e->o.flap_toggles, 250u);
+    C->flap_window_s = (uint32_t)(e->o.flap_window_ms / 1000);
+    bool flap_set = false;
+    for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+        goal_rt *G = &e->goals[gi];
+        const pd_goal *g = G->g;
+        bool m = false;
+        for (uint32_t i = 0; i < g->ncontrols && !m; i++)
+            m = sel_match(&g->controls[i], key, ev->vuln.parent_key, ev->control.category,
+                          ev->control.frameworks, ev->control.nframeworks, &info, has_info);
+        /* Without selectors, a score goal takes every control and a compliance goal the
+         * controls mapped to its standard (every control when it names none). */
+        if (!g->ncontrols && g->kind == PD_GOAL_SCORE)
+            m = true;
+        if (!g->ncontrols && g->kind == PD_GOAL_COMPLIANCE)
+            m = !g->standard || std_match(g->standard, ev->control.frameworks,
+                                          ev->control.nframeworks, &info, has_info);
+        if (!m)
+            continue;
+        if (g->kind == PD_GOAL_SLA) {
+            if (C->nsla == MAX_SLA)
+                continue; /* more SLA goals on one control than a pair has bits */
+            C->sla_goal[C->nsla++] = (uint8_t)gi;
+        }
+        C->goals |= 1ull << gi;
+        if ((rc = grow_array((void **)&G->ctls, &G->ctls_cap, G->nctls + 1, sizeof(uint32_t), 16)))
+            return rc;
+        G->ctls[G->nctls++] = c;
+        uint32_t st = (uint32_t)(g->stale_after_ms / 1000);
+        if (st && (!C->stale_s || st < C->stale_s))
+            C->stale_s = st;
+        if (!flap_set && (g->flap_toggles || g->flap_window_ms)) {
+            flap_set = true;
+            if (g->flap_toggles)
+                C->flap_toggles = (uint8_t)g->flap_toggles;
+            if (g->flap_window_ms)
+                C->flap_window_s = (uint32_t)(g->flap_window_ms / 1000);
+        }
+    }
+    if (!C->flap_window_s)
+        C->flap_window_s = 1;
+    return 0;
+}
+
+/* ---------- snapshots ---------- */
+
+static int complete_snapshots(pd_engine *e)
+{
+    /* Snapshots whose last event is snapshot_quiet old are complete. */
+    uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
+    uint32_t ndone = 0;
+    for (uint32_t a = 1; a < e->accts_cap && e->open_snapshots; a++) {
+        acct *A = &e->accts_v[a];
+        if (A->snap_open && e->now_s >= A->snap_last_s + quiet_s) {
+            A->snap_open = false;
+            A->reconciling = true;
+            e->open_snapshots--;
+            ndone++;
+        }
+    }
+    if (!ndone)
+        return 0;
+    e->st.snapshots_completed += ndone;
+    /* One pass over the pairs: a pair unhealthy before the snapshot started and not refreshed
+     * since is missing from it, hence resolved. */
+    int rc = 0;
+    for (uint32_t i = 0; i < e->npairs && !rc; i++) {
+        pair *p = &e->pairs[i];
+        if (p->status != PD_STATUS_UNHEALTHY)
+            continue;
+        uint32_t a = e->res[p->res].account;
+        if (!a || !e->accts_v[a].reconciling)
+            continue;
+        if (p->seen_s >= e->accts_v[a].snap_start_s)
+            continue;
+        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
+        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
+                      "snapshot", pd_intern_str(e->accts, a));
+    }
+    for (uint32_t a = 1; a < e->accts_cap; a++)
+        e->accts_v[a].reconciling = false;
+    return rc;
+}
+
+/* ---------- time ---------- */
+
+static int advance_to(pd_engine *e, int64_t now_ms)
+{
+    if (now_ms == PD_TIME_NONE)
+        return 0;
+    if (e->now_ms != PD_TIME_NONE && now_ms <= e->now_ms)
+        return 0;
+    e->now_ms = now_ms;
+    uint32_t now_s = to_s(now_ms);
+    if (now_s <= e->now_s && e->wheel_cur)
+        return 0;
+    e->now_s = now_s;
+    if (!e->wheel_cur) {
+        e->wheel_cur = now_s + 1;
+        return 0;
+    }
+    int rc = 0;
+    uint64_t steps = (uint64_t)now_s - e->wheel_cur + 1;
+    if (now_s < e->wheel_cur)
+        steps = 0;
+    if (steps > WHEEL_SIZE)
+        steps = WHEEL_SIZE;
+    for (uint64_t k = 0; k < steps && !rc; k++) {
+        uint32_t slot = (uint32_t)((e->wheel_cur + k) & WHEEL_MASK);
+        /* Detach the slot: entries not due yet go back in (possibly this slot). */
+        uint32_t v = e->wheel[slot];
+        e->wheel[slot] = 0;
+        if (v)
+            e->pairs[v - 1].tprev = 0;
+        while (v && !rc) {
+            pair *p = &e->pairs[v - 1];
+            uint32_t next = p->tnext;
+            p->tprev = p->tnext = 0;
+            p->flags &= (uint8_t)~F_LINKED;
+            if (next)
+                e->pairs[next - 1].tprev = 0;
+            uint32_t d = pair_deadline(e, p);
+            if (d && d <= now_s)
+                rc = fire_pair(e, v);
+            else if (d)
+                link_timer(e, v, d);
+            v = next;
+        }
+    }
+    e->wheel_cur = now_s + 1;
+    if (!rc && e->open_snapshots)
+        rc = complete_snapshots(e);
+    return rc;
+}
+
+int pd_engine_advance(pd_engine *e, int64_t now_ms)
+{
+    return advance_to(e, now_ms);
+}
+
+/* ---------- score and compliance events ---------- */
+
+static bool acct_in_scope(const pd_goal *g, pd_cloud cloud, pd_str account)
+{
+    const pd_goal_scope *sc = &g->scope;
+    if (sc->clouds && cloud != PD_CLOUD_UNKNOWN && !(sc->clouds & (1u << cloud)))
+        return false;
+    return any_glob(sc->accounts, sc->naccounts, account);
+}
+
+static int apply_score(pd_engine *e, const pd_event *ev)
+{
+    if (ev->score.control.len)
+        return 0; /* per security control: the overall score is what goals measure */
+    uint32_t a;
+    int rc = get_acct(e, ev->resource.account, &a);
+    if (rc || !a)
+        return rc;
+    acct *A = &e->accts_v[a];
+    if (ev->deleted) {
+        A->has_score = false;
+    } else if (ev->score.max > 0) {
+        A->score_num = ev->score.current;
+        A->score_den = ev->score.max;
+        A->has_score = true;
+    } else if (ev->score.percentage >= 0) {
+        A->score_num = ev->score.percentage;
+        A->score_den = 1;
+        A->has_score = true;
+    }
+    if (ev->resource.cloud != PD_CLOUD_UNKNOWN)
+        A->cloud = (uint8_t)ev->resource.cloud;
+    for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+        goal_rt *G = &e->goals[gi];
+        if (G->g->kind != PD_GOAL_SCORE)
+            continue;
+        /* Recomputed over accounts: score events are rare (one per account per export). */
+        G->ev_num = G->ev_den = 0;
+        G->ev_records = 0;
+        for (uint32_t i = 1; i < e->accts_cap && i <= pd_intern_count(e->accts); i++) {
+            const acct *X = &e->accts_v[i];
+            if (!X->has_score ||
+                !acct_in_scope(G->g, (pd_cloud)X->cloud, pd_intern_str(e->accts, i)))
+                continue;
+            G->ev_num += X->score_num;
+            G->ev_den += X->score_den;
+            G->ev_records++;
+        }
+        G->dirty = true;
+    }
+    return eval_dirty(e, ev->time_ms, NULL);
+}
+
+static int apply_compliance(pd_engine *e, const pd_event *ev)
+{
+    /* One record per (account, standard, control, assessment). */
+    char kb[512];
+    const pd_compliance *c = &ev->compliance;
+    int n = snprintf(kb, sizeof(kb), "%.*s|%.*s|%.*s|%.*s", (int)ev->resource.account.len,
+                     ev->resource.account.p ? ev->resource.account.p : "", (int)c->standard.len,
+                     c->standard.p ? c->standard.p : "", (int)c->control.len,
+                     c->control.p ? c->control.p : "", (int)ev->control.key.len,
+                     ev->control.key.p ? ev->control.key.p : "");
+    if (n < 0 || (size_t)n >= sizeof(kb))
+        return 0;
+    uint32_t n0 = pd_intern_count(e->comp_ids), id, a;
+    int rc = pd_intern_get(e->comp_ids, (pd_str){kb, (uint32_t)n}, &id);
+    if (rc || (rc = get_acct(e, ev->resource.account, &a)))
+        return rc;
+    if ((rc = grow_array((void **)&e->comp, &e->comp_cap, id + 1, sizeof(comprec), 64)))
+        return rc;
+    comprec *R = &e->comp[id];
+    if (id > n0) {
+        R->account = a;
+        for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+            const pd_goal *g = e->goals[gi].g;
+            if (g->kind != PD_GOAL_COMPLIANCE)
+                continue;
+            if (g->standard && !pd_glob_match(g->standard, c->standard))
+                continue;
+            if (!acct_in_scope(g, ev->resource.cloud, ev->resource.account))
+                continue;
+            R->goals |= 1ull << gi;
+            e->goals[gi].ev_records++;
+        }
+    }
+    uint32_t passed = c->passed, failed = c->failed;
+    if (!passed && !failed) {
+        if (pd_str_ieq_c(c->state, "passed"))
+            passed = 1;
+        else if (pd_str_ieq_c(c->state, "failed"))
+            failed = 1;
+    }
+    if (ev->deleted)
+        passed = failed = 0;
+    uint64_t m = R->goals;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        goal_rt *G = &e->goals[gi];
+        G->ev_num += (double)passed - (double)R->passed;
+        G->ev_den += (double)(passed + failed) - (double)(R->passed + R->failed);
+        G->dirty = true;
+    }
+    R->passed = passed;
+    R->failed = failed;
+    return eval_dirty(e, ev->time_ms, NULL);
+}
+
+/* ---------- events ---------- */
+
+static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms, pd_str evid)
+{
+    uint32_t nc = pd_intern_count(e->ctl_ids);
+    for (uint32_t c = 1; c <= nc; c++) {
+        uint32_t v = pair_find(e, r, c);
+        if (!v)
+            continue;
+        pair *p = &e->pairs[v - 1];
+        if (p->status == PD_STATUS_REMOVED || p->ev_s > t_s)
+            continue;
+        int rc = pair_set(e, v, PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int apply_pair_event(pd_engine *e, const pd_event *ev)
+{
+    uint32_t r, c;
+    int rc = get_res(e, &ev->resource, &r);
+    if (rc == PD_ENOTFOUND) {
+        e->st.ignored++;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if ((rc = get_ctl(e, ev, &c)) == PD_ENOTFOUND) {
+        e->st.ignored++;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    uint32_t t_s = to_s(ev->time_ms);
+    if (ev->snapshot) {
+        uint32_t a = e->res[r].account;
+        if (a) {
+            acct *A = &e->accts_v[a];
+            /* Snapshot records carry their old status-change times: presence is judged by
+             * when the engine saw them (the watermark), not by their event time. */
+            if (!A->snap_open) {
+                A->snap_open = true;
+                A->snap_start_s = e->now_s;
+                e->open_snapshots++;
+            }
+            A->snap_last_s = e->now_s;
+        }
+    }
+    uint32_t v = pair_find(e, r, c);
+    pd_severity sev = ev->severity != PD_SEV_UNKNOWN ? ev->severity : (pd_severity)e->ctls[c].sev;
+    if (ev->deleted) {
+        if (!v) {
+            e->st.ignored++;
+            return 0;
+        }
+        pair *p = &e->pairs[v - 1];
+        if (t_s < p->ev_s) {
+            e->st.out_of_order++;
+            return 0;
+        }
+        if (p->status == PD_STATUS_REMOVED) {
+            e->st.duplicates++;
+            return 0;
+        }
+        e->st.applied++;
+        return pair_set(e, v, PD_STATUS_REMOVED, pair_sev(p), t_s, ev->time_ms, 0, "assessment",
+                        ev->event_id);
+    }
+    pd_status ns = ev->status;
+    if (ns == PD_STATUS_UNKNOWN || ns == PD_STATUS_REMOVED) {
+        e->st.ignored++;
+        return 0;
+    }
+    if (!v) {
+        if ((rc = pair_add(e, r, c, &v)))
+            return rc;
+        e->st.pairs++;
+    }
+    pair *p = &e->pairs[v - 1];
+    if (p->ev_s && t_s < p->ev_s) {
+        e->st.out_of_order++;
+        return 0;
+    }
+    if (p->status == ns && pair_sev(p) == sev && !(p->flags & F_STALE) && p->ev_s == t_s) {
+        /* A duplicate or a re-export: nothing changes but it confirms the pair is current. */
+        e->st.duplicates++;
+        if (e->now_s > p->seen_s) {
+            p->seen_s = e->now_s;
+            return relink(e, v);
+        }
+        return 0;
+    }
+    e->st.applied++;
+    uint32_t since = 0;
+    if (ev->status_change_ms != PD_TIME_NONE)
+        since = to_s(ev->status_change_ms);
+    else if (ev->first_seen_ms != PD_TIME_NONE)
+        since = to_s(ev->first_seen_ms);
+    return pair_set(e, v, ns, sev, t_s, ev->time_ms, since, "assessment", ev->event_id);
+}
+
+int pd_engine_apply(pd_engine *e, const pd_event *ev)
+{
+    e->st.events++;
+    pd_event tmp;
+    if (ev->time_ms == PD_TIME_NONE) {
+        /* Scores and compliance records carry no time: they hold as of the watermark. */
+        if (e->now_ms == PD_TIME_NONE) {
+            e->st.ignored++;
+            return 0;
+        }
+        tmp = *ev;
+        tmp.time_ms = e->now_ms;
+        ev = &tmp;
+    }
+    int rc = advance_to(e, ev->time_ms);
+    if (rc)
+        return rc;
+    switch (ev->kind) {
+    case PD_KIND_ASSESSMENT:
+    case PD_KIND_VULNERABILITY:
+        return apply_pair_event(e, ev);
+    case PD_KIND_SCORE:
+        e->st.applied++;
+        return apply_score(e, ev);
+    case PD_KIND_COMPLIANCE:
+        e->st.applied++;
+        return apply_compliance(e, ev);
+    case PD_KIND_INVENTORY: {
+        uint32_t r;
+        rc = get_res(e, &ev->resource, &r);
+        if (rc == PD_ENOTFOUND) {
+            e->st.ignored++;
+            return 0;
+        }
+        if (rc)
+            return rc;
+        e->st.applied++;
+        if (ev->deleted)
+            rc = delete_resource(e, r, to_s(ev->time_ms), ev->time_ms, ev->event_id);
+        if (!rc)
+            rc = eval_dirty(e, ev->time_ms, NULL);
+        return rc;
+    }
+    default:
+        e->st.ignored++;
+        return 0;
+    }
+}
+
+int pd_engine_feed_silent(pd_engine *e, pd_str source, int64_t last_ms, int64_t window_ms,
+                          int64_t now_ms)
+{
+    pd_signal s;
+    memset(&s, 0, sizeof(s));
+    pd_evidence ev = {"input", source, last_ms, PD_STR_NULL};
+    char wb[32];
+    snprintf(wb, sizeof(wb), "%lld", (long long)window_ms);
+    ev.detail = pd_str_c(wb);
+    s.kind = PD_SIGNAL_DRIFT;
+    s.type = "feed.silent";
+    s.time_ms = now_ms;
+    s.severity = PD_SEV_HIGH;
+    s.pipeline = e->o.pipeline;
+    s.evidence = &ev;
+    s.nevidence = 1;
+    make_id(&s, source, pd_str_c(wb), PD_STR_NULL, last_ms);
+    return emit(e, &s);
+}
+
+/* ---------- posture queries for the correlator ---------- */
+
+static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void *fctx)
+{
+    pd_engine *e = ctx;
+    uint32_t r = find_res(e, canon), n = 0;
+    if (!r)
+        return 0;
+    uint64_t m = e->res[r].scope;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        const goal_rt *G = &e->goals[gi];
+        const rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+        bool v = false;
+        if (G->g->kind == PD_GOAL_SLA)
+            v = rc->na > 0;
+        else if (G->g->kind == PD_GOAL_CONTROL || G->g->kind == PD_GOAL_COVERAGE)
+            v = rc->unh > 0;
+        if (!v)
+            continue;
+        n++;
+        if (fn)
+            fn(fctx, pd_str_c(G->g->id), pd_str_c(G->g->title));
+    }
+    return n;
+}
+
+static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_finding_fn fn,
+                           void *fctx)
+{
+    pd_engine *e = ctx;
+    uint32_t r = find_res(e, canon), n = 0;
+    if (!r)
+        return 0;
+    uint32_t nc = pd_intern_count(e->ctl_ids);
+    for (uint32_t c = 1; c <= nc; c++) {
+        uint32_t v = pair_find(e, r, c);
+        if (!v)
+            continue;
+        const pair *p = &e->pairs[v - 1];
+        if (p->status != PD_STATUS_UNHEALTHY || pair_sev(p) < min)
+            continue;
+        n++;
+        if (fn)
+            fn(fctx, pd_intern_str(e->ctl_ids, c), pd_intern_str(e->strs, e->ctls[c].name),
+               pair_sev(p), (int64_t)p->since_s * 1000);
+    }
+    return n;
+}
+
+static pd_status q_status(void *ctx, pd_str canon, pd_str key)
+{
+    pd_engine *e = ctx;
+    uint32_t r = find_res(e, canon), c = find_ctl(e, key);
+    if (!r || !c)
+        return PD_STATUS_UNKNOWN;
+    uint32_t v = pair_find(e, r, c);
+    if (!v)
+        return PD_STATUS_UNKNOWN;
+    const pair *p = &e->pairs[v - 1];
+    if (p->flags & F_STALE)
+        return PD_STATUS_UNKNOWN;
+    return (pd_status)p->status;
+}
+
+static const pd_posture_ops posture_ops = {q_violated, q_findings, q_status};
+
+const pd_posture_ops *pd_engine_posture_ops(void)
+{
+    return &posture_ops;
+}
+
+/* ---------- accounting ---------- */
+
+void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
+{
+    *out = e->st;
+    out->pairs = e->npairs;
+    out->resources = pd_intern_count(e->res_ids);
+    size_t pairs = (size_t)e->pairs_cap * sizeof(pair) + (size_t)(e->index_mask + 1) * 4;
+    size_t b = pairs + WHEEL_SIZE * sizeof(uint32_t);
+    b += (size_t)e->res_cap * sizeof(res) + (size_t)e->res_cap * e->ngoals * sizeof(rgc);
+    b += (size_t)e->ctls_cap * sizeof(ctl) + (size_t)e->accts_cap * sizeof(acct);
+    b += (size_t)e->comp_cap * sizeof(comprec) + e->ngoals * sizeof(goal_rt);
+    for (uint32_t i = 0; i < e->ngoals; i++)
+        b += (size_t)e->goals[i].ctls_cap * 4 + (size_t)e->goals[i].per_ctl_cap * sizeof(hu);
+    b += ((size_t)e->res_tab.mask + 1 + (size_t)e->ctl_tab.mask + 1) * sizeof(uint64_t);
+    b += pd_intern_bytes(e->res_ids) + pd_intern_bytes(e->ctl_ids) + pd_intern_bytes(e->strs) +
+         pd_intern_bytes(e->accts) + pd_intern_bytes(e->comp_ids) + e->arena.bytes_reserved;
+    out->bytes = b + sizeof(*e);
+    out->bytes_pairs = pairs;
+}

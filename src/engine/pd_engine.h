@@ -1,0 +1,98 @@
+/* pd_engine.h: the incremental goals engine. It keeps every (resource, control) pair's status
+ * and per-goal counters current as events arrive, fires SLA, staleness and flapping timers in
+ * event time, and emits drift signals (control.regressed/recovered, sla.expired,
+ * goal.breached/restored, coverage.unknown, feed.silent).
+ *
+ * Cost per event: O(goals the event's control touches); never a fleet scan (except once per
+ * completed snapshot, for reconciliation). Memory: pairs live in one packed array indexed by
+ * an open-addressing table of uint32; no per-pair malloc.
+ *
+ * Ownership: the caller owns the goal set (it must outlive the engine); the engine copies
+ * what it keeps from events (interned). Signals passed to emit are valid only during the
+ * callback. Thread: the loop thread. */
+#ifndef PD_ENGINE_H
+#define PD_ENGINE_H
+
+#include "pd_event.h"
+#include "pd_goals.h"
+#include "pd_posture.h"
+#include "pd_signal.h"
+
+/* What the control mapping table says about a control (all optional). */
+typedef struct pd_control_info {
+    pd_str name, category;
+    pd_severity severity;
+    const pd_str *frameworks;
+    uint32_t nframeworks;
+    const char *const *roles; /* role names ("edr", "fim", ...): `category:` matches them too */
+    uint32_t nroles;
+} pd_control_info;
+/* Returns true and fills out when the table knows key (lowercase). */
+typedef bool (*pd_control_lookup_fn)(void *ctx, pd_str key, pd_control_info *out);
+
+typedef struct pd_goal_status {
+    const pd_goal *goal;
+    double value;
+    bool has_value; /* false until there is something to measure */
+    bool met;
+    uint64_t numerator, denominator; /* coverage/score/compliance: passed, total */
+    uint64_t violators;              /* control/sla: violating resources/pairs */
+    uint64_t unknown;                /* in-scope unknown (never assessed or stale) */
+    int64_t changed_ms;              /* event time of the last met/breached flip */
+} pd_goal_status;
+
+typedef void (*pd_goal_status_fn)(void *ctx, const pd_goal_status *st);
+
+typedef struct pd_engine_opts {
+    pd_str pipeline;             /* copied into signals */
+    uint32_t flap_toggles;       /* default 4: more toggles than this within the window flap */
+    int64_t flap_window_ms;      /* default 1h */
+    int64_t snapshot_quiet_ms;   /* default 1h: a snapshot is complete after this gap */
+    pd_control_lookup_fn lookup; /* may be NULL */
+    void *lookup_ctx;
+    pd_signal_fn emit;
+    void *emit_ctx;
+    pd_goal_status_fn on_status; /* may be NULL: called when a goal's value or met changes */
+    void *status_ctx;
+} pd_engine_opts;
+
+typedef struct pd_engine pd_engine;
+
+typedef struct pd_engine_stats {
+    uint64_t events, applied, duplicates, out_of_order, ignored, signals;
+    uint64_t resources, pairs, timers_fired, snapshots_completed;
+    size_t bytes;       /* allocator accounting: every table the engine owns */
+    size_t bytes_pairs; /* pair array + index */
+} pd_engine_stats;
+
+void pd_engine_opts_default(pd_engine_opts *o);
+int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_engine **out);
+void pd_engine_destroy(pd_engine *e);
+
+/* Applies one event: first advances event time to ev->time_ms (firing due timers), then
+ * updates the pair and the goals its control touches. Returns 0 or an error (the emit
+ * callback's non-zero value is returned as is). */
+int pd_engine_apply(pd_engine *e, const pd_event *ev);
+/* Advances event time without an event. */
+int pd_engine_advance(pd_engine *e, int64_t now_ms);
+int64_t pd_engine_now(const pd_engine *e); /* PD_TIME_NONE before any event */
+
+/* Emits feed.silent for input `source` (last event at last_ms, silent since), at now_ms. */
+int pd_engine_feed_silent(pd_engine *e, pd_str source, int64_t last_ms, int64_t window_ms,
+                          int64_t now_ms);
+
+uint32_t pd_engine_goal_count(const pd_engine *e);
+void pd_engine_goal_status(const pd_engine *e, uint32_t i, pd_goal_status *out);
+/* One JSON object for the status topic / table: {"goal":..,"kind":..,"value":..,...}. */
+void pd_engine_goal_status_json(const pd_engine *e, uint32_t i, pd_buf *out);
+
+/* The posture queries the correlator uses (ctx = the engine). */
+const pd_posture_ops *pd_engine_posture_ops(void);
+
+void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out);
+
+/* `postured bench engine [--pairs N] ...` (src/engine/pd_bench_engine.c): argv[0] is "engine".
+ * Returns a process exit code. */
+int pd_cmd_bench_engine(int argc, char **argv);
+
+#endif
