@@ -374,6 +374,7 @@ uint32_t pd_kafka_drain(pd_kafka *k)
         if (!m)
             break;
         n++;
+        bool kept = false;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 k->st.errors++;
@@ -389,9 +390,10 @@ uint32_t pd_kafka_drain(pd_kafka *k)
         } else {
             k->st.messages++;
             if (k->h.message)
-                k->h.message(k->ctx, k, m);
+                kept = k->h.message(k->ctx, k, m);
         }
-        rd_kafka_message_destroy(m);
+        if (!kept)
+            rd_kafka_message_destroy(m);
     }
     if (n == k->budget) {
         /* More may be queued, and librdkafka only wakes us on an empty->non-empty

@@ -75,8 +75,9 @@ int pd_kafka_conf_eventhubs(pd_kafka_conf *c, const char *connection_string, pd_
 typedef struct pd_kafka pd_kafka;
 
 typedef struct pd_kafka_handlers {
-    /* Consumer: one message (m->err == 0). */
-    void (*message)(void *ctx, pd_kafka *k, const rd_kafka_message_t *m);
+    /* Consumer: one message (m->err == 0). Returning true keeps it: the handler then owns
+     * it and frees it with rd_kafka_message_destroy (on the loop thread). */
+    bool (*message)(void *ctx, pd_kafka *k, rd_kafka_message_t *m);
     /* Producer: one delivery report; m->_private is the opaque given to pd_kafka_produce,
      * m->err says whether it was delivered. */
     void (*delivery)(void *ctx, pd_kafka *k, const rd_kafka_message_t *m);

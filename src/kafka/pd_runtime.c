@@ -33,7 +33,16 @@ struct rt_part {
     int64_t warm_until; /* offsets below this only rebuild state */
     bool hold;          /* waiting for the committed offset (warm start) */
     rt_entry *head, *tail;
+    /* fetched, not yet processed: merged across partitions by timestamp */
+    rd_kafka_message_t **ring;
+    uint32_t rhead, rcount, rcap;
+    int64_t last_fetched;   /* offset of the last message buffered, -1: none */
+    int64_t empty_since_ms; /* when the buffer last ran empty */
+    bool self_paused;       /* paused because its buffer is full */
 };
+
+/* Per-partition buffer bound: pause fetching beyond it, resume below half. */
+#define RT_PART_BUF_MAX 10000u
 
 /* A committed-offsets lookup running on a helper thread. */
 typedef struct rt_job {
@@ -69,7 +78,9 @@ struct pd_runtime {
     const rd_kafka_message_t *cur_msg;
     bool cur_warm;
 
-    bool bp_paused, stopping, started;
+    bool bp_paused, stopping, started, pumping;
+    struct event *ev_pump;
+    uint32_t budget, order_wait_ms;
     int64_t last_input_ms, stop_deadline_ms;
     uint32_t max_in_flight;
     pd_buf buf;
@@ -191,6 +202,8 @@ static rt_part *part_add(pd_runtime *rt, const char *topic, int32_t partition)
     p->format = input_format(rt, topic);
     p->last_seen = -1;
     p->committed = -1;
+    p->last_fetched = -1;
+    p->empty_since_ms = pd_monotonic_ms();
     rt->parts[rt->nparts++] = p;
     return p;
 }
@@ -217,6 +230,9 @@ static void part_remove(pd_runtime *rt, rt_part *p)
     }
     if (rt->last_part == p)
         rt->last_part = NULL;
+    for (uint32_t i = 0; i < p->rcount; i++)
+        rd_kafka_message_destroy(p->ring[(p->rhead + i) % p->rcap]);
+    free(p->ring);
     free(p->topic);
     free(p);
 }
@@ -286,7 +302,7 @@ static void repause_holding(pd_runtime *rt)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     for (uint32_t i = 0; i < rt->nparts; i++)
-        if (rt->parts[i]->hold)
+        if (rt->parts[i]->hold || rt->parts[i]->self_paused)
             rd_kafka_topic_partition_list_add(l, rt->parts[i]->topic, rt->parts[i]->partition);
     pd_kafka_pause_partitions(rt->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -303,6 +319,7 @@ static void bp_check(pd_runtime *rt)
         rt->st.resumes++;
         pd_kafka_resume(rt->consumer);
         repause_holding(rt);
+        event_active(rt->ev_pump, 0, 0);
     }
 }
 
@@ -481,19 +498,9 @@ int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *messa
 
 /* ---- consuming ------------------------------------------------------------------------ */
 
-static void on_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+static void process_msg(pd_runtime *rt, rt_part *p, const rd_kafka_message_t *m)
 {
-    pd_runtime *rt = ctx;
-    PD_UNUSED(k);
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    rt_part *p = part_find(rt, topic, m->partition);
-    if (!p || p->hold) {
-        /* not (or not yet) ours: it will be fetched again by whoever owns it */
-        return;
-    }
-    if (m->offset <= p->last_seen)
-        return; /* already processed (re-fetch after a pause) */
-    rt->last_input_ms = pd_monotonic_ms();
+    const char *topic = p->topic;
     rt->cur_part = p;
     rt->cur_msg = m;
     rt->cur_entry = NULL;
@@ -515,6 +522,125 @@ static void on_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
     rt->cur_warm = false;
     entry_done1(rt, e); /* release the processing hold */
     bp_check(rt);
+}
+
+/* No more to wait for on this partition: everything up to its high watermark is here. */
+static bool part_caught_up(pd_runtime *rt, const rt_part *p)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
+                                       &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+        return false;
+    int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : lo;
+    return next >= hi;
+}
+
+static int64_t msg_time(const rd_kafka_message_t *m)
+{
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    return ts < 0 ? 0 : ts;
+}
+
+/* Processes buffered messages in timestamp order across partitions (Kafka Streams' rule):
+ * always the partition whose next message is the oldest; a partition with nothing buffered
+ * but more on the broker is waited for, up to order_wait_ms. So a resource's events and the
+ * fleet's move through event time together, whatever the fetch interleaving. */
+static void pump(pd_runtime *rt)
+{
+    if (rt->pumping)
+        return;
+    rt->pumping = true;
+    uint32_t n = 0;
+    int64_t now = pd_monotonic_ms();
+    while (n < rt->budget && !rt->bp_paused && !rt->stopping) {
+        rt_part *best = NULL;
+        int64_t best_ts = 0;
+        bool blocked = false;
+        for (uint32_t i = 0; i < rt->nparts && !blocked; i++) {
+            rt_part *p = rt->parts[i];
+            if (p->hold)
+                continue;
+            if (p->rcount == 0) {
+                if (!part_caught_up(rt, p) && now - p->empty_since_ms < (int64_t)rt->order_wait_ms)
+                    blocked = true;
+                continue;
+            }
+            int64_t ts = msg_time(p->ring[p->rhead]);
+            if (!best || ts < best_ts) {
+                best = p;
+                best_ts = ts;
+            }
+        }
+        if (blocked || !best)
+            break;
+        rd_kafka_message_t *m = best->ring[best->rhead];
+        best->rhead = (best->rhead + 1) % best->rcap;
+        if (--best->rcount == 0)
+            best->empty_since_ms = now;
+        process_msg(rt, best, m);
+        rd_kafka_message_destroy(m);
+        n++;
+        if (best->self_paused && best->rcount <= RT_PART_BUF_MAX / 2 && rt->cur_part == NULL &&
+            part_find(rt, best->topic, best->partition) == best) {
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, best->topic, best->partition);
+            best->self_paused = false;
+            pd_kafka_resume_partitions(rt->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+    }
+    rt->pumping = false;
+    if (n == rt->budget)
+        event_active(rt->ev_pump, 0, 0);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    PD_UNUSED(fd);
+    PD_UNUSED(what);
+    pump(arg);
+}
+
+static void on_consumer_tick(void *ctx, pd_kafka *k)
+{
+    PD_UNUSED(k);
+    pump(ctx);
+}
+
+static bool on_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
+{
+    pd_runtime *rt = ctx;
+    PD_UNUSED(k);
+    rt_part *p = part_find(rt, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!p || p->hold)
+        return false; /* not (or not yet) ours: whoever owns it fetches it again */
+    if (m->offset <= p->last_fetched)
+        return false; /* buffered already (re-fetch after a pause) */
+    if (p->rcount == p->rcap) {
+        uint32_t cap = p->rcap ? p->rcap * 2 : 256;
+        rd_kafka_message_t **r = malloc(cap * sizeof(*r));
+        if (!r)
+            return false; /* not buffered: re-fetched after the next pause */
+        for (uint32_t i = 0; i < p->rcount; i++)
+            r[i] = p->ring[(p->rhead + i) % p->rcap];
+        free(p->ring);
+        p->ring = r;
+        p->rhead = 0;
+        p->rcap = cap;
+    }
+    p->ring[(p->rhead + p->rcount++) % p->rcap] = m;
+    p->last_fetched = m->offset;
+    rt->last_input_ms = pd_monotonic_ms();
+    if (p->rcount >= RT_PART_BUF_MAX && !p->self_paused) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        p->self_paused = true;
+        pd_kafka_pause_partitions(rt->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    pump(rt);
+    return true;
 }
 
 /* Helper thread: the group's committed offsets (a network round trip). */
@@ -593,6 +719,7 @@ static void on_job(evutil_socket_t fd, short what, void *arg)
         rt->last_input_ms = pd_monotonic_ms();
         rd_kafka_topic_partition_list_destroy(go);
         job_unlink(rt, j);
+        event_active(rt->ev_pump, 0, 0);
     }
 }
 
@@ -658,7 +785,7 @@ static void on_commit_timer(evutil_socket_t fd, short what, void *arg)
     if (!rt->stopping && rt->o.exit_idle_ms && rt->nparts > 0 && rt->st.in_flight == 0) {
         bool holding = false;
         for (uint32_t i = 0; i < rt->nparts; i++)
-            holding |= rt->parts[i]->hold;
+            holding |= rt->parts[i]->hold || rt->parts[i]->rcount > 0;
         if (!holding && pd_monotonic_ms() - rt->last_input_ms >= (int64_t)rt->o.exit_idle_ms) {
             pd_log_info("runtime", "no input for %u ms: stopping", rt->o.exit_idle_ms);
             pd_runtime_stop(rt);
@@ -709,6 +836,8 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     rt->base = o->base;
     pd_buf_init(&rt->buf);
     rt->max_in_flight = o->max_in_flight ? o->max_in_flight : 100000;
+    rt->budget = o->budget ? o->budget : 1000;
+    rt->order_wait_ms = o->order_wait_ms ? o->order_wait_ms : 1000;
     if (!o->commit_interval_ms)
         rt->o.commit_interval_ms = 1000;
     if (!o->status_interval_ms)
@@ -761,8 +890,16 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
 
     pd_kafka_conf_destroy(pc);
     pc = NULL;
-    if ((rc = pd_kafka_conf_copy(o->consumer_conf, &pc)) != 0)
+    /* prefetch less than librdkafka's default: messages are buffered here for ordering */
+    if ((rc = pd_kafka_conf_new(&pc)) != 0 ||
+        (rc = pd_kafka_conf_set(pc, "queued.min.messages", "20000")) != 0)
         goto fail;
+    for (uint32_t i = 0; o->consumer_conf && i < pd_kafka_conf_count(o->consumer_conf); i++) {
+        const char *k, *v;
+        pd_kafka_conf_at(o->consumer_conf, i, &k, &v);
+        if ((rc = pd_kafka_conf_set_literal(pc, k, v)) != 0)
+            goto fail;
+    }
     if ((rc = pd_kafka_conf_set_literal(pc, "group.id", rt->group)) != 0)
         goto fail;
     pd_kafka_opts co = {.role = PD_KAFKA_CONSUMER,
@@ -777,6 +914,7 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     co.h.revoked = on_revoked;
     co.h.committed = on_committed;
     co.h.error = on_kafka_error;
+    co.h.tick = on_consumer_tick;
     if ((rc = pd_kafka_new(&co, &rt->consumer, err, errlen)) != 0)
         goto fail;
     pd_kafka_conf_destroy(pc);
@@ -790,7 +928,8 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     rt->ev_commit = event_new(rt->base, -1, EV_PERSIST, on_commit_timer, rt);
     rt->ev_status = event_new(rt->base, -1, EV_PERSIST, on_status_timer, rt);
     rt->ev_stop = event_new(rt->base, -1, EV_PERSIST, on_stop_timer, rt);
-    if (!rt->ev_jobs || !rt->ev_commit || !rt->ev_status || !rt->ev_stop) {
+    rt->ev_pump = event_new(rt->base, -1, 0, on_pump, rt);
+    if (!rt->ev_jobs || !rt->ev_commit || !rt->ev_status || !rt->ev_stop || !rt->ev_pump) {
         rc = PD_ENOMEM;
         goto fail;
     }
@@ -916,6 +1055,8 @@ void pd_runtime_destroy(pd_runtime *rt)
         event_free(rt->ev_status);
     if (rt->ev_stop)
         event_free(rt->ev_stop);
+    if (rt->ev_pump)
+        event_free(rt->ev_pump);
     pd_kafka_destroy(rt->consumer);
     pd_kafka_destroy(rt->producer);
     while (rt->nparts)

@@ -21,6 +21,13 @@
  * live from the committed offset. The committed offsets are fetched off the loop thread (a
  * helper thread around rd_kafka_committed); the partitions stay paused until they are known.
  *
+ * Order: fetched messages are buffered per partition and processed in timestamp order
+ * across partitions, always taking the partition whose next message is the oldest (Kafka
+ * Streams' rule); a partition with nothing buffered but more on the broker is waited for up
+ * to order_wait_ms. With producers that stamp messages with event time (or append time), the
+ * processor sees one stream in time order, as `postured replay` does; a partition's own
+ * order is never changed. Buffers are bounded per partition (fetching pauses beyond).
+ *
  * Dead letters: the original key and bytes, the original headers, plus headers
  * postured.reason (code name), postured.error (message), postured.error.offset (byte offset),
  * postured.source.topic, postured.source.partition, postured.source.offset.
@@ -65,7 +72,8 @@ typedef struct pd_runtime_opts {
     uint32_t status_interval_ms;  /* 0: 30000 */
     uint32_t shutdown_timeout_ms; /* 0: 10000 */
     uint32_t exit_idle_ms;        /* 0: never; else stop after this long without input */
-    uint32_t budget, tick_ms;     /* pd_kafka_opts */
+    uint32_t budget, tick_ms;     /* pd_kafka_opts; budget also bounds one processing turn */
+    uint32_t order_wait_ms;       /* 0: 1000 (see "Order" above) */
     bool warm_start;
     pd_runtime_feed_fn feed;
     void *feed_ctx;

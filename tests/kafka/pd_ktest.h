@@ -95,7 +95,7 @@ static inline void pd_ktest_rt_settled(evutil_socket_t fd, short what, void *arg
     event_base_loopbreak(((pd_ktest_rt *)arg)->base);
 }
 
-static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+static inline bool pd_ktest_rt_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
 {
     pd_ktest_rt *rt = ctx;
     char buf[32];
@@ -106,7 +106,7 @@ static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_me
     buf[len] = '\0';
     if (sscanf(buf, "msg-%u", &idx) != 1 || idx >= rt->n) {
         rt->foreign++;
-        return;
+        return false;
     }
     if (rt->seen[idx]++ == 0)
         rt->unique++;
@@ -118,6 +118,7 @@ static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_me
         struct timeval tv = {1, 500000};
         evtimer_add(rt->settle, &tv);
     }
+    return false;
 }
 
 static inline void pd_ktest_rt_timeout(evutil_socket_t fd, short what, void *arg)
@@ -231,13 +232,14 @@ static inline int64_t pd_ktest_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline void pd_ktest_collect_msg(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+static inline bool pd_ktest_collect_msg(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
 {
     pd_ktest_collect_state *cs = ctx;
     PD_UNUSED(k);
     cs->count++;
     cs->last_ms = pd_ktest_now_ms();
     cs->fn(cs->ctx, m);
+    return false;
 }
 
 static inline bool pd_ktest_collect_assigned(void *ctx, pd_kafka *k,
