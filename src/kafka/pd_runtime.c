@@ -298,11 +298,11 @@ static void on_committed(void *ctx, pd_kafka *k, rd_kafka_resp_err_t err,
 
 /* ---- backpressure --------------------------------------------------------------------- */
 
-static void repause_holding(pd_runtime *rt)
+static void repause_self_paused(pd_runtime *rt)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     for (uint32_t i = 0; i < rt->nparts; i++)
-        if (rt->parts[i]->hold || rt->parts[i]->self_paused)
+        if (rt->parts[i]->self_paused)
             rd_kafka_topic_partition_list_add(l, rt->parts[i]->topic, rt->parts[i]->partition);
     pd_kafka_pause_partitions(rt->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
@@ -318,7 +318,7 @@ static void bp_check(pd_runtime *rt)
         rt->bp_paused = false;
         rt->st.resumes++;
         pd_kafka_resume(rt->consumer);
-        repause_holding(rt);
+        repause_self_paused(rt);
         event_active(rt->ev_pump, 0, 0);
     }
 }
@@ -559,8 +559,10 @@ static void pump(pd_runtime *rt)
         bool blocked = false;
         for (uint32_t i = 0; i < rt->nparts && !blocked; i++) {
             rt_part *p = rt->parts[i];
-            if (p->hold)
+            if (p->hold) {
+                blocked = true; /* its order is unknown until its committed offset is */
                 continue;
+            }
             if (p->rcount == 0) {
                 if (!part_caught_up(rt, p) && now - p->empty_since_ms < (int64_t)rt->order_wait_ms)
                     blocked = true;
@@ -613,8 +615,8 @@ static bool on_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
     pd_runtime *rt = ctx;
     PD_UNUSED(k);
     rt_part *p = part_find(rt, rd_kafka_topic_name(m->rkt), m->partition);
-    if (!p || p->hold)
-        return false; /* not (or not yet) ours: whoever owns it fetches it again */
+    if (!p)
+        return false; /* not ours: whoever owns it fetches it again */
     if (m->offset <= p->last_fetched)
         return false; /* buffered already (re-fetch after a pause) */
     if (p->rcount == p->rcap) {
@@ -714,8 +716,6 @@ static void on_job(evutil_socket_t fd, short what, void *arg)
             pd_log_info("runtime", "%s/%d: rebuilding state up to offset %lld", e->topic,
                         (int)e->partition, (long long)p->warm_until);
         }
-        if (!rt->bp_paused && !rt->stopping)
-            pd_kafka_resume_partitions(rt->consumer, go);
         rt->last_input_ms = pd_monotonic_ms();
         rd_kafka_topic_partition_list_destroy(go);
         job_unlink(rt, j);
@@ -738,10 +738,10 @@ static bool on_assigned(void *ctx, pd_kafka *k, rd_kafka_topic_partition_list_t 
     }
     rt->last_input_ms = pd_monotonic_ms(); /* idle time counts from here */
     pd_log_info("runtime", "%d partition(s) assigned", parts->cnt);
-    if (rt->o.warm_start && parts->cnt > 0) {
+    /* Fetching starts at once; messages wait in the buffer until the committed offsets are
+     * known (pausing inside the rebalance callback could stall librdkafka 2.0's fetcher). */
+    if (rt->o.warm_start && parts->cnt > 0)
         job_start(rt, parts);
-        return true;
-    }
     return false;
 }
 

@@ -19,7 +19,7 @@
  * assigned partition is read again from its beginning; messages below the group's committed
  * offset rebuild the processor's state with their outputs suppressed, and processing goes on
  * live from the committed offset. The committed offsets are fetched off the loop thread (a
- * helper thread around rd_kafka_committed); the partitions stay paused until they are known.
+ * helper thread around rd_kafka_committed); fetched messages wait until they are known.
  *
  * Order: fetched messages are buffered per partition and processed in timestamp order
  * across partitions, always taking the partition whose next message is the oldest (Kafka

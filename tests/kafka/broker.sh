@@ -119,6 +119,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
+# Tests stamp generated messages with their (simulated, months old) event time: keep
+# everything, or time-based retention would delete it within minutes.
+log.retention.ms=-1
 num.network.threads=2
 num.io.threads=2
 background.threads=2
