@@ -524,16 +524,18 @@ static void process_msg(pd_runtime *rt, rt_part *p, const rd_kafka_message_t *m)
     bp_check(rt);
 }
 
-/* No more to wait for on this partition: everything up to its high watermark is here. */
-static bool part_caught_up(pd_runtime *rt, const rt_part *p)
+/* How long to wait for an empty partition before processing the others: not at all when
+ * everything up to its (cached) high watermark is here; long when the broker said more is
+ * there (an outage must not reorder the stream); order_wait_ms when nothing is known yet. */
+static int64_t part_wait_ms(pd_runtime *rt, const rt_part *p)
 {
     int64_t lo = -1, hi = -1;
     if (rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
                                        &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         hi < 0)
-        return false;
+        return rt->order_wait_ms;
     int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : lo;
-    return next >= hi;
+    return next >= hi ? 0 : (int64_t)rt->order_wait_ms * 60;
 }
 
 static int64_t msg_time(const rd_kafka_message_t *m)
@@ -544,7 +546,7 @@ static int64_t msg_time(const rd_kafka_message_t *m)
 
 /* Processes buffered messages in timestamp order across partitions (Kafka Streams' rule):
  * always the partition whose next message is the oldest; a partition with nothing buffered
- * but more on the broker is waited for, up to order_wait_ms. So a resource's events and the
+ * but more on the broker is waited for (see part_wait_ms). So a resource's events and the
  * fleet's move through event time together, whatever the fetch interleaving. */
 static void pump(pd_runtime *rt)
 {
@@ -564,7 +566,7 @@ static void pump(pd_runtime *rt)
                 continue;
             }
             if (p->rcount == 0) {
-                if (!part_caught_up(rt, p) && now - p->empty_since_ms < (int64_t)rt->order_wait_ms)
+                if (now - p->empty_since_ms < part_wait_ms(rt, p))
                     blocked = true;
                 continue;
             }

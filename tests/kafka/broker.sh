@@ -67,10 +67,15 @@ fetch_jars() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the ephemeral range: while the broker is down (bounce), clients reconnecting
+# take ephemeral local ports, and one of them must not be the port the broker binds again.
 free_port() {
-    local p i
+    local p i lo=32768 span
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((lo - 1 - 10000))
+    [ "$span" -gt 1000 ] || die "no port range below the ephemeral ports ($lo)"
     for i in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
         if port_free "$p" && ! grep -qx "$p" "$STATE/ports" 2>/dev/null; then
             echo "$p" >>"$STATE/ports"
             echo "$p"
