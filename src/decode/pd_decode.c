@@ -801,6 +801,8 @@ bool pd_dec_icontains(pd_str hay, const char *needle)
 
 pd_str pd_dec_path_seg(pd_str path, const char *seg)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     size_t n = strlen(seg);
     const char *p = path.p, *end = path.p + path.len;
     /* Jump from slash to slash; compare only where the segment could start. */
@@ -818,6 +820,8 @@ pd_str pd_dec_path_seg(pd_str path, const char *seg)
 
 pd_str pd_dec_last_seg(pd_str path, char sep)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     uint32_t e = path.len;
     while (e > 0 && path.p[e - 1] == sep)
         e--;
