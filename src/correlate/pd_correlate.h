@@ -53,6 +53,10 @@ int pd_correlator_on_signal(pd_correlator *c, const pd_signal *drift);
 /* Advances event time (watermark) and expires windows; may emit. */
 int pd_correlator_advance(pd_correlator *c, int64_t now_ms);
 
+/* events: events seen; signals: new breach signals; updates: updates of a signal (same id);
+ * suppressed: firings folded into an open suppress window (each became an update);
+ * evictions: groups evicted under the memory cap plus events pushed out of a full group;
+ * bytes: memory in use (groups, tables, scratch). */
 typedef struct pd_correlate_stats {
     uint64_t events, signals, updates, suppressed, evictions;
     size_t bytes;

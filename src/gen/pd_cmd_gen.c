@@ -22,7 +22,8 @@ static void usage(FILE *f)
                "--no-incidents\n"
                "                      unless --incidents is given)\n"
                "  --mix defender|all  Defender shapes only, or also ASFF (aws) and SCC (gcp)\n"
-               "  --no-inventory      no ARM resource (tags) events\n"
+               "  --inventory         also ARM resource events (VMs, Arc machines) with tags\n"
+               "  --no-tags           assessments' \"tags\" null, as in captured exports\n"
                "  --churn P           per pair per day status change probability (default "
                "0.02)\n"
                "  --alert-rate R      background alerts per server per day (default 0.05; noise "
@@ -106,8 +107,14 @@ int pd_cmd_gen(int argc, char **argv)
         } else if (!strcmp(a, "--noise")) {
             o.noise = true;
             takes = false;
+        } else if (!strcmp(a, "--inventory")) {
+            o.inventory = true;
+            takes = false;
         } else if (!strcmp(a, "--no-inventory")) {
             o.inventory = false;
+            takes = false;
+        } else if (!strcmp(a, "--no-tags")) {
+            o.assessment_tags = false;
             takes = false;
         } else if (!strcmp(a, "--key")) {
             keyed = true;

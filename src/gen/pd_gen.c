@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(AT_NOISE__COUNT + 1 <= 32, "noise guard arrays hold 32 alert types");
+
 static const char *const incident_rules[PD_GEN_INC__COUNT] = {
     "",
     "alert-on-weak-resource",
@@ -34,7 +36,8 @@ void pd_gen_opts_default(pd_gen_opts *o)
     o->days = 7;
     o->keys = 12;
     o->incidents = true;
-    o->inventory = true;
+    o->inventory = false;
+    o->assessment_tags = true;
     o->mix = PD_GEN_MIX_DEFENDER;
     o->start_ms = pd_days_from_civil(2026, 1, 5) * GEN_DAY_MS;
     o->churn = 0.02;
@@ -664,7 +667,7 @@ int pd_gen_create(const pd_gen_opts *opts, pd_gen **out, pd_diag *diag)
         o.disorder_ms > GEN_DAY_MS)
         return PD_EINVAL;
     if (o.alert_rate < 0)
-        o.alert_rate = o.noise ? 0.5 : 0.05;
+        o.alert_rate = o.noise ? 0.2 : 0.05;
     int rc = PD_ENOMEM;
     pd_gen *g = calloc(1, sizeof(*g));
     if (!g)
@@ -701,6 +704,7 @@ int pd_gen_create(const pd_gen_opts *opts, pd_gen **out, pd_diag *diag)
     for (uint32_t i = 0; i < g->nsubs; i++) {
         guid(&ids, id);
         g->subs[i].guid = pool_add(g, id, 36);
+        g->subs[i].key = pool_fmt(g, "/subscriptions/%s", id);
     }
     for (uint32_t i = 0; i < g->naws; i++)
         g->aws_acct[i] =
@@ -923,7 +927,7 @@ static int plan_day(pd_gen *g)
     g->day.len = 0;
     g->cursor = 0;
     if (d == 0)
-        for (int k = 0; k < 16; k++)
+        for (size_t k = 0; k < PD_ARRAY_LEN(g->guard_t); k++)
             for (int i = 0; i < 2; i++) {
                 g->guard_t[k][i] = INT64_MIN / 2;
                 g->guard_s[k][i] = UINT32_MAX;

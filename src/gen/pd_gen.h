@@ -27,20 +27,22 @@ typedef enum {
 } pd_gen_mix;
 
 typedef struct pd_gen_opts {
-    uint64_t seed;       /* default 1 */
-    uint32_t servers;    /* default 100 */
-    uint32_t days;       /* simulated days; default 7; 0 = unbounded (needs max_events) */
-    uint64_t max_events; /* stop after this many messages; 0 = no cap */
-    uint32_t keys;       /* Defender assessment keys per server (M), default 12 */
-    bool incidents;      /* scripted incidents; default true */
-    bool noise;          /* benign alert noise at a higher rate (see alert_rate) */
-    bool inventory;      /* ARM resource events carrying tags for azure/onprem; default true */
-    pd_gen_mix mix;      /* default PD_GEN_MIX_DEFENDER */
-    int64_t start_ms;    /* simulated start; default 2026-01-05T00:00:00Z (a Monday) */
-    int64_t disorder_ms; /* 0 = strict event-time order */
-    double churn;        /* probability a pair changes status on a given day; default 0.02 */
-    double alert_rate;   /* background alerts per server per day; default 0.05, noise 0.5 */
-    double delete_rate;  /* probability a server is decommissioned on a given day; 0.002 */
+    uint64_t seed;        /* default 1 */
+    uint32_t servers;     /* default 100 */
+    uint32_t days;        /* simulated days; default 7; 0 = unbounded (needs max_events) */
+    uint64_t max_events;  /* stop after this many messages; 0 = no cap */
+    uint32_t keys;        /* Defender assessment keys per server (M), default 12 */
+    bool incidents;       /* scripted incidents; default true */
+    bool noise;           /* benign alert noise at a higher rate (see alert_rate) */
+    bool inventory;       /* ARM resource events (inventory kind) for azure/onprem; default off */
+    bool assessment_tags; /* server tags in the assessment's top-level "tags" (the export has
+                             that member, null in captures); default true */
+    pd_gen_mix mix;       /* default PD_GEN_MIX_DEFENDER */
+    int64_t start_ms;     /* simulated start; default 2026-01-05T00:00:00Z (a Monday) */
+    int64_t disorder_ms;  /* 0 = strict event-time order */
+    double churn;         /* probability a pair changes status on a given day; default 0.02 */
+    double alert_rate;    /* background alerts per server per day; default 0.05, noise 0.5 */
+    double delete_rate;   /* probability a server is decommissioned on a given day; 0.002 */
     const pd_controls *controls; /* NULL: pd_controls_load_default() */
 } pd_gen_opts;
 
@@ -65,7 +67,8 @@ typedef struct pd_gen_meta {
     pd_format format;
     bool envelope; /* ASFF inside EventBridge; SCC notification with notificationConfigName */
     pd_cloud cloud;
-    const char *key;         /* Kafka key: the server's canonical id, or the subscription id */
+    const char *key;         /* Kafka key: the server's canonical id (lowercase; the ARN or GCP name
+                                for aws/gcp), or "/subscriptions/<id>" for score and compliance */
     const char *resource_id; /* as written in the message (original case) */
     const char *native_id;   /* ARN / GCP resource name for aws/gcp servers, else "" */
     const char *account;     /* subscription / AWS account / GCP project id */
@@ -73,7 +76,8 @@ typedef struct pd_gen_meta {
     const char *resource_group;
     const char *resource_name;
     const char *resource_type; /* as written, e.g. Microsoft.Compute/virtualMachines */
-    const char *tags[3][2];    /* env, owner, tier (inventory events and ASFF carry them) */
+    const char *tags[3][2];    /* env, owner, tier: carried by Defender assessments (unless
+                                  assessment_tags is off), inventory events and ASFF */
     const char *control_key;   /* assessment key, ASFF control id, SCC category, sub-assessment
                                   parent key, compliance assessment key */
     const char *control_name;

@@ -131,6 +131,7 @@ typedef struct gen_score_group {
 
 typedef struct gen_subinfo {
     uint32_t guid;                /* pool offset */
+    uint32_t key;                 /* "/subscriptions/<guid>" (pool offset) */
     uint32_t cls[GEN_NGROUPS][3]; /* per score group: healthy, unhealthy, n/a resources */
 } gen_subinfo;
 
@@ -170,8 +171,8 @@ struct pd_gen {
     uint32_t nincs;
     uint32_t seq;
     /* noise lateral-spread guard: per noise type the last two accepted (time, server) */
-    int64_t guard_t[16][2];
-    uint32_t guard_s[16][2];
+    int64_t guard_t[32][2]; /* indexed by alert table index < AT_NOISE__COUNT + 1 */
+    uint32_t guard_s[32][2];
     pd_gen_stats stats;
     /* per-message scratch for meta strings */
     char s_event[512], s_alert[96], s_cve[32], s_std[64], s_ctl[16];
@@ -192,10 +193,19 @@ static inline const char *gen_str(const pd_gen *g, uint32_t off)
 /* Alert table indexes the schedule refers to by name. */
 enum {
     AT_NOISE_PROBE = 0,
+    AT_NOISE_SSHFAIL,
     AT_NOISE_EXEC,
-    AT_NOISE_FILELESS,
-    AT_NOISE_AMEXCL,
-    AT_NOISE_TASKKILL,
+    AT_NOISE_AAC,
+    AT_NOISE_MINER,
+    AT_NOISE_FILELESS_W,
+    AT_NOISE_FILELESS_L,
+    AT_NOISE_AMDIS,
+    AT_NOISE_AMTEMP,
+    AT_NOISE_AMRT,
+    AT_NOISE_AMRTT,
+    AT_NOISE_AMCAMP,
+    AT_NOISE_AMUNUSUAL,
+    AT_NOISE_SSHKEY,
     AT_NOISE__COUNT,
     AT_SCC_BRUTE = AT_NOISE__COUNT, /* gcp servers' SCC threat finding */
     AT_WEAK,

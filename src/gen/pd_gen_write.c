@@ -151,26 +151,67 @@ static void hash_guid(uint64_t a, uint64_t b, char out[37])
 
 #define T(x) (1u << (x))
 static const gen_alert_type alert_types[AT__COUNT] = {
+    /* Background noise: real Defender for Servers alert types with one tactic each (from the
+     * alerts reference for Windows and Linux machines). */
     [AT_NOISE_PROBE] = {"VM_LoginBruteForceValidUserFailed", "Suspicious authentication activity",
                         "Probing", PD_SEV_MEDIUM, T(PD_TACTIC_RECONNAISSANCE),
                         "Several sign in attempts were detected, none succeeded; some used "
                         "accounts known to the host."},
+    [AT_NOISE_SSHFAIL] = {"VM_SshBruteForceFailed", "Failed SSH brute force attack", "Probing",
+                          PD_SEV_MEDIUM, T(PD_TACTIC_RECONNAISSANCE),
+                          "Failed brute force attacks were detected."},
     [AT_NOISE_EXEC] = {"VM_SuspiciousActivity", "Suspicious Activity Detected", "Execution",
                        PD_SEV_MEDIUM, T(PD_TACTIC_EXECUTION),
                        "A sequence of processes historically associated with malicious activity "
                        "ran on the host."},
-    [AT_NOISE_FILELESS] = {"VM_FilelessAttackBehavior.Windows", "Fileless attack behavior detected",
-                           "DefenseEvasion", PD_SEV_LOW, T(PD_TACTIC_DEFENSE_EVASION),
-                           "The memory of the process contains behaviors commonly used by "
-                           "fileless attacks."},
-    [AT_NOISE_AMEXCL] = {"VM_AmBroadFilesExclusion",
-                         "Antimalware broad files exclusion in your virtual machine",
+    [AT_NOISE_AAC] = {"VM_AdaptiveApplicationControlLinuxViolationAudited",
+                      "Adaptive application control policy violation was audited", "Execution",
+                      PD_SEV_INFORMATIONAL, T(PD_TACTIC_EXECUTION),
+                      "Users ran applications that violate the application control policy."},
+    [AT_NOISE_MINER] = {"VM_MinerInContainerImage", "Container with a miner image detected",
+                        "Execution", PD_SEV_HIGH, T(PD_TACTIC_EXECUTION),
+                        "A Docker container runs an image associated with digital currency "
+                        "mining."},
+    [AT_NOISE_FILELESS_W] = {"VM_FilelessAttackBehavior.Windows",
+                             "Fileless attack behavior detected", "DefenseEvasion", PD_SEV_LOW,
+                             T(PD_TACTIC_DEFENSE_EVASION),
+                             "The memory of the process contains behaviors commonly used by "
+                             "fileless attacks."},
+    [AT_NOISE_FILELESS_L] = {"VM_FilelessAttackBehavior.Linux", "Fileless attack behavior detected",
+                             "Execution", PD_SEV_LOW, T(PD_TACTIC_EXECUTION),
+                             "The memory of the process contains behaviors commonly used by "
+                             "fileless attacks."},
+    [AT_NOISE_AMDIS] = {"VM_AmDisablement", "Antimalware disabled in your virtual machine",
+                        "DefenseEvasion", PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
+                        "Antimalware was disabled in the virtual machine."},
+    [AT_NOISE_AMTEMP] = {"VM_AmTempFileExclusion",
+                         "Antimalware file exclusion in your virtual machine", "DefenseEvasion",
+                         PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
+                         "A file was excluded from the antimalware scanner."},
+    [AT_NOISE_AMRT] = {"VM_AmRealtimeProtectionDisabled",
+                       "Antimalware real-time protection was disabled in your virtual machine",
+                       "DefenseEvasion", PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
+                       "Real-time protection of the antimalware extension was disabled."},
+    [AT_NOISE_AMRTT] = {"VM_AmTempRealtimeProtectionDisablement",
+                        "Antimalware real-time protection was disabled temporarily in your "
+                        "virtual machine",
+                        "DefenseEvasion", PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
+                        "Real-time protection of the antimalware extension was disabled "
+                        "temporarily."},
+    [AT_NOISE_AMCAMP] = {"VM_AmMalwareCampaignRelatedExclusion",
+                         "Antimalware scans blocked for files potentially related to malware "
+                         "campaigns on your virtual machine",
                          "DefenseEvasion", PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
-                         "Files exclusion from antimalware extension with a broad exclusion rule "
-                         "was detected."},
-    [AT_NOISE_TASKKILL] = {"VM_TaskkillBurst", "Suspicious process termination burst",
-                           "DefenseEvasion", PD_SEV_LOW, T(PD_TACTIC_DEFENSE_EVASION),
-                           "Many processes were terminated in a short time."},
+                         "An exclusion rule prevents scanning files suspected of being related "
+                         "to a malware campaign."},
+    [AT_NOISE_AMUNUSUAL] = {"VM_UnusualAmFileExclusion",
+                            "Antimalware unusual file exclusion in your virtual machine",
+                            "DefenseEvasion", PD_SEV_MEDIUM, T(PD_TACTIC_DEFENSE_EVASION),
+                            "An unusual file exclusion from the antimalware extension was "
+                            "detected."},
+    [AT_NOISE_SSHKEY] = {"VM_SshKeyAddition", "New SSH key added", "Persistence", PD_SEV_LOW,
+                         T(PD_TACTIC_PERSISTENCE),
+                         "A new SSH key was added to the authorized keys file."},
     [AT_SCC_BRUTE] = {"Brute Force: SSH", "Brute Force: SSH", "INITIAL_ACCESS", PD_SEV_HIGH,
                       T(PD_TACTIC_INITIAL_ACCESS), "SSH brute force with a successful login."},
     [AT_WEAK] = {"VM_FilelessAttackTechnique.Windows", "Fileless attack technique detected",
@@ -372,7 +413,17 @@ static void write_defender_assessment(pd_gen *g, const gen_item *it, const gen_p
     put_s(b, d->key);
     PUT(b, "\",\"name\":");
     put_q(b, d->key);
-    PUT(b, ",\"tags\":null,\"properties\":{\"resourceDetails\":");
+    if (g->o.assessment_tags) {
+        PUT(b, ",\"tags\":{\"env\":");
+        put_q(b, pd_gen_env_name(sv->env));
+        PUT(b, ",\"owner\":");
+        put_q(b, pd_gen_owner(sv));
+        PUT(b, ",\"tier\":");
+        put_q(b, pd_gen_tier(sv));
+        PUT(b, "},\"properties\":{\"resourceDetails\":");
+    } else {
+        PUT(b, ",\"tags\":null,\"properties\":{\"resourceDetails\":");
+    }
     put_resource_details(g, sv, b);
     PUT(b, ",\"displayName\":");
     put_jq(b, d->name);
@@ -836,6 +887,9 @@ static int render_alert(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
         return 0;
     }
     m->format = PD_FMT_DEFENDER;
+    /* The alert names the resource by its Azure id (for aws/gcp servers the Defender
+     * connector's entity) in the subscription that holds it. */
+    m->account = gen_str(g, g->subs[sv->sub].guid);
     int64_t start = it->t - 1000 * (int64_t)(1 + pd_hash_mix(it->seq, 77) % 90);
     m->alert_start_ms = start;
     char gid[37];
@@ -928,7 +982,7 @@ static int render_score(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
     m->format = PD_FMT_DEFENDER;
     m->time_ms = it->t;
     m->account = sub;
-    m->key = sub;
+    m->key = gen_str(g, si->key);
     PUT(b, "{\"securityEventDataEnrichment\":{\"action\":\"Insert\",\"apiVersion\":\"2020-01-01\","
            "\"isSnapshot\":false},\"id\":\"/subscriptions/");
     put_s(b, sub);
@@ -1043,7 +1097,7 @@ static int render_compliance(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_me
     m->format = PD_FMT_DEFENDER;
     m->time_ms = it->t;
     m->account = sub;
-    m->key = sub;
+    m->key = gen_str(g, g->subs[it->a].key);
     m->control_key = c->def->key;
     m->control_name = c->def->name;
     snprintf(g->s_std, sizeof(g->s_std), "%s", std);

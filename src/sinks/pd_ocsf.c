@@ -197,8 +197,11 @@ static int compliance_status(const pd_signal *s)
 
 static const char *const compliance_caption[] = {"Unknown", "Pass", "Warning", "Fail"};
 
-void pd_ocsf_write(const pd_signal *s, pd_buf *b)
+void pd_ocsf_write(const pd_signal *s, pd_buf *b, pd_buf *scratch)
 {
+    pd_buf own;
+    pd_buf_init(&own);
+    pd_buf *tmp = scratch ? scratch : &own;
     bool drift = s->kind == PD_SIGNAL_DRIFT;
     int cls = drift ? PD_OCSF_CLASS_COMPLIANCE : PD_OCSF_CLASS_DETECTION;
     int act = pd_ocsf_activity(s);
@@ -221,11 +224,9 @@ void pd_ocsf_write(const pd_signal *s, pd_buf *b)
                   : s->update ? "In Progress"
                               : "New");
     k(b, "message");
-    pd_buf summary;
-    pd_buf_init(&summary);
-    pd_sink_summary(s, &summary);
-    pd_buf_json_str(b, summary.p ? summary.p : "", summary.len);
-    pd_buf_free(&summary);
+    pd_buf_reset(tmp);
+    pd_sink_summary(s, tmp);
+    pd_buf_json_str(b, tmp->p ? tmp->p : "", tmp->len);
     pd_buf_putc(b, ',');
 
     pd_buf_puts(b, "\"metadata\":{\"product\":{\"name\":\"postured\",\"vendor_name\":\"postured\","
@@ -318,15 +319,13 @@ void pd_ocsf_write(const pd_signal *s, pd_buf *b)
                       (int)(s->confidence * 100 + 0.5), (int)(s->score + 0.5));
         if (s->nactions) {
             pd_buf_puts(b, "\"remediation\":{\"desc\":");
-            pd_buf tmp;
-            pd_buf_init(&tmp);
+            pd_buf_reset(tmp);
             for (uint32_t i = 0; i < s->nactions; i++) {
                 if (i)
-                    pd_buf_puts(&tmp, "; ");
-                pd_buf_puts(&tmp, s->actions[i]);
+                    pd_buf_puts(tmp, "; ");
+                pd_buf_puts(tmp, s->actions[i]);
             }
-            pd_buf_json_str(b, tmp.p ? tmp.p : "", tmp.len);
-            pd_buf_free(&tmp);
+            pd_buf_json_str(b, tmp->p ? tmp->p : "", tmp->len);
             pd_buf_puts(b, "},");
         }
     }
@@ -366,4 +365,5 @@ void pd_ocsf_write(const pd_signal *s, pd_buf *b)
     pd_buf_puts(b, ",\"evidence\":");
     write_evidence_list(s, b);
     pd_buf_puts(b, "}}");
+    pd_buf_free(&own);
 }

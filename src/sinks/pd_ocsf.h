@@ -17,8 +17,9 @@
 #define PD_OCSF_ACTIVITY_UPDATE   2
 #define PD_OCSF_ACTIVITY_CLOSE    3
 
-/* Appends one OCSF object (one line, no newline). */
-void pd_ocsf_write(const pd_signal *s, pd_buf *out);
+/* Appends one OCSF object (one line, no newline). scratch is a reused work buffer (NULL:
+ * a temporary one is allocated for the call). */
+void pd_ocsf_write(const pd_signal *s, pd_buf *out, pd_buf *scratch);
 /* The activity for a signal: CLOSE for *.recovered / *.restored, UPDATE for updates. */
 int pd_ocsf_activity(const pd_signal *s);
 

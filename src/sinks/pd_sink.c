@@ -569,7 +569,7 @@ int pd_sink_submit(pd_sink *s, const pd_signal *sig)
     size_t len;
     switch (s->format) {
     case PD_SINK_FMT_OCSF:
-        pd_ocsf_write(sig, &s->enc);
+        pd_ocsf_write(sig, &s->enc, &s->scratch);
         data = s->enc.p;
         len = s->enc.len;
         break;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Schema checks for postured: every schema is a valid draft 2020-12 schema; what the sinks
 emit (native signals, OCSF findings, digests, msgpack) validates; the shared samples validate
-against the input schemas; the pipeline, goal and rule files validate; the scenario suite's
-expected signals validate. Negative cases prove each schema can fail.
+against the input schemas; the pipeline, goal and rule files validate; the signals of a
+replayed generator stream (every drift and breach type the engines emit for it) validate, and
+so do their OCSF findings. Negative cases prove each schema can fail.
 Exit 77 (skip) when python3-jsonschema is missing."""
 import argparse
 import copy
@@ -223,23 +224,67 @@ def check_files(schemas, registry, src):
     print(f"pipeline files: {n} checked")
 
 
-def check_scenarios(schemas, registry, src):
-    v = validator(schemas, registry, "signal.schema.json")
-    n = 0
-    for path in sorted(glob.glob(os.path.join(src, "tests", "scenario", "**", "*.jsonl"),
-                                 recursive=True)):
-        base = os.path.basename(path)
-        if "expect" not in base and "signal" not in base:
-            continue
-        for i, line in enumerate(open(path), 1):
-            line = line.strip()
-            if not line:
-                continue
-            s = json.loads(line)
-            if s.get("signal") in ("drift", "breach"):
-                check(v, s, f"{os.path.relpath(path, src)}:{i}")
-                n += 1
-    print(f"scenario signals: {n} checked")
+def check_replay(schemas, registry, src, bin_, emit):
+    """Real signals: the generator's stream with scripted incidents, replayed through test
+    goals and the built-in rules; every signal validates, then the same signals go through
+    the sinks again (read back from the native JSON) as native, OCSF and msgpack."""
+    if not bin_ or not os.path.exists(bin_):
+        print("SKIP replay: no postured binary")
+        return
+    goals = os.path.join(src, "tests", "sinks", "goals.yaml")
+    rules = os.path.join(src, "pipelines", "rules", "builtin.yaml")
+    controls = os.path.join(src, "pipelines", "controls.yaml")
+    v_sig = validator(schemas, registry, "signal.schema.json")
+    v_ocsf = validator(schemas, registry, "ocsf-finding.schema.json")
+    v_in = validator(schemas, registry, "input/ocsf.schema.json")
+    with tempfile.TemporaryDirectory() as d:
+        stream = os.path.join(d, "stream.jsonl")
+        with open(stream, "w") as f:
+            subprocess.run([bin_, "gen", "--seed", "7", "--servers", "40", "--days", "3",
+                            "--mix", "all", "--controls", controls], stdout=f, check=True)
+        args = [bin_, "replay", "--quiet", "--goals", goals, "--controls", controls]
+        if os.path.exists(rules):
+            args += ["--rules", rules]
+        out = subprocess.run(args + [stream], capture_output=True, text=True, cwd=src)
+        if out.returncode != 0:
+            fail(f"replay failed ({out.returncode}): {out.stderr[-500:]}")
+            return
+        lines = [l for l in out.stdout.splitlines() if l.strip()]
+        sigs = [json.loads(l) for l in lines]
+        types = set()
+        for i, sig in enumerate(sigs):
+            check(v_sig, sig, f"replayed signal {i} ({sig.get('type')})")
+            types.add((sig.get("signal"), sig.get("type")))
+        kinds = {k for k, _ in types}
+        if kinds != {"drift", "breach"}:
+            fail(f"replay gave signal kinds {kinds}, want drift and breach")
+        print(f"replay: {len(sigs)} signals of {len(types)} types validated")
+        native = os.path.join(d, "signals.jsonl")
+        with open(native, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run([emit, d, native], check=True)
+        with open(os.path.join(d, "replay.json")) as f:
+            if f.read() != open(native).read():
+                fail("native JSON read back and written by the file sink differs from replay's")
+            else:
+                checked["ok"] += 1
+        ocsf = [json.loads(l) for l in open(os.path.join(d, "replay.ocsf"))]
+        if len(ocsf) != len(sigs):
+            fail(f"{len(ocsf)} OCSF findings for {len(sigs)} signals")
+        for i, o in enumerate(ocsf):
+            check(v_ocsf, o, f"OCSF of replayed signal {i} ({sigs[i].get('type')})")
+            check(v_in, o, f"OCSF of replayed signal {i} as postured input")
+            if o["finding_info"]["uid"] != sigs[i]["id"]:
+                fail(f"OCSF of replayed signal {i}: uid is not the signal id")
+        try:
+            import msgpack
+            with open(os.path.join(d, "replay.msgpack"), "rb") as f:
+                if list(msgpack.Unpacker(f, raw=False)) != sigs:
+                    fail("msgpack of replayed signals differs from the native JSON")
+                else:
+                    checked["ok"] += 1
+        except ImportError:
+            pass
 
 
 def main():
@@ -247,12 +292,13 @@ def main():
     ap.add_argument("--emit", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--samples")
+    ap.add_argument("--bin")
     a = ap.parse_args()
     schemas, registry = load_schemas(a.source)
     check_emitted(schemas, registry, a.emit)
     check_samples(schemas, registry, a.samples or os.environ.get("PD_SAMPLES_DIR"))
     check_files(schemas, registry, a.source)
-    check_scenarios(schemas, registry, a.source)
+    check_replay(schemas, registry, a.source, a.bin or os.environ.get("PD_BIN"), a.emit)
     print(f"{checked['ok']} checks passed, {len(failures)} failed")
     return 1 if failures else 0
 

@@ -193,6 +193,13 @@ static void check_defender_assessment(json_t *j, const pd_gen_meta *m)
         const char *action = json_string_value(json_object_get(e, "action"));
         assert_string_equal(action, m->deleted ? "Delete" : (m->snapshot ? "Insert" : "Write"));
     }
+    json_t *tags = json_object_get(j, "tags");
+    if (json_is_object(tags)) {
+        for (int k = 0; k < 3; k++)
+            assert_string_equal(jstr(tags, m->tags[k][0]), m->tags[k][1]);
+    } else {
+        assert_true(json_is_null(tags));
+    }
     /* The table knows every key the generator uses, with the same name. */
     const pd_control_def *d = pd_controls_find(g_controls, pd_str_c(m->control_key));
     assert_non_null(d);
@@ -446,6 +453,7 @@ static void test_shapes(void **state)
     o.mix = PD_GEN_MIX_ALL;
     o.churn = 0.05;
     o.delete_rate = 0.01;
+    o.inventory = true;
     uint64_t k[PD_KIND__COUNT] = {0}, f[PD_FMT__COUNT] = {0};
     run_shapes(&o, k, f);
     for (int i = 0; i < PD_KIND__COUNT; i++)
@@ -457,8 +465,10 @@ static void test_shapes(void **state)
     memset(f, 0, sizeof(f));
     opts_base(&o, 12, 50, 3);
     o.disorder_ms = 300000;
+    o.assessment_tags = false;
     run_shapes(&o, k, f);
     assert_int_equal(f[PD_FMT_ASFF] + f[PD_FMT_SCC], 0);
+    assert_int_equal(k[PD_KIND_INVENTORY], 0); /* off by default */
     assert_true(k[PD_KIND_ASSESSMENT] > 0 && k[PD_KIND_ALERT] > 0);
 }
 

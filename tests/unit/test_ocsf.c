@@ -11,7 +11,7 @@ static json_t *ocsf_of(const pd_signal *s)
 {
     pd_buf b;
     pd_buf_init(&b);
-    pd_ocsf_write(s, &b);
+    pd_ocsf_write(s, &b, NULL);
     json_error_t err;
     json_t *j = json_loadb(b.p, b.len, 0, &err);
     if (!j)

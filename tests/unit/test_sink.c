@@ -434,6 +434,27 @@ static void test_msgpack(void **state)
     unlink(path);
 }
 
+static void test_set_stdout(void **state)
+{
+    PD_UNUSED(state);
+    pd_sink_env env = {0};
+    pd_sink_set *set;
+    assert_int_equal(pd_sink_set_stdout(&env, &set), 0);
+    assert_int_equal(pd_sink_set_count(set), 1);
+    pd_sink *s = pd_sink_set_find(set, "stdout");
+    assert_non_null(s);
+    assert_int_equal(pd_sink_get_format(s), PD_SINK_FMT_JSON);
+    pd_signal d = fx_drift("goal.breached", PD_SEV_HIGH, "edr-prod");
+    assert_int_equal(pd_sink_set_signal(set, &d), 0);
+    assert_int_equal(pd_sink_set_drain(set, 100), 0);
+    pd_sink_stats st;
+    pd_sink_get_stats(s, &st);
+    assert_int_equal(st.delivered, 1);
+    pd_sink_set_destroy(set);
+    pd_sink_set_destroy(NULL);
+    pd_sink_destroy(NULL);
+}
+
 static void test_summary(void **state)
 {
     PD_UNUSED(state);
@@ -464,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_queue_full_dead_letter),
         cmocka_unit_test(test_rate_limit_digest),
         cmocka_unit_test(test_msgpack),
+        cmocka_unit_test(test_set_stdout),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
