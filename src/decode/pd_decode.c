@@ -1005,6 +1005,7 @@ enum {
     DT_RESOURCE,
     DT_RESNAME,
     DT_PROPS,
+    DT_ID,
     DT__N
 };
 
@@ -1021,6 +1022,7 @@ static const pd_field detect_fields[] = {
     PD_F("resource", DT_RESOURCE),
     PD_F("resourcename", DT_RESNAME),
     PD_F("properties", DT_PROPS),
+    PD_F("id", DT_ID),
 };
 
 typedef struct pd_run {
@@ -1121,8 +1123,10 @@ static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int
     if (fmt_ok(fmt, PD_FMT_DEFENDER)) {
         if (s[DT_ALERTID] || s[DT_ALERTTYPE])
             return unit(d, run, U_DEFENDER, obj, 0);
-        if (d->tok[s[DT_TYPE]].type == JSMN_STRING && s[DT_TYPE] &&
-            PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
+        if (pd_dec_is(d, s[DT_TYPE], JSMN_STRING) &&
+            (PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/") ||
+             (pd_dec_is(d, s[DT_ID], JSMN_STRING) &&
+              PD_IPREFIX(pd_dec_raw(d, s[DT_ID]), "/subscriptions/"))))
             return unit(d, run, U_DEFENDER, obj, 0);
     }
     if (s[DT_TYPE] && d->tok[s[DT_TYPE]].type == JSMN_STRING) {
