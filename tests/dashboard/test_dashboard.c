@@ -12,6 +12,7 @@
 #include "pd_log.h"
 
 #include <event2/event.h>
+#include <event2/http.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -159,15 +160,22 @@ static void test_dashboard_shows_provider_data(void **state)
     pd_http_config cfg = {.listen = "127.0.0.1:0", .token = TOKEN};
     pd_http *http;
     assert_int_equal(pd_http_create(base, &cfg, &prov, NULL, &http), 0);
-    char url[256];
+    char url[256], dump_url[600];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/?refresh=2&access_token=%s", pd_http_port(http),
              TOKEN);
+    /* the dump also opens one resource (as a click on a violator does) */
+    char rid[200], rname[64];
+    const char *rcloud;
+    fake_violator(&fp.goals[1], 1, rid, sizeof(rid), rname, sizeof(rname), &rcloud);
+    char *rid_enc = evhttp_encode_uri(rid);
+    snprintf(dump_url, sizeof(dump_url), "%s&resource=%s", url, rid_enc);
+    free(rid_enc);
 
     char dom_path[] = "/tmp/pd-dashboard-dom-XXXXXX";
     int fd = mkstemp(dom_path);
     assert_true(fd >= 0);
     close(fd);
-    const char *dump[] = {"--virtual-time-budget=5000", "--dump-dom", url};
+    const char *dump[] = {"--virtual-time-budget=5000", "--dump-dom", dump_url};
     assert_int_equal(run_chromium(base, dump, PD_ARRAY_LEN(dump), dom_path), 0);
     char *dom = pd_test_read_file(dom_path, NULL);
     unlink(dom_path);
@@ -221,10 +229,10 @@ static void test_dashboard_shows_provider_data(void **state)
     free(vhead);
     uint32_t shown = PD_MIN(selected->violating, 25u);
     for (uint32_t k = 0; k < shown; k++) {
-        char rid[200], name[64];
+        char vid[200], name[64];
         const char *cloud;
-        fake_violator(selected, k, rid, sizeof(rid), name, sizeof(name), &cloud);
-        snprintf(want, sizeof(want), "data-resource-id=\"%s\"", rid);
+        fake_violator(selected, k, vid, sizeof(vid), name, sizeof(name), &cloud);
+        snprintf(want, sizeof(want), "data-resource-id=\"%s\"", vid);
         expect(dom, want);
     }
     snprintf(want, sizeof(want), "1\xe2\x80\x93%u of %u", shown, selected->violating);
@@ -246,6 +254,15 @@ static void test_dashboard_shows_provider_data(void **state)
     assert_int_equal(nsig, 3);
     expect(dom, "breach.lateral-spread");
     expect(dom, "goal.breached");
+
+    /* the resource panel: shown, for that resource, with the goal it violates */
+    char *panel = element_with(dom, "id=\"resource\"", "</section>");
+    snprintf(want, sizeof(want), "data-resource-id=\"%s\"", rid);
+    expect(panel, want);
+    assert_null(strstr(panel, "hidden"));
+    expect(panel, rname);
+    expect(panel, fp.goals[1].id);
+    free(panel);
     free(dom);
 
     /* the screenshot kept under docs/ (with the goal's own title) */

@@ -8,7 +8,7 @@
   const refreshS = Math.max(2, parseInt(params.get('refresh') || '10', 10) || 10);
   const PAGE = 25;
   const SVGNS = 'http://www.w3.org/2000/svg';
-  const state = { goal: null, userPicked: false, offset: 0, total: 0 };
+  const state = { goal: null, userPicked: false, offset: 0, total: 0, resource: params.get('resource') };
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -121,10 +121,12 @@
     state.total = v.total || 0;
     if (!v.items || !v.items.length) tb.append(el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'none')));
     for (const r of v.items || []) {
-      tb.append(el('tr', { class: 'violator', 'data-resource-id': r.id },
+      const tr = el('tr', { class: 'violator', 'data-resource-id': r.id },
         el('td', {}, el('div', { class: 'title' }, r.name || r.id), el('div', { class: 'id' }, r.id)),
         el('td', {}, r.cloud || ''), el('td', {}, r.account || ''),
-        el('td', {}, fmtTime(r.since)), el('td', {}, r.reason || '')));
+        el('td', {}, fmtTime(r.since)), el('td', {}, r.reason || ''));
+      tr.addEventListener('click', () => { state.resource = r.id; refresh(); });
+      tb.append(tr);
     }
     const from = state.total ? state.offset + 1 : 0, to = Math.min(state.offset + PAGE, state.total);
     document.getElementById('page').textContent = from + '\u2013' + to + ' of ' + state.total;
@@ -150,6 +152,25 @@
     }
   }
 
+  // One resource's posture: the goals it violates, its open findings and recent alerts.
+  function renderResource(doc) {
+    const card = document.getElementById('resource');
+    card.hidden = !doc;
+    if (!doc) return;
+    card.setAttribute('data-resource-id', doc.id || '');
+    document.getElementById('resource-name').textContent = doc.name || doc.id || '';
+    document.getElementById('resource-id').textContent = [doc.id, doc.cloud, doc.type].filter(Boolean).join(' \u00b7 ');
+    const fill = (id, items, text) => {
+      const ul = document.getElementById(id);
+      ul.replaceChildren();
+      if (!items || !items.length) ul.append(el('li', { class: 'empty' }, 'none'));
+      for (const it of items || []) ul.append(el('li', {}, text(it)));
+    };
+    fill('resource-goals', doc.goals, g => g.title || g.id);
+    fill('resource-findings', doc.open_findings, f => [f.name || f.control, f.severity].filter(Boolean).join(' \u2013 '));
+    fill('resource-alerts', doc.recent_alerts, a => [a.type || a.id, a.severity, fmtTime(a.time)].filter(Boolean).join(' \u2013 '));
+  }
+
   function showError(msg) {
     const b = document.getElementById('error');
     b.textContent = msg || '';
@@ -173,6 +194,12 @@
       } else {
         renderViolators(null);
       }
+      if (state.resource) {
+        const r = await api('/v1/resources/' + encodeURIComponent(state.resource)).catch(() => null);
+        renderResource(r && r.status === 200 ? r.body : null);
+      } else {
+        renderResource(null);
+      }
       document.getElementById('updated').textContent = 'updated ' + fmtTime(new Date().toISOString());
       showError('');
       document.body.setAttribute('data-loaded', 'true');
@@ -183,6 +210,7 @@
     }
   }
 
+  document.getElementById('resource-close').addEventListener('click', () => { state.resource = null; renderResource(null); });
   document.getElementById('prev').addEventListener('click', () => { state.offset = Math.max(0, state.offset - PAGE); refresh(); });
   document.getElementById('next').addEventListener('click', () => { state.offset += PAGE; refresh(); });
   document.getElementById('refresh').textContent = 'every ' + refreshS + ' s';
