@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CR_MAX_POSTURE 32 /* posture facts per signal: goals and findings each */
-#define CR_FREE_KEEP   64 /* recycled groups kept per rule */
-#define CR_EXPIRE_SKIP 32 /* non-expired groups advance() looks past per sweep */
-#define CR_NSTR        7  /* strings per item record */
+#define CR_MAX_POSTURE 32   /* posture facts per signal: goals and findings each */
+#define CR_FREE_KEEP   4096 /* recycled groups kept per rule (counted under the cap) */
+#define CR_EXPIRE_SKIP 32   /* non-expired groups advance() looks past per sweep */
+#define CR_NSTR        7    /* strings per item record */
 #define CR_STR_MAX     1024
 
 enum { S_ID = 0, S_DETAIL, S_RES_ID, S_RES_CANON, S_ACCOUNT, S_NAME, S_TYPE };

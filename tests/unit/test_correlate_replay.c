@@ -142,15 +142,15 @@ static int popc(uint32_t v)
     return n;
 }
 
-static void test_incidents(void **state)
+static void check_incidents(int64_t disorder_ms)
 {
-    (void)state;
     pd_gen_opts go;
     pd_gen_opts_default(&go);
     go.servers = 60;
     go.days = 7;
     go.seed = 7;
     go.incidents = true;
+    go.disorder_ms = disorder_ms;
     coll c = {0};
     pd_gen *g = NULL;
     run_gen(&go, &c, &g);
@@ -217,6 +217,20 @@ static void test_incidents(void **state)
                      pd_gen_incident_rule((pd_gen_incident)k));
     pd_gen_destroy(g);
     free(c.v);
+}
+
+static void test_incidents(void **state)
+{
+    (void)state;
+    check_incidents(0);
+}
+
+/* Messages up to 2 minutes out of order: within the allowed lateness (5 minutes), every
+ * incident still fires with all its evidence. */
+static void test_incidents_out_of_order(void **state)
+{
+    (void)state;
+    check_incidents(2 * 60000);
 }
 
 typedef struct rt {
@@ -292,6 +306,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incidents),
+        cmocka_unit_test(test_incidents_out_of_order),
         cmocka_unit_test(test_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
