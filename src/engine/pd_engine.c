@@ -110,6 +110,81 @@ typedef struct goal_rt {
     pd_str target;
 } goal_rt;
 
+/* A word-at-a-time hash for the hot path (the interning tables hash bytewise). */
+static uint64_t fhash(const char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ (w * 0xff51afd7ed558ccdULL)) * 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    if (n)
+        memcpy(&w, p, n);
+    h = (h ^ (w * 0xff51afd7ed558ccdULL)) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+/* Id lookup by string: (hash32, id) slots in open addressing, verified against the intern
+ * table that owns the strings. */
+typedef struct ftab {
+    uint64_t *slots;
+    uint32_t mask, count;
+} ftab;
+
+static uint32_t ftab_find(const ftab *t, const pd_intern *in, pd_str s, uint32_t h)
+{
+    for (uint32_t j = h & t->mask;; j = (j + 1) & t->mask) {
+        uint64_t v = t->slots[j];
+        if (!v)
+            return 0;
+        if ((uint32_t)(v >> 32) == h) {
+            uint32_t id = (uint32_t)v;
+            pd_str x = pd_intern_str(in, id);
+            if (x.len == s.len && !memcmp(x.p, s.p, s.len))
+                return id;
+        }
+    }
+}
+
+static int ftab_put(ftab *t, uint32_t h, uint32_t id)
+{
+    if ((uint64_t)(t->count + 1) * 4 >= (uint64_t)(t->mask + 1) * 3) {
+        uint32_t ncap = (t->mask + 1) * 2;
+        uint64_t *ns = calloc(ncap, sizeof(uint64_t));
+        if (!ns)
+            return PD_ENOMEM;
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            uint64_t v = t->slots[i];
+            if (!v)
+                continue;
+            uint32_t j = (uint32_t)(v >> 32) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = v;
+        }
+        free(t->slots);
+        t->slots = ns;
+        t->mask = ncap - 1;
+    }
+    uint32_t j = h & t->mask;
+    while (t->slots[j])
+        j = (j + 1) & t->mask;
+    t->slots[j] = ((uint64_t)h << 32) | id;
+    t->count++;
+    return 0;
+}
+
+static uint32_t hash32(pd_str s)
+{
+    uint64_t h = fhash(s.p, s.len, 0x2545f4914f6cdd1dULL);
+    return (uint32_t)h;
+}
+
 struct pd_engine {
     pd_engine_opts o;
     const pd_goal_set *set;
@@ -117,6 +192,8 @@ struct pd_engine {
     goal_rt *goals;
 
     pd_intern *res_ids, *ctl_ids, *strs, *accts, *comp_ids;
+    ftab res_tab, ctl_tab;
+    uint32_t last_res; /* events come in bursts per resource */
     res *res;
     uint32_t res_cap;
     rgc *rg; /* res_cap * ngoals */
@@ -232,6 +309,10 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
     e->index_mask = 1023;
     if (!(e->index = calloc(e->index_mask + 1, sizeof(uint32_t))))
         goto fail;
+    e->res_tab.mask = e->ctl_tab.mask = 255;
+    if (!(e->res_tab.slots = calloc(256, sizeof(uint64_t))) ||
+        !(e->ctl_tab.slots = calloc(256, sizeof(uint64_t))))
+        goto fail;
     if (!(e->wheel = calloc(WHEEL_SIZE, sizeof(uint32_t))))
         goto fail;
     *out = e;
@@ -263,6 +344,8 @@ void pd_engine_destroy(pd_engine *e)
     free(e->pairs);
     free(e->index);
     free(e->wheel);
+    free(e->res_tab.slots);
+    free(e->ctl_tab.slots);
     pd_arena_destroy(&e->arena);
     free(e);
 }
@@ -315,22 +398,51 @@ static bool scope_match(const pd_goal_scope *sc, pd_cloud cloud, pd_str account,
 
 /* ---------- pairs: index and timers ---------- */
 
-static uint32_t pair_hash(uint32_t r, uint32_t c)
+/* The index: uint32 slots holding (tag << 26) | (pair index + 1). A pair's home slot is in
+ * its resource's 16-slot group (one cache line), offset by its control, so the records of a
+ * resource evaluated together share index lines; the 6-bit tag skips most foreign slots
+ * without touching their pair records. */
+#define IDX_BITS  26
+#define IDX_MASK  ((1u << IDX_BITS) - 1)
+#define PAIRS_MAX (IDX_MASK - 1)
+#define TAG_OF(h) ((uint32_t)((h) >> 58) << IDX_BITS)
+
+/* Low 32 bits: the home (the resource's group, the control's slot in it); top 6: the tag. */
+static uint64_t pair_hash(uint32_t r, uint32_t c)
 {
-    uint64_t h = pd_hash_mix((uint64_t)r * 0x9e3779b97f4a7c15ULL, c);
-    return (uint32_t)(h ^ (h >> 32));
+    uint64_t hr = pd_hash_mix((uint64_t)r * 0x9e3779b97f4a7c15ULL, 0x5bd1e995);
+    uint64_t hc = pd_hash_mix((uint64_t)c * 0xc2b2ae3d27d4eb4fULL, 0x27d4eb2f);
+    uint32_t home = ((uint32_t)hr & ~15u) | ((uint32_t)hc & 15u);
+    return ((hr ^ (hc << 7)) & 0xffffffff00000000ULL) | home;
+}
+
+static uint32_t pair_home(uint64_t h, uint32_t mask)
+{
+    return (uint32_t)h & mask;
 }
 
 static uint32_t pair_find(const pd_engine *e, uint32_t r, uint32_t c)
 {
-    for (uint32_t j = pair_hash(r, c) & e->index_mask;; j = (j + 1) & e->index_mask) {
+    uint64_t h = pair_hash(r, c);
+    uint32_t tag = TAG_OF(h);
+    for (uint32_t j = pair_home(h, e->index_mask);; j = (j + 1) & e->index_mask) {
         uint32_t v = e->index[j];
         if (!v)
             return 0;
-        const pair *p = &e->pairs[v - 1];
+        if ((v & ~IDX_MASK) != tag)
+            continue;
+        const pair *p = &e->pairs[(v & IDX_MASK) - 1];
         if (p->res == r && p->ctl == c)
-            return v;
+            return v & IDX_MASK;
     }
+}
+
+static void index_put(uint32_t *index, uint32_t mask, uint64_t h, uint32_t v)
+{
+    uint32_t j = pair_home(h, mask);
+    while (index[j])
+        j = (j + 1) & mask;
+    index[j] = TAG_OF(h) | v;
 }
 
 static int index_grow(pd_engine *e)
@@ -339,12 +451,8 @@ static int index_grow(pd_engine *e)
     uint32_t *ni = calloc(ncap, sizeof(uint32_t));
     if (!ni)
         return PD_ENOMEM;
-    for (uint32_t i = 0; i < e->npairs; i++) {
-        uint32_t j = pair_hash(e->pairs[i].res, e->pairs[i].ctl) & (ncap - 1);
-        while (ni[j])
-            j = (j + 1) & (ncap - 1);
-        ni[j] = i + 1;
-    }
+    for (uint32_t i = 0; i < e->npairs; i++)
+        index_put(ni, ncap - 1, pair_hash(e->pairs[i].res, e->pairs[i].ctl), i + 1);
     free(e->index);
     e->index = ni;
     e->index_mask = ncap - 1;
@@ -353,6 +461,8 @@ static int index_grow(pd_engine *e)
 
 static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
 {
+    if (e->npairs >= PAIRS_MAX)
+        return PD_ENOMEM; /* the index addresses 2^26 pairs */
     if ((uint64_t)(e->npairs + 1) * 4 >= (uint64_t)(e->index_mask + 1) * 3 && index_grow(e))
         return PD_ENOMEM;
     if (e->npairs == e->pairs_cap) {
@@ -369,10 +479,7 @@ static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
     p->ctl = c;
     p->status = PD_STATUS_UNKNOWN;
     uint32_t v = ++e->npairs;
-    uint32_t j = pair_hash(r, c) & e->index_mask;
-    while (e->index[j])
-        j = (j + 1) & e->index_mask;
-    e->index[j] = v;
+    index_put(e->index, e->index_mask, pair_hash(r, c), v);
     *out = v;
     return 0;
 }
@@ -974,6 +1081,15 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
     pstate old = pstate_of(p);
     pd_status prev = (pd_status)p->status;
     pd_severity old_sev = pair_sev(p);
+    if (prev == ns && old_sev == sev && !(p->flags & F_STALE) && ns != PD_STATUS_REMOVED) {
+        /* A confirmation: no counter moves. Its deadlines only move later, so a linked timer
+         * stays where it is and is re-armed when its slot comes (no list surgery). */
+        if (t_s > p->ev_s)
+            p->ev_s = t_s;
+        if (e->now_s > p->seen_s)
+            p->seen_s = e->now_s;
+        return (p->flags & F_LINKED) ? 0 : relink(e, v);
+    }
     contrib_all(e, p, old, -1);
     if (ns == PD_STATUS_UNHEALTHY) {
         if (prev != PD_STATUS_UNHEALTHY) {
@@ -1012,7 +1128,8 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
                 return rc;
         }
     }
-    if ((rc = eval_dirty(e, t_ms, &e->pairs[v - 1])))
+    /* Goals flip when the engine learns of the change: at the watermark. */
+    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, &e->pairs[v - 1])))
         return rc;
     return relink(e, v);
 }
@@ -1024,10 +1141,10 @@ static uint32_t attr_hash(const pd_resource *r)
     uint64_t h = 0x51ed270b27b1c5a1ULL + r->cloud;
     const pd_str parts[] = {r->account, r->group, r->type, r->name, r->region};
     for (size_t i = 0; i < PD_ARRAY_LEN(parts); i++)
-        h = pd_hash_mix(h, pd_hash64(parts[i].p, parts[i].len, i));
+        h = pd_hash_mix(h, fhash(parts[i].p, parts[i].len, i));
     for (uint32_t i = 0; i < r->ntags; i++) {
-        h = pd_hash_mix(h, pd_hash64(r->tags[i].key.p, r->tags[i].key.len, 101));
-        h = pd_hash_mix(h, pd_hash64(r->tags[i].value.p, r->tags[i].value.len, 102));
+        h = pd_hash_mix(h, fhash(r->tags[i].key.p, r->tags[i].key.len, 101));
+        h = pd_hash_mix(h, fhash(r->tags[i].value.p, r->tags[i].value.len, 102));
     }
     uint32_t x = (uint32_t)(h ^ (h >> 32));
     return x ? x : 1;
@@ -1062,6 +1179,34 @@ static int intern_opt(pd_intern *t, pd_str s, uint32_t *out)
     return pd_intern_get(t, s, out);
 }
 
+static uint32_t find_res(const pd_engine *e, pd_str canon)
+{
+    return canon.len ? ftab_find(&e->res_tab, e->res_ids, canon, hash32(canon)) : 0;
+}
+
+static uint32_t find_ctl(const pd_engine *e, pd_str key)
+{
+    return key.len ? ftab_find(&e->ctl_tab, e->ctl_ids, key, hash32(key)) : 0;
+}
+
+/* Finds or adds s; *fresh tells which. */
+static int get_id(ftab *t, pd_intern *in, pd_str s, uint32_t *out, bool *fresh)
+{
+    uint32_t h = hash32(s);
+    uint32_t id = ftab_find(t, in, s, h);
+    *fresh = false;
+    if (id) {
+        *out = id;
+        return 0;
+    }
+    int rc = pd_intern_get(in, s, &id);
+    if (!rc)
+        rc = ftab_put(t, h, id);
+    *out = id;
+    *fresh = true;
+    return rc;
+}
+
 static int get_acct(pd_engine *e, pd_str account, uint32_t *out)
 {
     int rc = intern_opt(e->accts, account, out);
@@ -1075,11 +1220,15 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
     pd_str canon = rs->canon.len ? rs->canon : rs->id;
     if (!canon.len)
         return PD_ENOTFOUND;
-    uint32_t n0 = pd_intern_count(e->res_ids), r;
-    int rc = pd_intern_get(e->res_ids, canon, &r);
-    if (rc)
+    uint32_t r;
+    bool fresh = false;
+    int rc = 0;
+    pd_str last = pd_intern_str(e->res_ids, e->last_res);
+    if (e->last_res && last.len == canon.len && !memcmp(last.p, canon.p, canon.len))
+        r = e->last_res;
+    else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
-    bool fresh = r > n0;
+    e->last_res = r;
     if (fresh) {
         uint32_t old_cap = e->res_cap;
         if ((rc = grow_array((void **)&e->res, &e->res_cap, r + 1, sizeof(res), 1024)))
@@ -1175,6 +1324,46 @@ static bool sel_match(const pd_goal_sel *s, pd_str key, pd_str parent, pd_str ca
     return false;
 }
 
+/* The framework prefix a standard's controls carry in the mapping table ("MCSB:PV-5"). */
+static const char *std_prefix(const char *standard)
+{
+    static const struct {
+        const char *glob, *prefix;
+    } aliases[] = {{"microsoft-cloud-security-benchmark*", "MCSB"},
+                   {"azure-security-benchmark*", "MCSB"},
+                   {"mcsb*", "MCSB"},
+                   {"nist*", "NIST"},
+                   {"cis*", "CIS"}};
+    for (size_t i = 0; i < PD_ARRAY_LEN(aliases); i++)
+        if (pd_glob_match(aliases[i].glob, pd_str_c(standard)))
+            return aliases[i].prefix;
+    return standard;
+}
+
+static bool fw_in_standard(const char *standard, const char *prefix, pd_str fw)
+{
+    /* "<prefix>:<id>" or "<standard>:<id>" (as compliance records name them). */
+    for (int k = 0; k < 2; k++) {
+        pd_str p = pd_str_c(k ? standard : prefix);
+        if (fw.len > p.len && fw.p[p.len] == ':' && pd_str_ieq((pd_str){fw.p, p.len}, p))
+            return true;
+    }
+    return false;
+}
+
+static bool std_match(const char *standard, const pd_str *fw, uint32_t nfw,
+                      const pd_control_info *info, bool has_info)
+{
+    const char *prefix = std_prefix(standard);
+    for (uint32_t i = 0; i < nfw; i++)
+        if (fw_in_standard(standard, prefix, fw[i]))
+            return true;
+    for (uint32_t i = 0; has_info && i < info->nframeworks; i++)
+        if (fw_in_standard(standard, prefix, info->frameworks[i]))
+            return true;
+    return false;
+}
+
 static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
 {
     pd_str key = ev->control.key;
@@ -1182,12 +1371,13 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
         key = ev->vuln.cve;
     if (!key.len)
         return PD_ENOTFOUND;
-    uint32_t n0 = pd_intern_count(e->ctl_ids), c;
-    int rc = pd_intern_get(e->ctl_ids, key, &c);
+    uint32_t c;
+    bool fresh;
+    int rc = get_id(&e->ctl_tab, e->ctl_ids, key, &c, &fresh);
     if (rc)
         return rc;
     *out = c;
-    if (c <= n0)
+    if (!fresh)
         return 0;
     if ((rc = grow_array((void **)&e->ctls, &e->ctls_cap, c + 1, sizeof(ctl), 256)))
         return rc;
@@ -1233,9 +1423,13 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
         for (uint32_t i = 0; i < g->ncontrols && !m; i++)
             m = sel_match(&g->controls[i], key, ev->vuln.parent_key, ev->control.category,
                           ev->control.frameworks, ev->control.nframeworks, &info, has_info);
-        /* Score and compliance goals without selectors take every control. */
-        if (!g->ncontrols && (g->kind == PD_GOAL_SCORE || g->kind == PD_GOAL_COMPLIANCE))
+        /* Without selectors, a score goal takes every control and a compliance goal the
+         * controls mapped to its standard (every control when it names none). */
+        if (!g->ncontrols && g->kind == PD_GOAL_SCORE)
             m = true;
+        if (!g->ncontrols && g->kind == PD_GOAL_COMPLIANCE)
+            m = !g->standard || std_match(g->standard, ev->control.frameworks,
+                                          ev->control.nframeworks, &info, has_info);
         if (!m)
             continue;
         if (g->kind == PD_GOAL_SLA) {
@@ -1292,10 +1486,11 @@ static int complete_snapshots(pd_engine *e)
         uint32_t a = e->res[p->res].account;
         if (!a || !e->accts_v[a].reconciling)
             continue;
-        if (p->ev_s >= e->accts_v[a].snap_start_s)
+        if (p->seen_s >= e->accts_v[a].snap_start_s)
             continue;
-        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), e->now_s, (int64_t)e->now_s * 1000,
-                      0, "snapshot", pd_intern_str(e->accts, a));
+        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
+        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
+                      "snapshot", pd_intern_str(e->accts, a));
     }
     for (uint32_t a = 1; a < e->accts_cap; a++)
         e->accts_v[a].reconciling = false;
@@ -1507,16 +1702,14 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
         uint32_t a = e->res[r].account;
         if (a) {
             acct *A = &e->accts_v[a];
+            /* Snapshot records carry their old status-change times: presence is judged by
+             * when the engine saw them (the watermark), not by their event time. */
             if (!A->snap_open) {
                 A->snap_open = true;
-                A->snap_start_s = t_s;
-                A->snap_last_s = t_s;
+                A->snap_start_s = e->now_s;
                 e->open_snapshots++;
             }
-            if (t_s > A->snap_last_s)
-                A->snap_last_s = t_s;
-            if (t_s < A->snap_start_s)
-                A->snap_start_s = t_s;
+            A->snap_last_s = e->now_s;
         }
     }
     uint32_t v = pair_find(e, r, c);
@@ -1646,7 +1839,7 @@ int pd_engine_feed_silent(pd_engine *e, pd_str source, int64_t last_ms, int64_t 
 static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void *fctx)
 {
     pd_engine *e = ctx;
-    uint32_t r = pd_intern_find(e->res_ids, canon), n = 0;
+    uint32_t r = find_res(e, canon), n = 0;
     if (!r)
         return 0;
     uint64_t m = e->res[r].scope;
@@ -1673,7 +1866,7 @@ static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_
                            void *fctx)
 {
     pd_engine *e = ctx;
-    uint32_t r = pd_intern_find(e->res_ids, canon), n = 0;
+    uint32_t r = find_res(e, canon), n = 0;
     if (!r)
         return 0;
     uint32_t nc = pd_intern_count(e->ctl_ids);
@@ -1695,7 +1888,7 @@ static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_
 static pd_status q_status(void *ctx, pd_str canon, pd_str key)
 {
     pd_engine *e = ctx;
-    uint32_t r = pd_intern_find(e->res_ids, canon), c = pd_intern_find(e->ctl_ids, key);
+    uint32_t r = find_res(e, canon), c = find_ctl(e, key);
     if (!r || !c)
         return PD_STATUS_UNKNOWN;
     uint32_t v = pair_find(e, r, c);
@@ -1728,6 +1921,7 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
     b += (size_t)e->comp_cap * sizeof(comprec) + e->ngoals * sizeof(goal_rt);
     for (uint32_t i = 0; i < e->ngoals; i++)
         b += (size_t)e->goals[i].ctls_cap * 4 + (size_t)e->goals[i].per_ctl_cap * sizeof(hu);
+    b += ((size_t)e->res_tab.mask + 1 + (size_t)e->ctl_tab.mask + 1) * sizeof(uint64_t);
     b += pd_intern_bytes(e->res_ids) + pd_intern_bytes(e->ctl_ids) + pd_intern_bytes(e->strs) +
          pd_intern_bytes(e->accts) + pd_intern_bytes(e->comp_ids) + e->arena.bytes_reserved;
     out->bytes = b + sizeof(*e);

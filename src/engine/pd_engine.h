@@ -91,4 +91,8 @@ const pd_posture_ops *pd_engine_posture_ops(void);
 
 void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out);
 
+/* `postured bench engine [--pairs N] ...` (src/engine/pd_bench_engine.c): argv[0] is "engine".
+ * Returns a process exit code. */
+int pd_cmd_bench_engine(int argc, char **argv);
+
 #endif
