@@ -390,6 +390,42 @@ static void test_splunk(void **state)
     assert_string_equal(jstr(j, "event.finding_info.uid"), s.id);
     json_decref(j);
     wt_close(&t);
+
+    /* batches: several HEC events back to back in one POST, each delivered once */
+    wt_open_port(&t, false,
+                 "{type: webhook, preset: splunk, batch: 3, "
+                 "url: 'http://127.0.0.1:%d/services/collector/event', token_env: PD_TEST_HEC}");
+    const char *goals[5] = {"g0", "g1", "g2", "g3", "g4"};
+    pd_signal sigs[5];
+    for (int i = 0; i < 5; i++) {
+        sigs[i] = fx_drift("goal.breached", PD_SEV_HIGH, goals[i]);
+        assert_int_equal(pd_sink_set_signal(t.set, &sigs[i]), 0);
+    }
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    assert_int_equal(t.r.n, 2);
+    int seen = 0;
+    for (int r = 0; r < 2; r++) {
+        const char *p = t.r.reqs[r].body;
+        int in_req = 0;
+        while (*p) {
+            json_error_t err;
+            json_t *e = json_loads(p, JSON_DISABLE_EOF_CHECK, &err);
+            assert_non_null(e);
+            assert_string_equal(jstr(e, "event.id"), sigs[seen].id);
+            assert_string_equal(jstr(e, "sourcetype"), "postured:signal");
+            json_decref(e);
+            p += err.position;
+            while (*p == '\n' || *p == ' ')
+                p++;
+            seen++;
+            in_req++;
+        }
+        assert_int_equal(in_req, r == 0 ? 3 : 2);
+    }
+    assert_int_equal(seen, 5);
+    pd_sink_stats st = wt_stats(&t);
+    assert_int_equal(st.delivered, 5);
+    wt_close(&t);
     unsetenv("PD_TEST_HEC");
 }
 
