@@ -639,6 +639,25 @@ static void test_shutdown_in_flight(void **state)
     close(fd);
 }
 
+/* A host name goes through evdns (and its hosts file), not the blocking resolver. */
+static void test_hostname(void **state)
+{
+    PD_UNUSED(state);
+    wt t;
+    wt_open_port(&t, false, "{type: stdout}");
+    /* localhost may resolve to ::1 first: listen there too when the system has IPv6 */
+    evhttp_bind_socket(t.r.http, "::1", (unsigned short)t.r.port);
+    wt_reload(&t, "{type: webhook, url: 'http://localhost:%d/named', retries: 2, backoff: 10ms}");
+    pd_signal s = fx_drift("goal.breached", PD_SEV_HIGH, "edr-prod");
+    assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    if (t.dl.n)
+        fail_msg("dead letter: %s", t.dl.reason);
+    assert_int_equal(t.r.n, 1);
+    assert_string_equal(t.r.reqs[0].path, "/named");
+    wt_close(&t);
+}
+
 static void test_4xx_no_retry(void **state)
 {
     PD_UNUSED(state);
@@ -828,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_receiver_down_dead_letter),
         cmocka_unit_test(test_timeout_and_queue_full),
         cmocka_unit_test(test_shutdown_in_flight),
+        cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_4xx_no_retry),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_rate_limit_digest_webhook),
