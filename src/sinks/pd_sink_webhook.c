@@ -1388,7 +1388,8 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
     struct in6_addr a6;
     struct in_addr a4;
     if (inet_pton(AF_INET, w->host, &a4) != 1 && inet_pton(AF_INET6, w->host, &a6) != 1)
-        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS); /* NULL: blocking */
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE); /* NULL: blocking */
     *impl = w;
     return 0;
 fail:
