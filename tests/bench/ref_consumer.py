@@ -254,6 +254,16 @@ def run_file(path, goals):
     return eng
 
 
+def commit(consumer, asynchronous):
+    from confluent_kafka import KafkaError, KafkaException  # pylint: disable=import-outside-toplevel
+
+    try:
+        consumer.commit(asynchronous=asynchronous)
+    except KafkaException as e:
+        if e.args[0].code() != KafkaError._NO_OFFSET:  # pylint: disable=protected-access
+            raise  # nothing new to commit is fine
+
+
 def run_kafka(a, goals):
     from confluent_kafka import Consumer, KafkaError, Producer  # pylint: disable=import-outside-toplevel
 
@@ -305,10 +315,10 @@ def run_kafka(a, goals):
         now = time.monotonic()
         if now - last_commit >= 1.0:
             producer.flush()  # at least once: signals delivered before their offsets commit
-            consumer.commit(asynchronous=True)
+            commit(consumer, True)
             last_commit = now
     producer.flush()
-    consumer.commit(asynchronous=False)
+    commit(consumer, False)
     consumer.close()
     print(
         json.dumps(
