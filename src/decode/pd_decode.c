@@ -801,6 +801,8 @@ bool pd_dec_icontains(pd_str hay, const char *needle)
 
 pd_str pd_dec_path_seg(pd_str path, const char *seg)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     size_t n = strlen(seg);
     const char *p = path.p, *end = path.p + path.len;
     /* Jump from slash to slash; compare only where the segment could start. */
@@ -818,6 +820,8 @@ pd_str pd_dec_path_seg(pd_str path, const char *seg)
 
 pd_str pd_dec_last_seg(pd_str path, char sep)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     uint32_t e = path.len;
     while (e > 0 && path.p[e - 1] == sep)
         e--;
@@ -1001,6 +1005,7 @@ enum {
     DT_RESOURCE,
     DT_RESNAME,
     DT_PROPS,
+    DT_ID,
     DT__N
 };
 
@@ -1017,6 +1022,7 @@ static const pd_field detect_fields[] = {
     PD_F("resource", DT_RESOURCE),
     PD_F("resourcename", DT_RESNAME),
     PD_F("properties", DT_PROPS),
+    PD_F("id", DT_ID),
 };
 
 typedef struct pd_run {
@@ -1117,8 +1123,10 @@ static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int
     if (fmt_ok(fmt, PD_FMT_DEFENDER)) {
         if (s[DT_ALERTID] || s[DT_ALERTTYPE])
             return unit(d, run, U_DEFENDER, obj, 0);
-        if (d->tok[s[DT_TYPE]].type == JSMN_STRING && s[DT_TYPE] &&
-            PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
+        if (pd_dec_is(d, s[DT_TYPE], JSMN_STRING) &&
+            (PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/") ||
+             (pd_dec_is(d, s[DT_ID], JSMN_STRING) &&
+              PD_IPREFIX(pd_dec_raw(d, s[DT_ID]), "/subscriptions/"))))
             return unit(d, run, U_DEFENDER, obj, 0);
     }
     if (s[DT_TYPE] && d->tok[s[DT_TYPE]].type == JSMN_STRING) {

@@ -74,7 +74,9 @@ const char *pd_decode_error_name(int code); /* "syntax", "utf8", ... */
  *   with `hierarchyId` as account, `region`, `resourceType`, `resourceName`; Arc machines
  *   (microsoft.hybridcompute/machines) are onprem unless the source says Aws/Gcp.
  *   Assessment time_ms = statusChangeDate, else firstEvaluationDate; scores and compliance
- *   carry no time (time_ms PD_TIME_NONE: use the transport's timestamp).
+ *   carry no time (time_ms PD_TIME_NONE: use the transport's timestamp). ARM resource
+ *   records (`type` outside Microsoft.Security, `id` /subscriptions/...) are kind INVENTORY
+ *   with `location` as region and `tags`.
  * - ASFF (`SchemaVersion`), bare or in an EventBridge envelope (`detail.findings[]`).
  * - SCC notifications (`finding` + optional sibling `resource`) and bare findings.
  * - OCSF (`class_uid` 2002, 2003, 2004).

@@ -677,7 +677,13 @@ int pd_dec_defender(pd_decoder *d, uint32_t obj, pd_event *e)
         rc = compliance(d, obj, &t, e);
     else if (pd_dec_icontains(ty, "/alerts") && !pd_dec_absent(d, t.s[TP_PROPS]))
         rc = alert(d, t.s[TP_PROPS], &t, true, e);
-    else
+    else if (!PD_IPREFIX(ty, "microsoft.security/") && PD_IPREFIX(t.id, "/subscriptions/")) {
+        /* An ARM resource (Resource Graph / resource events): inventory with its tags. */
+        e->kind = PD_KIND_INVENTORY;
+        pd_dec_azure_resource(d, t.id, &e->resource);
+        if (t.name.len)
+            e->resource.name = t.name;
+    } else
         return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, t.s[TP_TYPE]),
                            "type '%.*s' is not a known Defender for Cloud record",
                            (int)PD_MIN(ty.len, 80u), ty.p);

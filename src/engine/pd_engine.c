@@ -82,7 +82,8 @@ typedef struct acct {
     double score_num, score_den;
     bool has_score;
     bool snap_open, reconciling;
-    uint32_t snap_start_s, snap_last_s;
+    uint32_t snap_start_s; /* watermark when the snapshot opened */
+    uint32_t snap_last_s;  /* live time of its last record */
     uint8_t cloud;
 } acct;
 
@@ -201,6 +202,8 @@ struct pd_engine {
     uint32_t ctls_cap;
     acct *accts_v;
     uint32_t accts_cap, open_snapshots;
+    uint32_t live_s;     /* latest event time of records that are not snapshot records */
+    uint32_t snap_due_s; /* no open snapshot completes before this live time */
     comprec *comp;
     uint32_t comp_cap;
 
@@ -1464,13 +1467,20 @@ static int complete_snapshots(pd_engine *e)
     /* Snapshots whose last event is snapshot_quiet old are complete. */
     uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
     uint32_t ndone = 0;
-    for (uint32_t a = 1; a < e->accts_cap && e->open_snapshots; a++) {
+    if (e->live_s < e->snap_due_s)
+        return 0;
+    e->snap_due_s = UINT32_MAX;
+    for (uint32_t a = 1; a < e->accts_cap; a++) {
         acct *A = &e->accts_v[a];
-        if (A->snap_open && e->now_s >= A->snap_last_s + quiet_s) {
+        if (!A->snap_open)
+            continue;
+        if (e->live_s >= A->snap_last_s + quiet_s) {
             A->snap_open = false;
             A->reconciling = true;
             e->open_snapshots--;
             ndone++;
+        } else if (A->snap_last_s + quiet_s < e->snap_due_s) {
+            e->snap_due_s = A->snap_last_s + quiet_s;
         }
     }
     if (!ndone)
@@ -1543,14 +1553,17 @@ static int advance_to(pd_engine *e, int64_t now_ms)
         }
     }
     e->wheel_cur = now_s + 1;
-    if (!rc && e->open_snapshots)
-        rc = complete_snapshots(e);
     return rc;
 }
 
 int pd_engine_advance(pd_engine *e, int64_t now_ms)
 {
-    return advance_to(e, now_ms);
+    int rc = advance_to(e, now_ms);
+    if (!rc && now_ms != PD_TIME_NONE && to_s(now_ms) > e->live_s)
+        e->live_s = to_s(now_ms);
+    if (!rc && e->open_snapshots)
+        rc = complete_snapshots(e);
+    return rc;
 }
 
 /* ---------- score and compliance events ---------- */
@@ -1709,7 +1722,10 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
                 A->snap_start_s = e->now_s;
                 e->open_snapshots++;
             }
-            A->snap_last_s = e->now_s;
+            A->snap_last_s = e->live_s;
+            uint32_t due = e->live_s + (uint32_t)(e->o.snapshot_quiet_ms / 1000);
+            if (e->open_snapshots == 1 || due < e->snap_due_s)
+                e->snap_due_s = due;
         }
     }
     uint32_t v = pair_find(e, r, c);
@@ -1781,6 +1797,12 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
     }
     int rc = advance_to(e, ev->time_ms);
     if (rc)
+        return rc;
+    /* Snapshot records carry old status-change times, so a snapshot's end is judged by the
+     * time of the other records ("live" time) passing its last record by snapshot_quiet. */
+    if (!ev->snapshot && to_s(ev->time_ms) > e->live_s)
+        e->live_s = to_s(ev->time_ms);
+    if (e->open_snapshots && (rc = complete_snapshots(e)))
         return rc;
     switch (ev->kind) {
     case PD_KIND_ASSESSMENT:

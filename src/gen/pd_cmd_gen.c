@@ -27,7 +27,7 @@ static void usage(FILE *f)
                "  --churn P           per pair per day status change probability (default "
                "0.02)\n"
                "  --alert-rate R      background alerts per server per day (default 0.05; noise "
-               "0.5)\n"
+               "0.2)\n"
                "  --delete-rate P     per server per day decommission probability (default "
                "0.002)\n"
                "  --start TIME        simulated start (default 2026-01-05T00:00:00Z)\n"
@@ -125,8 +125,20 @@ int pd_cmd_gen(int argc, char **argv)
         }
         if (!takes)
             continue;
+        static const char *const valued[] = {
+            "--seed",     "--servers",    "--days",        "--events", "--keys",     "--mix",
+            "--churn",    "--alert-rate", "--delete-rate", "--start",  "--disorder", "--controls",
+            "--manifest", "-o",           "--output"};
+        bool known = false;
+        for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+            known |= !strcmp(a, valued[k]);
+        if (!known) {
+            fprintf(stderr, "postured gen: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
         if (!v) {
-            fprintf(stderr, "postured gen: %s needs a value (or is unknown)\n", a);
+            fprintf(stderr, "postured gen: %s needs a value\n", a);
             usage(stderr);
             return 2;
         }

@@ -880,8 +880,13 @@ static uint32_t poisson(gen_rng *r, double lam)
 
 static bool is_vuln_pair(const pd_gen *g, const gen_pair *p)
 {
+    /* CVE findings under the findings recommendation, rule results under the baseline
+     * ones ("Machines should be configured securely"), as Defender nests them. */
+    const pd_control_def *d = g->ctls[p->ctl].def;
     return p->shape == SHAPE_DEFENDER &&
-           pd_control_has_role(g->ctls[p->ctl].def, PD_ROLE_VULNERABILITY_FINDINGS);
+           (pd_control_has_role(d, PD_ROLE_VULNERABILITY_FINDINGS) ||
+            (pd_control_has_role(d, PD_ROLE_BASELINE) && !pd_control_has_role(d, PD_ROLE_AGENT) &&
+             strstr(d->applies_to, "VMSS") == NULL));
 }
 
 static uint32_t nvulns(const pd_gen *g, const gen_pair *p, uint16_t vgen)

@@ -755,6 +755,25 @@ static int render_assess(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *
 static const char *const packages[] = {"openssl", "glibc", "curl", "sudo",  "openssh",
                                        "libxml2", "zlib",  "bash", "nginx", "python3"};
 
+/* Security baseline rules as the Linux and Windows baselines name them. */
+static const struct {
+    const char *name;
+    pd_severity sev;
+    unsigned msid;
+} linux_rules[] = {{"Ensure DCCP is disabled", PD_SEV_LOW, 54},
+                   {"Ensure SCTP is disabled", PD_SEV_LOW, 55},
+                   {"Ensure SSH root login is disabled", PD_SEV_HIGH, 113},
+                   {"Ensure permissions on /etc/ssh/sshd_config are configured", PD_SEV_MEDIUM,
+                    106},
+                   {"Ensure auditd service is enabled", PD_SEV_MEDIUM, 161},
+                   {"Ensure password expiration is 365 days or less", PD_SEV_LOW, 187}},
+  windows_rules[] = {
+      {"Minimum password length", PD_SEV_MEDIUM, 1131},
+      {"Audit Logon", PD_SEV_MEDIUM, 3001},
+      {"Accounts: Guest account status", PD_SEV_HIGH, 2010},
+      {"Network access: Do not allow anonymous enumeration of SAM accounts", PD_SEV_HIGH, 2214},
+      {"Interactive logon: Do not display last user name", PD_SEV_LOW, 2044}};
+
 static int render_sub(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m)
 {
     gen_pair *p = &g->pairs[it->a];
@@ -772,6 +791,22 @@ static int render_sub(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m)
     char sid[37];
     hash_guid(h, 0x5ab, sid);
     const gen_ctl *c = &g->ctls[p->ctl];
+    bool baseline = !pd_control_has_role(c->def, PD_ROLE_VULNERABILITY_FINDINGS);
+    const char *rule = NULL;
+    unsigned msid = 0;
+    if (baseline) {
+        if (sv->os == OS_LINUX) {
+            size_t k = (h >> 44) % PD_ARRAY_LEN(linux_rules);
+            rule = linux_rules[k].name;
+            sev = linux_rules[k].sev;
+            msid = linux_rules[k].msid;
+        } else {
+            size_t k = (h >> 44) % PD_ARRAY_LEN(windows_rules);
+            rule = windows_rules[k].name;
+            sev = windows_rules[k].sev;
+            msid = windows_rules[k].msid;
+        }
+    }
     pd_status st = (pd_status)it->target;
     const char *action = (it->flags & ITF_SNAPSHOT) ? "Insert" : "Write";
     bool snap = it->flags & ITF_SNAPSHOT;
@@ -806,6 +841,45 @@ static int render_sub(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m)
     }
     PUT(b, "\",\"Name\":");
     put_q(b, sid);
+    if (baseline) {
+        /* The captured shape (elastic sample): a rule result of the OS baseline. */
+        PUT(b, ",\"Properties\":{\"$type\":\"response/subAssessmentProperties\",\"Id\":");
+        put_q(b, sid);
+        PUT(b, ",\"DisplayName\":");
+        put_q(b, rule);
+        PUT(b, ",\"Status\":{\"$type\":\"status\",\"Code\":\"");
+        put_s(b, st == PD_STATUS_UNHEALTHY ? "Unhealthy" : "Healthy");
+        PUT(b, "\",\"Severity\":\"");
+        put_s(b, sev_word[sev]);
+        PUT(b, "\"},\"Remediation\":\"Apply the setting the rule describes.\",\"Impact\":\"A "
+               "weaker configuration widens the attack surface.\",\"Category\":\"N/A\","
+               "\"Description\":");
+        put_q(b, rule);
+        PUT(b, ",\"TimeGenerated\":");
+        put_time(b, it->t, 7);
+        PUT(b, ",\"ResourceDetails\":{\"$type\":\"resourceDetails/azure\",\"Source\":\"Azure\","
+               "\"Id\":");
+        put_q(b, gen_str(g, sv->id));
+        PUT(b, "},\"AdditionalData\":{\"$type\":\"additionalData/general\","
+               "\"AssessedResourceType\":\"GeneralVulnerability\",\"Data\":{\"OsName\":\"");
+        put_s(b, sv->os == OS_LINUX ? "Linux" : "Windows");
+        PUT(b, "\",\"RuleType\":\"Command\",\"Vulnerability\":\"\",\"AZID\":\"MSID ");
+        put_u64(b, msid);
+        PUT(b, "\",\"DataSourceType\":\"Not Applicable\",\"DataSourceKey\":\"Not "
+               "Applicable\"}}}}");
+        meta_server(g, p->server, m, false);
+        m->kind = PD_KIND_VULNERABILITY;
+        m->format = PD_FMT_DEFENDER;
+        m->control_key = c->def->key;
+        m->control_name = c->def->name;
+        m->status = st;
+        m->severity = sev;
+        m->time_ms = it->t;
+        m->snapshot = snap;
+        m->event_id = g->s_event;
+        m->incident = (pd_gen_incident)it->inc;
+        return 0;
+    }
     PUT(b, ",\"Properties\":{\"$type\":\"response/subAssessmentProperties\",\"Id\":");
     put_q(b, g->s_cve);
     PUT(b, ",\"DisplayName\":\"");

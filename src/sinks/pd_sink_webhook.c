@@ -142,6 +142,9 @@ typedef struct wh {
     struct evhttp_connection *conn, *old_conn;
     struct bufferevent *bev;
     bool inflight;
+    uint32_t inflight_n; /* items in the request in flight (a batch) */
+    uint32_t batch;      /* items per request: splunk takes several events per POST */
+    pd_buf batch_body;
     enum evhttp_request_error req_err;
     bool have_err;
     int64_t sent_at;
@@ -154,7 +157,7 @@ static const char *const webhook_keys[] = {
     "preset",     "url",        "url_env", "token_env",   "tls_ca",
     "tls_verify", "retries",    "backoff", "max_backoff", "max_retry_after",
     "timeout",    "queue_size", "headers", "template",    "source",
-    "sourcetype", "index",      "host",    NULL};
+    "sourcetype", "index",      "host",    "batch",       NULL};
 
 /* ---- small helpers ---- */
 
@@ -846,13 +849,17 @@ static void on_done(struct evhttp_request *req, void *arg)
     int code = req ? evhttp_request_get_response_code(req) : 0;
     char reason[256];
     int64_t delay = -1;
+    uint32_t n = w->inflight_n ? w->inflight_n : 1;
     w->inflight = false;
     w->old_conn = w->conn; /* freed from the timer: not inside its own callback */
     w->conn = NULL;
-    it->attempts++;
+    for (uint32_t i = 0; i < n; i++) /* a batch shares its attempts */
+        w->items[(w->head + i) % w->cap].attempts++;
     if (code >= 200 && code < 300) {
-        pd_sink_report_delivered(w->sink, it->body.len);
-        pop(w);
+        for (uint32_t i = 0; i < n; i++) {
+            pd_sink_report_delivered(w->sink, w->items[w->head].body.len);
+            pop(w);
+        }
         schedule(w, 0);
         return;
     }
@@ -889,7 +896,8 @@ static void on_done(struct evhttp_request *req, void *arg)
         char full[320];
         snprintf(full, sizeof(full), "%s after %d attempt%s", reason, it->attempts,
                  it->attempts == 1 ? "" : "s");
-        give_up(w, it, full);
+        for (uint32_t i = 0; i < n; i++)
+            give_up(w, &w->items[w->head], full);
         schedule(w, 0);
         return;
     }
@@ -900,6 +908,20 @@ static void on_done(struct evhttp_request *req, void *arg)
 static int start(wh *w)
 {
     wh_item *it = &w->items[w->head];
+    const pd_buf *body = &it->body;
+    w->inflight_n = PD_MIN(w->batch, w->count);
+    if (w->inflight_n > 1) { /* HEC: event objects back to back in one body */
+        pd_buf_reset(&w->batch_body);
+        for (uint32_t i = 0; i < w->inflight_n; i++) {
+            const pd_buf *b = &w->items[(w->head + i) % w->cap].body;
+            if (i)
+                pd_buf_putc(&w->batch_body, '\n');
+            pd_buf_append(&w->batch_body, b->p, b->len);
+        }
+        if (w->batch_body.oom)
+            return PD_ENOMEM;
+        body = &w->batch_body;
+    }
     struct bufferevent *bev = NULL;
     SSL *ssl = NULL;
     if (w->https) {
@@ -952,7 +974,7 @@ static int start(wh *w)
                               !w->tpl
                           ? "application/msgpack"
                           : "application/json");
-    snprintf(len, sizeof(len), "%zu", it->body.len);
+    snprintf(len, sizeof(len), "%zu", body->len);
     evhttp_add_header(h, "Content-Length", len);
     evhttp_add_header(h, "Connection", "close");
     if (w->token && w->preset == P_SPLUNK) {
@@ -965,7 +987,7 @@ static int start(wh *w)
     struct evkeyval *kvp;
     TAILQ_FOREACH(kvp, &w->headers, next)
     evhttp_add_header(h, kvp->key, kvp->value);
-    evbuffer_add(evhttp_request_get_output_buffer(req), it->body.p ? it->body.p : "", it->body.len);
+    evbuffer_add(evhttp_request_get_output_buffer(req), body->p ? body->p : "", body->len);
     w->inflight = true;
     w->sent_at = pd_monotonic_ms();
     if (evhttp_make_request(w->conn, req, EVHTTP_REQ_POST, w->path)) {
@@ -1104,6 +1126,7 @@ static void wh_destroy(void *impl)
     }
     pd_buf_free(&w->tmp);
     pd_buf_free(&w->tmp2);
+    pd_buf_free(&w->batch_body);
     free(w);
 }
 
@@ -1180,6 +1203,7 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
     TAILQ_INIT(&w->headers);
     pd_buf_init(&w->tmp);
     pd_buf_init(&w->tmp2);
+    pd_buf_init(&w->batch_body);
     w->sink = a->sink;
     w->base = a->env->base;
     w->retries = 5;
@@ -1269,6 +1293,16 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
             goto fail;
         w->retries = (int)i64;
     }
+    w->batch = w->preset == P_SPLUNK ? 50 : 1;
+    if ((v = pd_ymap_get(n, "batch"))) {
+        if ((rc = pd_ynode_int(doc, v, 1, 1000, &i64, diag)))
+            goto fail;
+        if (w->preset != P_SPLUNK && i64 > 1) {
+            rc = pd_diag_at(diag, doc, v, "batch is for the splunk preset only");
+            goto fail;
+        }
+        w->batch = (uint32_t)i64;
+    }
     if ((v = pd_ymap_get(n, "queue_size"))) {
         if ((rc = pd_ynode_int(doc, v, 1, 1000000, &i64, diag)))
             goto fail;
@@ -1354,7 +1388,8 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
     struct in6_addr a6;
     struct in_addr a4;
     if (inet_pton(AF_INET, w->host, &a4) != 1 && inet_pton(AF_INET6, w->host, &a6) != 1)
-        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS); /* NULL: blocking */
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE); /* NULL: blocking */
     *impl = w;
     return 0;
 fail:

@@ -703,6 +703,30 @@ static void test_schema_alert_example(void **state)
     free(m);
 }
 
+static void test_inventory(void **state)
+{
+    (void)state;
+    static const char m[] =
+        "{\"id\":\"/subscriptions/S2/resourceGroups/rg-prod-web/providers/Microsoft.HybridCompute/"
+        "machines/web-01\",\"name\":\"web-01\",\"type\":\"Microsoft.HybridCompute/machines\","
+        "\"location\":\"westeurope\",\"tags\":{\"env\":\"prod\",\"owner\":\"team-web\",\"tier\":"
+        "\"web\"},\"properties\":{\"status\":\"Connected\"}}";
+    decode_ok(m, sizeof(m) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_INVENTORY);
+    assert_int_equal(e->format, PD_FMT_DEFENDER);
+    assert_int_equal(e->resource.cloud, PD_CLOUD_ONPREM);
+    expect_str(e->resource.type, "microsoft.hybridcompute/machines");
+    expect_str(e->resource.name, "web-01");
+    expect_str(e->resource.group, "rg-prod-web");
+    expect_str(e->resource.account, "S2");
+    expect_str(e->resource.region, "westeurope");
+    assert_int_equal(e->resource.ntags, 3);
+    expect_str(e->resource.tags[1].key, "owner");
+    expect_str(e->resource.tags[1].value, "team-web");
+    assert_int_equal(e->status, PD_STATUS_UNKNOWN);
+}
+
 /* ---------- API behaviour ---------- */
 
 static const char ASSESS[] =
@@ -869,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_ocsf),
         cmocka_unit_test(test_schema_recommendation_example),
         cmocka_unit_test(test_schema_alert_example),
+        cmocka_unit_test(test_inventory),
         cmocka_unit_test(test_assessment_template),
         cmocka_unit_test(test_case_insensitive),
         cmocka_unit_test(test_rest_alert),

@@ -390,6 +390,42 @@ static void test_splunk(void **state)
     assert_string_equal(jstr(j, "event.finding_info.uid"), s.id);
     json_decref(j);
     wt_close(&t);
+
+    /* batches: several HEC events back to back in one POST, each delivered once */
+    wt_open_port(&t, false,
+                 "{type: webhook, preset: splunk, batch: 3, "
+                 "url: 'http://127.0.0.1:%d/services/collector/event', token_env: PD_TEST_HEC}");
+    const char *goals[5] = {"g0", "g1", "g2", "g3", "g4"};
+    pd_signal sigs[5];
+    for (int i = 0; i < 5; i++) {
+        sigs[i] = fx_drift("goal.breached", PD_SEV_HIGH, goals[i]);
+        assert_int_equal(pd_sink_set_signal(t.set, &sigs[i]), 0);
+    }
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    assert_int_equal(t.r.n, 2);
+    int seen = 0;
+    for (int r = 0; r < 2; r++) {
+        const char *p = t.r.reqs[r].body;
+        int in_req = 0;
+        while (*p) {
+            json_error_t err;
+            json_t *e = json_loads(p, JSON_DISABLE_EOF_CHECK, &err);
+            assert_non_null(e);
+            assert_string_equal(jstr(e, "event.id"), sigs[seen].id);
+            assert_string_equal(jstr(e, "sourcetype"), "postured:signal");
+            json_decref(e);
+            p += err.position;
+            while (*p == '\n' || *p == ' ')
+                p++;
+            seen++;
+            in_req++;
+        }
+        assert_int_equal(in_req, r == 0 ? 3 : 2);
+    }
+    assert_int_equal(seen, 5);
+    pd_sink_stats st = wt_stats(&t);
+    assert_int_equal(st.delivered, 5);
+    wt_close(&t);
     unsetenv("PD_TEST_HEC");
 }
 
@@ -568,6 +604,58 @@ static void test_timeout_and_queue_full(void **state)
     assert_int_equal(st.retries, 1);
     wt_close(&t);
     close(fd);
+}
+
+static void test_shutdown_in_flight(void **state)
+{
+    PD_UNUSED(state);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    wt t;
+    wt_open_port(&t, false, "{type: stdout}");
+    char fmt[256];
+    snprintf(fmt, sizeof(fmt), "{type: webhook, url: 'http://127.0.0.1:%d/h', timeout: 10s}",
+             ntohs(sa.sin_port));
+    wt_reload(&t, fmt);
+    pd_signal a = fx_drift("control.regressed", PD_SEV_HIGH, "a");
+    pd_signal b = fx_drift("control.regressed", PD_SEV_HIGH, "b");
+    assert_int_equal(pd_sink_set_signal(t.set, &a), 0);
+    assert_int_equal(pd_sink_set_signal(t.set, &b), 0);
+    /* a is in flight to a server that never answers; b waits behind it */
+    assert_int_equal(pd_sink_set_drain(t.set, 100), PD_ETIMEOUT);
+    assert_int_equal(wt_stats(&t).pending, 2);
+    pd_sink_set_destroy(t.set);
+    t.set = NULL;
+    assert_int_equal(t.dl.n, 2); /* both dead-lettered, none lost silently */
+    assert_string_equal(t.dl.reason, "shutdown before delivery");
+    assert_string_equal(t.dl.key, b.id);
+    wt_close(&t);
+    close(fd);
+}
+
+/* A host name goes through evdns (and its hosts file), not the blocking resolver. */
+static void test_hostname(void **state)
+{
+    PD_UNUSED(state);
+    wt t;
+    wt_open_port(&t, false, "{type: stdout}");
+    /* localhost may resolve to ::1 first: listen there too when the system has IPv6 */
+    evhttp_bind_socket(t.r.http, "::1", (unsigned short)t.r.port);
+    wt_reload(&t, "{type: webhook, url: 'http://localhost:%d/named', retries: 2, backoff: 10ms}");
+    pd_signal s = fx_drift("goal.breached", PD_SEV_HIGH, "edr-prod");
+    assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    if (t.dl.n)
+        fail_msg("dead letter: %s", t.dl.reason);
+    assert_int_equal(t.r.n, 1);
+    assert_string_equal(t.r.reqs[0].path, "/named");
+    wt_close(&t);
 }
 
 static void test_4xx_no_retry(void **state)
@@ -758,6 +846,8 @@ int main(void)
         cmocka_unit_test(test_429_retry_after),
         cmocka_unit_test(test_receiver_down_dead_letter),
         cmocka_unit_test(test_timeout_and_queue_full),
+        cmocka_unit_test(test_shutdown_in_flight),
+        cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_4xx_no_retry),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_rate_limit_digest_webhook),
