@@ -860,22 +860,29 @@ static int day_item(pd_gen *g, int64_t t, uint8_t type, uint8_t flags, uint32_t 
     return 0;
 }
 
-static uint32_t poisson(gen_rng *r, double lam)
+/* Poisson draw by multiplication (Knuth) for lam <= 2, summed over pieces for larger lam.
+ * e^-lam comes from its series, not libm, so every machine draws the same numbers. */
+static uint32_t poisson_small(gen_rng *r, double lam)
 {
-    double l = 1.0, lim = 0;
-    uint32_t k = 0;
-    /* e^-lam without libm: lam is small (alerts per server per day). */
-    double e = 1.0, term = 1.0;
+    double lim = 1.0, term = 1.0, l = 1.0;
     for (int i = 1; i < 30; i++) {
         term *= -lam / i;
-        e += term;
+        lim += term;
     }
-    lim = e;
+    uint32_t k = 0;
     do {
         k++;
         l *= gen_unit(r);
     } while (l > lim && k < 64);
     return k - 1;
+}
+
+static uint32_t poisson(gen_rng *r, double lam)
+{
+    uint32_t k = 0;
+    for (; lam > 2.0; lam -= 2.0)
+        k += poisson_small(r, 2.0);
+    return k + poisson_small(r, lam);
 }
 
 static bool is_vuln_pair(const pd_gen *g, const gen_pair *p)

@@ -206,8 +206,31 @@ static void check_defender_assessment(json_t *j, const pd_gen_meta *m)
     assert_string_equal(d->name, m->control_name);
 }
 
+static void check_rest_alert(json_t *j, const pd_gen_meta *m)
+{
+    assert_string_equal(jstr(j, "type"), "Microsoft.Security/Locations/alerts");
+    assert_string_equal(jstr(j, "name"), m->event_id);
+    json_t *p = json_object_get(j, "properties");
+    assert_non_null(p);
+    assert_string_equal(jstr(p, "alertType"), m->alert_type);
+    assert_string_equal(jstr(p, "systemAlertId"), m->event_id);
+    assert_string_equal(jstr(p, "resourceIdentifiers.0.azureResourceId"), m->resource_id);
+    assert_string_equal(jstr(p, "compromisedEntity"), m->resource_name);
+    assert_int_equal(intent_bits(jstr(p, "intent")), m->tactics);
+    assert_int_equal(jsev(p, "severity"), m->severity);
+    assert_int_equal(jtime(p, "timeGeneratedUtc"), m->time_ms);
+    assert_int_equal(jtime(p, "startTimeUtc"), m->alert_start_ms);
+    char loc[64];
+    snprintf(loc, sizeof(loc), "/locations/%s/alerts/", m->region);
+    assert_non_null(strstr(jstr(j, "id"), loc));
+}
+
 static void check_alert(json_t *j, const pd_gen_meta *m)
 {
+    if (m->rest_shape) {
+        check_rest_alert(j, m);
+        return;
+    }
     assert_string_equal(jstr(j, "AlertType"), m->alert_type);
     assert_string_equal(jstr(j, "SystemAlertId"), m->event_id);
     assert_string_equal(jstr(j, "AzureResourceId"), m->resource_id);
@@ -479,6 +502,7 @@ static void test_shapes(void **state)
     memset(f, 0, sizeof(f));
     opts_base(&o, 12, 50, 3);
     o.disorder_ms = 300000;
+    o.alert_rest_pct = 50;
     o.assessment_tags = false;
     run_shapes(&o, k, f);
     assert_int_equal(f[PD_FMT_ASFF] + f[PD_FMT_SCC], 0);
