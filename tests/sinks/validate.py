@@ -276,6 +276,19 @@ def check_replay(schemas, registry, src, bin_, emit):
             check(v_in, o, f"OCSF of replayed signal {i} as postured input")
             if o["finding_info"]["uid"] != sigs[i]["id"]:
                 fail(f"OCSF of replayed signal {i}: uid is not the signal id")
+        # interop: postured reads its own OCSF output back (chained instances, or a SIEM
+        # that forwards findings): one event per finding, detections as alerts
+        dec = subprocess.run([bin_, "decode", "--lines", os.path.join(d, "replay.ocsf")],
+                             capture_output=True, text=True)
+        events = [json.loads(l) for l in dec.stdout.splitlines() if l.strip()]
+        if dec.returncode != 0 or len(events) != len(ocsf):
+            fail(f"postured decode read {len(events)} events from {len(ocsf)} OCSF findings "
+                 f"(rc {dec.returncode}): {dec.stderr[-300:]}")
+        else:
+            for i, (o, e) in enumerate(zip(ocsf, events)):
+                if (o["class_uid"] == 2004) != (e.get("kind") == "alert"):
+                    fail(f"OCSF finding {i} (class {o['class_uid']}) decoded as {e.get('kind')}")
+            checked["ok"] += 1
         try:
             import msgpack
             with open(os.path.join(d, "replay.msgpack"), "rb") as f:
