@@ -1281,6 +1281,15 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         r = e->last_res;
     else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
+    if (r != e->last_res && !fresh && r < e->res_cap) {
+        /* Start the loads this event will need while the attributes are hashed. */
+        uint64_t h = pair_hash(r, 0);
+        __builtin_prefetch(&e->res[r]);
+        __builtin_prefetch(
+            &e->index[(uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16]);
+        if (e->nrg)
+            __builtin_prefetch(&e->rg[(size_t)r * e->nrg]);
+    }
     e->last_res = r;
     if (fresh) {
         uint32_t old_cap = e->res_cap;
