@@ -528,6 +528,9 @@ static int plan_incidents(pd_gen *g)
                 cand[nc++] = s;
         }
     uint32_t weeks = g->o.days ? (g->o.days + 6) / 7 : 52, next = 0;
+    /* Incident servers are frozen (no churn, noise or delete): keep them under a fifth of
+     * the fleet so long streams still churn. */
+    weeks = PD_MIN(weeks, PD_MAX(1u, g->nservers / 45));
     int rc = 0;
     for (uint32_t w = 0; w < weeks && next + 9 <= nc; w++) {
         uint32_t day = 7 * w + ((g->o.days == 0 || g->o.days >= 2) ? 1 : 0);

@@ -242,6 +242,19 @@ def check_replay(schemas, registry, src, bin_, emit):
         with open(stream, "w") as f:
             subprocess.run([bin_, "gen", "--seed", "7", "--servers", "40", "--days", "3",
                             "--mix", "all", "--controls", controls], stdout=f, check=True)
+        # the shipped pipeline's goal pack, when there is one: its signals validate too
+        default = os.path.join(src, "pipelines", "default.yaml")
+        if os.path.exists(default):
+            out = subprocess.run([bin_, "replay", "--quiet", "-p", default, stream],
+                                 capture_output=True, text=True, cwd=src)
+            if out.returncode != 0:
+                fail(f"replay -p default.yaml failed ({out.returncode}): {out.stderr[-500:]}")
+            n = 0
+            for i, l in enumerate(out.stdout.splitlines()):
+                if l.strip():
+                    check(v_sig, json.loads(l), f"default pipeline signal {i}")
+                    n += 1
+            print(f"replay -p pipelines/default.yaml: {n} signals validated")
         args = [bin_, "replay", "--quiet", "--goals", goals, "--controls", controls]
         if os.path.exists(rules):
             args += ["--rules", rules]

@@ -646,7 +646,7 @@ static void test_hostname(void **state)
     wt t;
     wt_open_port(&t, false, "{type: stdout}");
     /* localhost may resolve to ::1 first: listen there too when the system has IPv6 */
-    evhttp_bind_socket(t.r.http, "::1", (unsigned short)t.r.port);
+    bool v6 = evhttp_bind_socket(t.r.http, "::1", (unsigned short)t.r.port) == 0;
     wt_reload(&t, "{type: webhook, url: 'http://localhost:%d/named', retries: 2, backoff: 10ms}");
     pd_signal s = fx_drift("goal.breached", PD_SEV_HIGH, "edr-prod");
     assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
@@ -655,6 +655,16 @@ static void test_hostname(void **state)
         fail_msg("dead letter: %s", t.dl.reason);
     assert_int_equal(t.r.n, 1);
     assert_string_equal(t.r.reqs[0].path, "/named");
+    if (v6) { /* an IPv6 literal: the brackets are not part of the address */
+        wt_reload(&t, "{type: webhook, url: 'http://[::1]:%d/v6', retries: 0}");
+        assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
+        assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+        if (t.dl.n)
+            fail_msg("dead letter: %s", t.dl.reason);
+        assert_int_equal(t.r.n, 2);
+        assert_string_equal(t.r.reqs[1].path, "/v6");
+    } else
+        fprintf(stderr, "note: no IPv6 loopback, [::1] not tested\n");
     wt_close(&t);
 }
 
@@ -760,6 +770,10 @@ static void test_config(void **state)
          "cannot load CA certificates"},
         {"- {type: webhook}", "needs 'url' or 'url_env'"},
         {"- {type: webhook, url: 'http://h/', retry: 3}", "unknown key 'retry'"},
+        {"- {type: webhook, url: 'http://h/', headers: {\"X-A\": \"a\\r\\nX-B: b\"}}",
+         "invalid header 'X-A'"},
+        {"- {type: webhook, url: 'http://h/', preset: slack, batch: 5}",
+         "batch is for the splunk preset only"},
     };
     struct event_base *base = event_base_new();
     for (size_t i = 0; i < PD_ARRAY_LEN(cases); i++) {
