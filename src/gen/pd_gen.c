@@ -255,9 +255,18 @@ static int build_server(pd_gen *g, uint32_t s, uint32_t *cap)
     uint32_t role = gen_below(&r, PD_ARRAY_LEN(roles));
     sv->tier = (uint8_t)role;
     sv->owner = (uint8_t)gen_below(&r, PD_ARRAY_LEN(owners));
-    sv->noise[0] = (uint8_t)gen_below(&r, AT_NOISE__COUNT);
-    sv->noise[1] =
-        (uint8_t)((sv->noise[0] + 1 + gen_below(&r, AT_NOISE__COUNT - 1)) % AT_NOISE__COUNT);
+    /* Two background alert types that fit the server's OS (one tactic each). */
+    uint8_t fit[AT_NOISE__COUNT], nfit = 0;
+    for (uint8_t k = 0; k < AT_NOISE__COUNT; k++) {
+        bool lin_only = k == AT_NOISE_SSHFAIL || k == AT_NOISE_AAC || k == AT_NOISE_MINER ||
+                        k == AT_NOISE_FILELESS_L || k == AT_NOISE_SSHKEY;
+        bool win_only = k == AT_NOISE_FILELESS_W;
+        if ((sv->os == OS_LINUX && !win_only) || (sv->os == OS_WINDOWS && !lin_only))
+            fit[nfit++] = k;
+    }
+    uint32_t a = gen_below(&r, nfit), b2 = (a + 1 + gen_below(&r, nfit - 1u)) % nfit;
+    sv->noise[0] = fit[a];
+    sv->noise[1] = fit[b2];
     if (g->o.mix == PD_GEN_MIX_ALL && sv->cloud == PD_CLOUD_GCP)
         sv->noise[0] = AT_SCC_BRUTE;
     sv->name = pool_fmt(g, "%s-%s-%05u", roles[role], envs[sv->env], s);
