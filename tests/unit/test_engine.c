@@ -256,12 +256,24 @@ static void test_replay_deterministic(void **state)
     free(b);
 }
 
+/* The bench command runs (the figures themselves come from the full-size runs). */
+static void test_bench_smoke(void **state)
+{
+    (void)state;
+    char *argv[] = {"engine",   "--pairs", "40000",    "--small", "4000",
+                    "--events", "20000",   "--repeat", "1",       NULL};
+    assert_int_equal(pd_cmd_bench_engine(9, argv), 0);
+    char *bad[] = {"engine", "--bogus", NULL};
+    assert_int_equal(pd_cmd_bench_engine(2, bad), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_posture_ops),
         cmocka_unit_test(test_memory_per_pair),
         cmocka_unit_test(test_replay_deterministic),
+        cmocka_unit_test(test_bench_smoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "pd_time.h"
 
 #include <jansson.h>
+#include <unistd.h>
 
 static pd_controls *g_controls;
 
@@ -802,6 +803,39 @@ static void test_cli(void **state)
     free(out[1]);
     snprintf(cmd, sizeof(cmd), "%s gen --mix nope >/dev/null 2>&1", bin);
     assert_int_not_equal(system(cmd), 0);
+
+    /* The manifest lists one line per scripted incident, each naming its rule. */
+    char man[] = "/tmp/pd_gen_manifest_XXXXXX";
+    int fd = mkstemp(man);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd),
+             "%s gen --seed 3 --servers 30 --days 2 --controls %s/pipelines/controls.yaml "
+             "--manifest %s >/dev/null",
+             bin, ctl ? ctl : ".", man);
+    assert_int_equal(system(cmd), 0);
+    size_t mlen = 0;
+    char *mtext = pd_test_read_file(man, &mlen);
+    unlink(man);
+    assert_non_null(mtext);
+    bool seen[PD_GEN_INC__COUNT] = {false};
+    int mlines = 0;
+    for (char *l = strtok(mtext, "\n"); l; l = strtok(NULL, "\n")) {
+        json_t *j = json_loads(l, 0, NULL);
+        assert_non_null(j);
+        const char *rule = json_string_value(json_object_get(j, "rule"));
+        assert_non_null(rule);
+        for (int k = 1; k < PD_GEN_INC__COUNT; k++)
+            if (!strcmp(rule, pd_gen_incident_rule(k)))
+                seen[k] = true;
+        assert_true(json_array_size(json_object_get(j, "resources")) >= 1);
+        json_decref(j);
+        mlines++;
+    }
+    assert_int_equal(mlines, PD_GEN_INC__COUNT - 1);
+    for (int k = 1; k < PD_GEN_INC__COUNT; k++)
+        assert_true(seen[k]);
+    free(mtext);
 }
 
 int main(void)
