@@ -100,6 +100,9 @@ typedef struct goal_rt {
     uint32_t nctls, ctls_cap;
     hu *per_ctl; /* score/compliance from assessments, indexed by control id */
     uint32_t per_ctl_cap;
+    uint64_t pc_h, pc_u; /* sums over per_ctl */
+    uint64_t score_fp;   /* sum over controls of h / (h + u), fixed point 2^32 */
+    uint32_t score_n;    /* controls with h + u > 0 */
     /* score and compliance from their own events */
     double ev_num, ev_den;
     uint32_t ev_records;
@@ -452,6 +455,33 @@ static uint32_t pair_find(const pd_engine *e, uint32_t r, uint32_t c)
     }
 }
 
+/* The pairs of resource r: with linear probing and no deletions, each lies between its home
+ * (in r's group) and the first empty slot after it, so one scan of the cluster that starts
+ * at r's group finds them all (independent of how many controls exist). Writes up to cap
+ * pair indexes into out; returns the count found (which may exceed cap). */
+static uint32_t pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
+{
+    uint64_t h = pair_hash(r, 0);
+    uint32_t slots = e->index_groups * 16;
+    uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16, n = 0;
+    for (uint32_t k = 0; k < slots; k++) {
+        uint32_t j = gs + k < slots ? gs + k : gs + k - slots;
+        uint32_t v = e->index[j];
+        if (!v) {
+            if (k >= 15)
+                break;
+            continue;
+        }
+        v &= IDX_MASK;
+        if (PAIR(e, v)->res != r)
+            continue;
+        if (n < cap)
+            out[n] = v;
+        n++;
+    }
+    return n;
+}
+
 static void index_put(uint32_t *index, uint32_t ngroups, uint64_t h, uint32_t v)
 {
     uint32_t cap = ngroups * 16, j = pair_home(h, ngroups);
@@ -626,10 +656,22 @@ static void contrib(pd_engine *e, uint32_t gi, uint32_t r, uint32_t cid, pstate 
         if (ensure_per_ctl(e, G))
             return;
         hu *h = &G->per_ctl[cid];
-        if (s.status == PD_STATUS_HEALTHY && !stale)
+        /* Totals move by exact integer amounts, so they never drift. */
+        if (h->h + h->u) {
+            G->score_fp -= ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n--;
+        }
+        if (s.status == PD_STATUS_HEALTHY && !stale) {
             h->h += (uint32_t)sign;
-        else if (s.status == PD_STATUS_UNHEALTHY)
+            G->pc_h += (uint64_t)(int64_t)sign;
+        } else if (s.status == PD_STATUS_UNHEALTHY) {
             h->u += (uint32_t)sign;
+            G->pc_u += (uint64_t)(int64_t)sign;
+        }
+        if (h->h + h->u) {
+            G->score_fp += ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n++;
+        }
         return;
     }
     rgc *rc = &e->rg[(size_t)r * e->nrg + (uint32_t)G->rgi];
@@ -686,6 +728,7 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
     const goal_rt *G = &e->goals[gi];
     memset(st, 0, sizeof(*st));
     st->goal = G->g;
+    st->index = gi;
     st->changed_ms = G->changed_ms;
     st->met = G->state == 1;
     uint64_t known = G->res_bad + G->res_healthy + G->res_na;
@@ -722,36 +765,16 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
         }
         if (G->g->kind == PD_GOAL_SCORE) {
             /* Defender's formula, every control weighing the same (max score 1 each). */
-            double sum = 0;
-            uint32_t n = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c >= G->per_ctl_cap)
-                    continue;
-                hu h = G->per_ctl[c];
-                if (h.h + h.u == 0)
-                    continue;
-                sum += (double)h.h / (double)(h.h + h.u);
-                n++;
-            }
-            st->numerator = (uint64_t)sum;
-            st->denominator = n;
-            st->has_value = n > 0;
-            st->value = n ? 100.0 * sum / n : 0;
+            st->numerator = G->score_fp >> 32;
+            st->denominator = G->score_n;
+            st->has_value = G->score_n > 0;
+            st->value = G->score_n ? 100.0 * ((double)G->score_fp / 4294967296.0) / G->score_n : 0;
         } else {
-            uint64_t h = 0, u = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c < G->per_ctl_cap) {
-                    h += G->per_ctl[c].h;
-                    u += G->per_ctl[c].u;
-                }
-            }
-            st->numerator = h;
-            st->denominator = h + u;
-            st->violators = u;
-            st->has_value = h + u > 0;
-            st->value = st->has_value ? 100.0 * (double)h / (double)(h + u) : 0;
+            st->numerator = G->pc_h;
+            st->denominator = G->pc_h + G->pc_u;
+            st->violators = G->pc_u;
+            st->has_value = G->pc_h + G->pc_u > 0;
+            st->value = st->has_value ? 100.0 * (double)G->pc_h / (double)(G->pc_h + G->pc_u) : 0;
         }
         break;
     default:
@@ -1179,11 +1202,19 @@ static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter)
         G->in_scope++;
         e->res[r].scope |= 1ull << gi;
     }
-    for (uint32_t i = 0; i < G->nctls; i++) {
-        uint32_t v = pair_find(e, r, G->ctls[i]);
-        if (v)
-            contrib(e, gi, r, G->ctls[i], pstate_of(PAIR(e, v)), enter ? +1 : -1);
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
+    for (uint32_t i = 0; i < n; i++) {
+        const pair *p = PAIR(e, vs[i]);
+        if (e->ctls[p->ctl].goals & (1ull << gi))
+            contrib(e, gi, r, p->ctl, pstate_of(p), enter ? +1 : -1);
+    }
+    if (vs != buf)
+        free(vs);
     if (!enter) {
         G->in_scope--;
         e->res[r].scope &= ~(1ull << gi);
@@ -1698,19 +1729,22 @@ static int apply_compliance(pd_engine *e, const pd_event *ev)
 
 static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms, pd_str evid)
 {
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        pair *p = PAIR(e, v);
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
         if (p->status == PD_STATUS_REMOVED || p->ev_s > t_s)
             continue;
-        int rc = pair_set(e, v, PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
-        if (rc)
-            return rc;
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
     }
-    return 0;
+    if (vs != buf)
+        free(vs);
+    return rc;
 }
 
 static int apply_pair_event(pd_engine *e, const pd_event *ev)
@@ -1905,6 +1939,14 @@ static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void 
     return n;
 }
 
+static int key_cmp(const pd_engine *e, uint32_t va, uint32_t vb)
+{
+    pd_str a = pd_intern_str(e->ctl_ids, PAIR(e, va)->ctl);
+    pd_str b = pd_intern_str(e->ctl_ids, PAIR(e, vb)->ctl);
+    int c = memcmp(a.p, b.p, PD_MIN(a.len, b.len));
+    return c ? c : (int)a.len - (int)b.len;
+}
+
 static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_finding_fn fn,
                            void *fctx)
 {
@@ -1912,19 +1954,31 @@ static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_
     uint32_t r = find_res(e, canon), n = 0;
     if (!r)
         return 0;
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        const pair *p = PAIR(e, v);
+    uint32_t buf[256], *vs = buf, k = pairs_of_res(e, r, buf, 256);
+    if (k > 256) {
+        if (!(vs = malloc(k * sizeof(uint32_t))))
+            return 0;
+        pairs_of_res(e, r, vs, k);
+    }
+    /* By control key: the same order whatever order the records came in. */
+    for (uint32_t a = 1; a < k; a++)
+        for (uint32_t b = a; b > 0 && key_cmp(e, vs[b - 1], vs[b]) > 0; b--) {
+            uint32_t t = vs[b];
+            vs[b] = vs[b - 1];
+            vs[b - 1] = t;
+        }
+    for (uint32_t i = 0; i < k; i++) {
+        const pair *p = PAIR(e, vs[i]);
         if (p->status != PD_STATUS_UNHEALTHY || pair_sev(p) < min)
             continue;
         n++;
         if (fn)
-            fn(fctx, pd_intern_str(e->ctl_ids, c), pd_intern_str(e->strs, e->ctls[c].name),
-               pair_sev(p), (int64_t)p->since_s * 1000);
+            fn(fctx, pd_intern_str(e->ctl_ids, p->ctl),
+               pd_intern_str(e->strs, e->ctls[p->ctl].name), pair_sev(p),
+               (int64_t)p->since_s * 1000);
     }
+    if (vs != buf)
+        free(vs);
     return n;
 }
 
