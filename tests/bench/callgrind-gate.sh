@@ -6,7 +6,12 @@
 #
 #   callgrind-gate.sh [--bin POSTURED] [--build-type TYPE]            check (ctest runs this)
 #   callgrind-gate.sh [--bin POSTURED] [--build-type TYPE] --update   rewrite the baseline
+#   callgrind-gate.sh --regen-input      regenerate the input file from today's generator
+#                                        (then --update: the workload changed)
 #
+# The input is committed (tests/bench/gate-input.jsonl.xz, `postured gen --seed 1 --events
+# 20000`, 340 KB compressed) so that work on the generator does not move the figure: only
+# changes to decoding, the engines and the replay path do.
 # Per event = (Ir of the replay over the file - Ir of the same replay over an empty file)
 # / events, so start-up (loading goals, rules, the control table) is not counted.
 # Fails (exit 1) when the figure is more than PD_GATE_TOLERANCE percent (default 10) above
@@ -21,12 +26,14 @@ baseline="$here/callgrind-baseline.txt"
 bin="${PD_BIN:-$root/build/postured}"
 build_type="${PD_BUILD_TYPE:-RelWithDebInfo}"
 update=0
+regen=0
 tolerance="${PD_GATE_TOLERANCE:-10}"
 while [ $# -gt 0 ]; do
     case "$1" in
     --bin) bin="$2"; shift 2 ;;
     --build-type) build_type="$2"; shift 2 ;;
     --update) update=1; shift ;;
+    --regen-input) regen=1; shift ;;
     *) echo "usage: callgrind-gate.sh [--bin POSTURED] [--build-type TYPE] [--update]" >&2; exit 2 ;;
     esac
 done
@@ -35,14 +42,23 @@ done
 seed=1
 events=20000
 pipeline="pipelines/default.yaml"
-workload="gen --seed $seed --events $events | replay --quiet -p $pipeline"
+input="$here/gate-input.jsonl.xz"
+workload="tests/bench/gate-input.jsonl.xz (gen --seed $seed --events $events) | replay --quiet -p $pipeline"
 
 command -v valgrind >/dev/null || { echo "SKIP: valgrind not installed (apt-get install valgrind)"; exit 77; }
 [ -x "$bin" ] || { echo "callgrind-gate: no postured binary at $bin" >&2; exit 1; }
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/pd-gate.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-"$bin" gen --seed "$seed" --events "$events" -o "$tmp/in.jsonl"
+if [ "$regen" = 1 ]; then
+    "$bin" gen --seed "$seed" --events "$events" | xz -9 >"$input"
+    echo "callgrind-gate: wrote $input; now run $0 --update"
+    exit 0
+fi
+# xz-utils is in every Debian install; Python's lzma is the fallback.
+xz -dc "$input" >"$tmp/in.jsonl" 2>/dev/null ||
+    python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' "$input" >"$tmp/in.jsonl"
+events="$(wc -l <"$tmp/in.jsonl")"
 : >"$tmp/empty.jsonl"
 
 # Ir (instructions executed) of one replay under callgrind.

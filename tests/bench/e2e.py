@@ -211,21 +211,25 @@ def main():
                     results[c]["cpu_per_m"].append(cpm)
                     results[c]["wall"].append(m.wall)
                     print(f"  round {r + 1} {c:13s} {m.wall:7.2f} s {rate:10.0f} events/s "
-                          f"{m.cpu:7.2f} CPU-s {cpm:7.2f} CPU-s/M", flush=True)
+                          f"{m.cpu:7.2f} CPU-s {cpm:7.2f} CPU-s/M  (load {os.getloadavg()[0]:.1f})",
+                          flush=True)
         delete_topic = [topic, "bench-ref-drift", "bench-drift", "bench-breach",
                         "bench-goal-status", "bench-dead-letter"]
         bl.delete_topics(bootstrap, delete_topic)
     finally:
         broker.stop()
 
+    # events per CPU-second: what one core would sustain, robust to other load on the box
     summary = {c: {"events_per_s": round(bl.median(v["rate"])),
                    "cpu_s_per_million": round(bl.median(v["cpu_per_m"]), 2),
+                   "events_per_cpu_s": round(1e6 / bl.median(v["cpu_per_m"])),
                    "runs": len(v["rate"])} for c, v in results.items() if v["rate"]}
     print(f"\ne2e medians ({a.events} events, {a.runs} rounds, {info['nproc']} x {info['cpu']}, "
           f"{info['date']}, load {info['load1']}):")
-    print(f"  {'contender':13s} {'events/s':>10s} {'CPU-s/M':>9s}")
+    print(f"  {'contender':13s} {'events/s':>10s} {'CPU-s/M':>9s} {'events/CPU-s':>13s}")
     for c, s in summary.items():
-        print(f"  {c:13s} {s['events_per_s']:10d} {s['cpu_s_per_million']:9.2f}")
+        print(f"  {c:13s} {s['events_per_s']:10d} {s['cpu_s_per_million']:9.2f} "
+              f"{s['events_per_cpu_s']:13d}")
     for c, why in unavailable.items():
         if c in contenders:
             print(f"  {c:13s} not available: {why}")
@@ -237,6 +241,7 @@ def main():
                 ratios[f"{c}/kcat events/s"] = s["events_per_s"] / summary["kcat"]["events_per_s"]
             if "python" in summary:
                 ratios[f"{c}/python events/s"] = s["events_per_s"] / summary["python"]["events_per_s"]
+                ratios[f"{c}/python events/CPU-s"] = s["events_per_cpu_s"] / summary["python"]["events_per_cpu_s"]
                 ratios[f"{c}/python CPU-s/M"] = s["cpu_s_per_million"] / summary["python"]["cpu_s_per_million"]
     if "python" in summary and "kcat" in summary:
         ratios["python/kcat events/s"] = summary["python"]["events_per_s"] / summary["kcat"]["events_per_s"]

@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 
@@ -222,7 +223,8 @@ def decode(raw, engine):
             engine.events += 1  # decoded, but no coverage goal counts it
             continue
         props = e.get("properties") or {}
-        rid = ((props.get("resourceDetails") or {}).get("Id") or "").lower()
+        rd = props.get("resourceDetails") or {}
+        rid = (rd.get("Id") or rd.get("id") or "").lower()
         aid = (e.get("id") or "").lower()
         if not rid and SEP in aid:
             rid = aid.split(SEP)[0]
@@ -296,8 +298,13 @@ def run_kafka(a, goals):
     eof = set()
     errors = 0
     last_commit = time.monotonic()
-    while len(eof) < nparts:
-        msgs = consumer.consume(1000, 0.5)
+    stop = []
+    if a.follow:
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    # Following a live stream, wait at most 5 ms for a batch (latency); else 0.5 s.
+    wait = 0.005 if a.follow else 0.5
+    while not stop and (a.follow or len(eof) < nparts):
+        msgs = consumer.consume(1000, wait)
         for m in msgs:
             err = m.error()
             if err is not None:
@@ -343,6 +350,7 @@ def main():
     p.add_argument("--goals", default=GOALS)
     p.add_argument("--controls", default=CONTROLS)
     p.add_argument("--file")
+    p.add_argument("--follow", action="store_true", help="do not stop at the end; SIGTERM stops")
     a = p.parse_args()
     goals = load_goals(a.goals, a.controls)
     if a.file:
