@@ -1939,3 +1939,8 @@ uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key)
 {
     return find_ctl(e, key);
 }
+
+uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c)
+{
+    return pair_find(e, r, c);
+}

@@ -165,5 +165,7 @@ void pd_engine_int_contrib(pd_engine *e, uint32_t v, int sign);
 /* Looks a resource id / control key up without adding it: 0 when absent. */
 uint32_t pd_engine_int_find_res(const pd_engine *e, pd_str canon);
 uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key);
+/* The 1-based index of pair (r, c), 0 when absent. */
+uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c);
 
 #endif
