@@ -1944,3 +1944,23 @@ uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c)
 {
     return pair_find(e, r, c);
 }
+
+uint64_t pd_engine_int_pair_hash(uint32_t r, uint32_t c)
+{
+    return pair_hash(r, c);
+}
+
+uint32_t pd_engine_int_pair_home(uint64_t h, uint32_t ngroups)
+{
+    return pair_home(h, ngroups);
+}
+
+uint32_t pd_engine_int_idx_tag(uint64_t h)
+{
+    return TAG_OF(h);
+}
+
+uint32_t pd_engine_int_idx_mask(void)
+{
+    return IDX_MASK;
+}

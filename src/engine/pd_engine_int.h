@@ -165,6 +165,13 @@ void pd_engine_int_contrib(pd_engine *e, uint32_t v, int sign);
 /* Looks a resource id / control key up without adding it: 0 when absent. */
 uint32_t pd_engine_int_find_res(const pd_engine *e, pd_str canon);
 uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key);
+/* The pair index's layout, so an image can carry the index itself: a slot holds
+ * pd_engine_int_idx_tag(h) | v (v = pair index, at most pd_engine_int_idx_mask()), with h =
+ * pd_engine_int_pair_hash(r, c); probing starts at pd_engine_int_pair_home(h, groups). */
+uint64_t pd_engine_int_pair_hash(uint32_t r, uint32_t c);
+uint32_t pd_engine_int_pair_home(uint64_t h, uint32_t ngroups);
+uint32_t pd_engine_int_idx_tag(uint64_t h);
+uint32_t pd_engine_int_idx_mask(void);
 /* The 1-based index of pair (r, c), 0 when absent. */
 uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c);
 

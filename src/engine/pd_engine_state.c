@@ -34,11 +34,12 @@ enum {
     T_CMP,
     T_GOAL,
     T_PAIR,
+    T_INDEX,
     T_WHEEL,
     T__COUNT
 };
 static const char tags[T__COUNT][5] = {"GLOB", "SRES", "SCTL", "SSTR", "SACC", "SCMP", "RESR",
-                                       "CTLR", "ACCR", "CMPR", "GOAL", "PAIR", "WHEL"};
+                                       "CTLR", "ACCR", "CMPR", "GOAL", "PAIR", "INDX", "WHEL"};
 
 /* ---------- fingerprint ---------- */
 
@@ -90,6 +91,21 @@ uint64_t pd_engine_state_fingerprint(const pd_engine *e)
             h = fp_globs(fp_str(h, sc->tags[t].key), sc->tags[t].values, sc->tags[t].nvalues);
         for (uint32_t c = 0; c < g->ncontrols; c++)
             h = fp_str(pd_hash_mix(h, g->controls[c].kind), g->controls[c].value);
+    }
+    return h;
+}
+
+/* The index layout (hash, home slot, tag, id bits) in 64 bits: an image's index is only
+ * adopted when the engine that reads it lays pairs out the same way. */
+static uint64_t idx_layout(void)
+{
+    uint64_t h = pd_hash_mix(0x696e646578ULL, pd_engine_int_idx_mask());
+    static const uint32_t probe[][2] = {{1, 1}, {7, 300}, {123456, 17}, {0xfffffff, 3}};
+    for (size_t i = 0; i < PD_ARRAY_LEN(probe); i++) {
+        uint64_t ph = pd_engine_int_pair_hash(probe[i][0], probe[i][1]);
+        h = pd_hash_mix(h, ph);
+        h = pd_hash_mix(h, pd_engine_int_pair_home(ph, 97 + (uint32_t)i * 1000));
+        h = pd_hash_mix(h, pd_engine_int_idx_tag(ph));
     }
     return h;
 }
@@ -262,6 +278,13 @@ int pd_engine_state_export(const pd_engine *e, pd_buf *out)
         }
         out->len += (size_t)e->npairs * PAIR_REC;
     }
+    sec_close(&w);
+
+    /* The pair index as it is, with a signature of its layout: restoring it is a copy and
+     * a check instead of a re-insertion of every pair. */
+    sec_open(&w, T_INDEX, e->index_groups);
+    w_u64(&w, idx_layout());
+    w_raw(&w, e->index, (size_t)e->index_groups * 16 * sizeof(uint32_t));
     sec_close(&w);
 
     /* The wheel: per non-empty slot, its list from tail to head, so that linking the entries
@@ -617,46 +640,109 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
         return PD_EINVAL;
 
     /* Pairs, in their original order (so pair indexes, and with them every later iteration
-     * order, are the same). The index is sized once for all of them. */
+     * order, are the same), straight into the engine's chunks. */
     if (sec_read(&r, T_PAIR, &s, &n, PAIR_REC))
         return PD_EINVAL;
     if ((size_t)(s.end - s.p) != (size_t)n * PAIR_REC)
         return fail(&r, "section PAIR: %u records in %zu bytes", n, (size_t)(s.end - s.p));
-    uint32_t groups = (uint32_t)((uint64_t)n * 100 / (16 * 85)) + 2;
-    if (groups > e->index_groups) {
-        uint32_t *ni = calloc((size_t)groups * 16, sizeof(uint32_t));
-        if (!ni)
+    uint32_t idx_mask = pd_engine_int_idx_mask();
+    if (n >= idx_mask)
+        return fail(&r, "%u pairs: more than the index addresses", n);
+    uint32_t nchunks = (uint32_t)(((uint64_t)n + PAIR_CHUNK - 1) / PAIR_CHUNK);
+    if (nchunks > e->chunks_cap) {
+        pair **nc = realloc(e->chunks, nchunks * sizeof(pair *));
+        if (!nc)
             return PD_ENOMEM;
-        free(e->index);
-        e->index = ni;
-        e->index_groups = groups;
+        e->chunks = nc;
+        e->chunks_cap = nchunks;
     }
-    for (uint32_t i = 0; i < n; i++, s.p += PAIR_REC) {
+    for (; e->nchunks < nchunks; e->nchunks++)
+        if (!(e->chunks[e->nchunks] = malloc(PAIR_CHUNK * sizeof(pair))))
+            return PD_ENOMEM;
+    for (uint32_t v = 1; v <= n; v++, s.p += PAIR_REC) {
         uint32_t f[6];
         memcpy(f, s.p, 24);
         const uint8_t *b = s.p + 24;
         if (!f[0] || f[0] > nres || !f[1] || f[1] > nctl || b[0] > PD_STATUS_REMOVED ||
             ((b[1] >> F_SEV_SHIFT) & 7) > PD_SEV_CRITICAL)
-            return fail(&r, "pair %u: an id or status out of range", i + 1);
-        if (pd_engine_int_find_pair(e, f[0], f[1]))
-            return fail(&r, "pair %u: a duplicate", i + 1);
-        uint32_t v;
-        if ((rc = pd_engine_int_pair_add(e, f[0], f[1], &v)))
-            return rc;
+            return fail(&r, "pair %u: an id or status out of range", v);
         pair *p = PAIR(e, v);
+        p->res = f[0];
+        p->ctl = f[1];
         p->ev_s = f[2];
         p->seen_s = f[3];
         p->since_s = f[4];
         p->flap_s = f[5];
+        p->tprev = p->tnext = 0;
         p->status = b[0];
         p->flags = (uint8_t)(b[1] & ~F_LINKED);
         p->flap_n = b[2];
         p->sla_bits = b[3];
+        e->npairs = v;
         pd_engine_int_contrib(e, v, +1);
     }
     e->st.pairs = n;
     for (uint32_t i = 0; i < e->ngoals; i++)
         e->goals[i].dirty = false;
+
+    /* The index: adopted when its layout is this engine's and every slot checks out (each
+     * pair exactly once, under its own tag, with room left), else rebuilt from the pairs. */
+    if (sec_read(&r, T_INDEX, &s, &n, 0))
+        return PD_EINVAL;
+    uint64_t layout = r_u64(&s);
+    uint64_t nslots = (uint64_t)n * 16;
+    if (!n || n > (UINT32_MAX / 16) || (uint64_t)(s.end - s.p) != nslots * 4)
+        return fail(&r, "section INDX: %u groups in %zu bytes", n, (size_t)(s.end - s.p));
+    if (nslots <= e->npairs)
+        return fail(&r, "section INDX: %u groups cannot hold %u pairs", n, e->npairs);
+    uint32_t *ni = malloc(nslots * sizeof(uint32_t));
+    if (!ni)
+        return PD_ENOMEM;
+    bool adopt = layout == idx_layout();
+    if (adopt) {
+        memcpy(ni, s.p, nslots * 4);
+        uint8_t *seen = calloc(e->npairs / 8 + 1, 1);
+        if (!seen) {
+            free(ni);
+            return PD_ENOMEM;
+        }
+        uint32_t count = 0;
+        for (uint64_t j = 0; j < nslots && adopt; j++) {
+            uint32_t x = ni[j], v = x & idx_mask;
+            if (!x)
+                continue;
+            if (!v || v > e->npairs || (seen[v >> 3] & (1u << (v & 7)))) {
+                adopt = false;
+                break;
+            }
+            seen[v >> 3] |= (uint8_t)(1u << (v & 7));
+            const pair *p = PAIR(e, v);
+            if ((x & ~idx_mask) != pd_engine_int_idx_tag(pd_engine_int_pair_hash(p->res, p->ctl)))
+                adopt = false;
+            count++;
+        }
+        free(seen);
+        if (adopt && count != e->npairs)
+            adopt = false;
+        if (!adopt) {
+            free(ni);
+            return fail(&r, "section INDX: a slot names a pair twice, none, or under another tag");
+        }
+    } else {
+        /* Another layout (another build): insert every pair, as the engine does. */
+        memset(ni, 0, nslots * 4);
+        for (uint32_t v = 1; v <= e->npairs; v++) {
+            const pair *p = PAIR(e, v);
+            uint64_t h = pd_engine_int_pair_hash(p->res, p->ctl);
+            uint32_t j = pd_engine_int_pair_home(h, n);
+            while (ni[j])
+                j = j + 1 == nslots ? 0 : j + 1;
+            ni[j] = pd_engine_int_idx_tag(h) | v;
+        }
+    }
+    free(e->index);
+    e->index = ni;
+    e->index_groups = n;
 
     if (sec_read(&r, T_WHEEL, &s, &n, 12))
         return PD_EINVAL;
