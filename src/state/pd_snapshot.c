@@ -5,7 +5,7 @@
  *       i64, pairs u64, resources u64, topic (u32 length + bytes), noffsets u32, then
  *       noffsets x (partition i32, offset i64). Readers skip header bytes they do not know.
  *   16+H payload length u64, payload
- *   end-8 checksum u64: sum_of(bytes 0..16+H+8, payload) */
+ *   end-8 checksum u64: pd_snapshot_file_sum(bytes 0..16+H+8, payload) */
 #include "pd_snapshot.h"
 
 #include "pd_engine_state.h"
@@ -91,8 +91,7 @@ uint64_t pd_snapshot_checksum(const void *data, size_t len)
     return h;
 }
 
-/* The file's checksum: the head and the payload hashed apart, then combined. */
-static uint64_t sum_of(const void *head, size_t hlen, const void *payload, size_t plen)
+uint64_t pd_snapshot_file_sum(const void *head, size_t hlen, const void *payload, size_t plen)
 {
     return pd_snapshot_checksum(head, hlen) ^ rotl(pd_snapshot_checksum(payload, plen), 29) ^
            0x5053554dULL;
@@ -163,8 +162,8 @@ int pd_snapshot_write(const char *path, const pd_snapshot_meta *m, const void *p
         return PD_ENOMEM;
     }
     /* The checksum covers the head (magic to payload length) and the payload, hashed
-     * separately so the payload need not be copied behind the head: see sum_of(). */
-    uint64_t sum = sum_of(h.p, h.len, payload, len);
+     * separately so the payload need not be copied behind the head: see pd_snapshot_file_sum(). */
+    uint64_t sum = pd_snapshot_file_sum(h.p, h.len, payload, len);
     char tmp[4096];
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
@@ -256,7 +255,7 @@ int pd_snapshot_parse(const void *data, size_t len, pd_snapshot_meta *m, size_t 
     }
     uint64_t sum, want;
     memcpy(&sum, p + len - 8, 8);
-    want = sum_of(p, off, p + off, (size_t)pl);
+    want = pd_snapshot_file_sum(p, off, p + off, (size_t)pl);
     if (sum != want) {
         why_set(why, why_len, "checksum mismatch (file corrupt)");
         return PD_EINVAL;

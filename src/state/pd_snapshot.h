@@ -61,6 +61,9 @@ int pd_snapshot_load_engine(const char *path, pd_engine *e, pd_snapshot_meta *m,
 /* The checksum: 64 bits, four independent lanes over 32-byte blocks (GB/s, so 4M pairs
  * verify in tens of milliseconds). Not cryptographic: it detects corruption, not tampering. */
 uint64_t pd_snapshot_checksum(const void *data, size_t len);
+/* The file's trailing checksum: the head (magic to payload length) and the payload hashed
+ * apart, then combined (checksum(head) ^ rotl64(checksum(payload), 29) ^ 0x5053554d). */
+uint64_t pd_snapshot_file_sum(const void *head, size_t hlen, const void *payload, size_t plen);
 
 /* `postured bench restore [--pairs N] [--dir DIR]`: builds an engine with N pairs, snapshots
  * it, and times reading + importing it back (entries per second, bytes per pair). argv[0] is
