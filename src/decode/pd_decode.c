@@ -349,6 +349,31 @@ static int check_primitive(pd_decoder *d, size_t s, size_t e)
     return pd_dec_fail(d, PD_EDEC_SYNTAX, s, "invalid literal '%.*s'", (int)PD_MIN(n, 32), p);
 }
 
+/* True when the message has no byte below 0x20, none above 0x7f and no backslash: then no
+ * string can hold a control character, bad UTF-8 or an escape, and validation skips the
+ * per-string checks. Compact JSON (what Kafka carries) usually qualifies; pretty-printed
+ * JSON (newlines) does not and takes the per-string path. */
+static bool plain_ascii(const char *js, size_t len)
+{
+    size_t p = 0;
+#ifdef __SSE2__
+    __m128i acc = _mm_setzero_si128();
+    const __m128i lo = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\');
+    for (; p + 16 <= len; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(js + p));
+        acc = _mm_or_si128(acc, _mm_or_si128(_mm_cmplt_epi8(v, lo), _mm_cmpeq_epi8(v, bs)));
+    }
+    if (_mm_movemask_epi8(acc))
+        return false;
+#endif
+    for (; p < len; p++) {
+        unsigned char c = (unsigned char)js[p];
+        if (c < 0x20 || c >= 0x80 || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 static int gap_error(pd_decoder *d, size_t pos, size_t rs, char sep)
 {
     const char *js = d->js;
@@ -383,10 +408,13 @@ static int validate(pd_decoder *d)
     size_t cur_end = SIZE_MAX, pos = 0;
     char sep = 0;
     bool obj = false;
+    const bool plain = plain_ascii(js, d->len);
     int rc;
 
-    for (jsmntok_t *ti = t + 1;; ti++) {
-        size_t rs = ti < tend ? (size_t)ti->start - (ti->type == JSMN_STRING) : d->len;
+    uint32_t i = 1;
+    for (jsmntok_t *ti = t + 1;; ti++, i++) {
+        const bool last = ti == tend;
+        size_t rs = last ? d->len : (size_t)ti->start - (ti->type == JSMN_STRING);
         /* Close every container that ends before this token. */
         while (cur_end <= rs) {
             size_t ce1 = cur_end - 1;
@@ -394,16 +422,15 @@ static int validate(pd_decoder *d)
                 return rc;
             if (sep == ':')
                 return pd_dec_fail(d, PD_EDEC_SYNTAX, ce1, "object key without a value");
-            next[cur] = (uint32_t)(ti - t);
+            next[cur] = i;
             pos = cur_end;
             cur = st[--sp].tok;
             cur_end = cur ? (size_t)t[cur].end : SIZE_MAX;
             obj = cur && t[cur].type == JSMN_OBJECT;
             sep = ',';
         }
-        if (ti == tend)
+        if (last)
             break;
-        const uint32_t i = (uint32_t)(ti - t);
         if (sep) {
             if (cur == 0)
                 return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
@@ -416,10 +443,12 @@ static int validate(pd_decoder *d)
         const bool want_key = obj && sep != ':';
         switch (ti->type) {
         case JSMN_STRING:
-            if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)) < 0)
-                return rc;
-            if (rc)
-                ti->size |= PD_DEC_TOK_ESC;
+            if (!plain) {
+                if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)) < 0)
+                    return rc;
+                if (rc)
+                    ti->size |= PD_DEC_TOK_ESC;
+            }
             next[i] = i + 1;
             pos = (size_t)ti->end + 1;
             sep = want_key ? ':' : ',';
@@ -541,11 +570,6 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
         }
     }
     return 0;
-}
-
-bool pd_dec_absent(const pd_decoder *d, uint32_t i)
-{
-    return i == 0 || (d->tok[i].type == JSMN_PRIMITIVE && d->js[d->tok[i].start] == 'n');
 }
 
 static const char *type_name(const pd_decoder *d, uint32_t i)
@@ -976,9 +1000,9 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
             p++;
             continue;
         }
-        const char *e = memchr(p, '/', (size_t)(end - p));
-        if (!e)
-            e = end;
+        const char *e = p;
+        while (e < end && *e != '/')
+            e++;
         pd_str seg = {p, (uint32_t)(e - p)};
         if (!r->account.len && PD_IEQ(prev, "subscriptions"))
             r->account = seg;
@@ -1001,9 +1025,9 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
                 c++;
                 continue;
             }
-            const char *e = memchr(c, '/', (size_t)(ce - c));
-            if (!e)
-                e = ce;
+            const char *e = c;
+            while (e < ce && *e != '/')
+                e++;
             /* segments: 0 namespace, 1 type, 2 name, 3 type, 4 name, ... */
             if (seg == 0 || seg % 2 == 1) {
                 if (n)
@@ -1295,7 +1319,10 @@ int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit
         d->scratch = p;
         d->sccap = cap;
     }
-    pd_run run = {.emit = emit, .ctx = ctx, .dry = false};
+    pd_run run; /* not zero-initialised: the event inside is reset per event */
+    run.emit = emit;
+    run.ctx = ctx;
+    run.dry = false;
     if (is_multi(d)) {
         /* Validate every event before emitting any. */
         run.dry = true;

@@ -17,6 +17,7 @@
 #endif
 
 #include <stdio.h>
+#include <string.h>
 
 /* A field table's lookup index (see pd_dec_fields), cached per decoder by table address. */
 typedef struct pd_dec_index {
@@ -72,7 +73,15 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
  * folded partners are control characters or DEL, which validated text does not hold. */
 static inline bool pd_dec_ieq_n(const char *p, const char *lit, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        if ((a | 0x2020202020202020ULL) != (b | 0x2020202020202020ULL))
+            return false;
+    }
+    for (; i < n; i++)
         if ((p[i] | 0x20) != (lit[i] | 0x20))
             return false;
     return true;
@@ -86,7 +95,10 @@ static inline bool pd_dec_is(const pd_decoder *d, uint32_t i, jsmntype_t type)
     return i && d->tok[i].type == type;
 }
 /* Absent (0) or a JSON null. */
-bool pd_dec_absent(const pd_decoder *d, uint32_t i);
+static inline bool pd_dec_absent(const pd_decoder *d, uint32_t i)
+{
+    return i == 0 || (d->tok[i].type == JSMN_PRIMITIVE && d->js[d->tok[i].start] == 'n');
+}
 static inline size_t pd_dec_off(const pd_decoder *d, uint32_t i)
 {
     int s = d->tok[i].start;
