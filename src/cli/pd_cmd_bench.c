@@ -8,6 +8,7 @@
 #include "pd_buf.h"
 #include "pd_cli.h"
 #include "pd_decode.h"
+#include "pd_engine.h" /* pd_cmd_bench_engine */
 #include "pd_gen.h"
 #include "pd_time.h"
 
@@ -433,6 +434,9 @@ int pd_cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "decode"))
         return bench_decode(argc - 1, argv + 1);
-    fprintf(stderr, "usage: postured bench decode [--events N] [--seconds S]\n");
+    if (argc >= 2 && !strcmp(argv[1], "engine"))
+        return pd_cmd_bench_engine(argc - 1, argv + 1);
+    fprintf(stderr, "usage: postured bench decode [--events N] [--seconds S]\n"
+                    "       postured bench engine [--pairs N] [--burst K] (--help)\n");
     return 2;
 }

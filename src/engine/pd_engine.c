@@ -82,7 +82,8 @@ typedef struct acct {
     double score_num, score_den;
     bool has_score;
     bool snap_open, reconciling;
-    uint32_t snap_start_s, snap_last_s;
+    uint32_t snap_start_s; /* watermark when the snapshot opened */
+    uint32_t snap_last_s;  /* live time of its last record */
     uint8_t cloud;
 } acct;
 
@@ -99,9 +100,13 @@ typedef struct goal_rt {
     uint32_t nctls, ctls_cap;
     hu *per_ctl; /* score/compliance from assessments, indexed by control id */
     uint32_t per_ctl_cap;
+    uint64_t pc_h, pc_u; /* sums over per_ctl */
+    uint64_t score_fp;   /* sum over controls of h / (h + u), fixed point 2^32 */
+    uint32_t score_n;    /* controls with h + u > 0 */
     /* score and compliance from their own events */
     double ev_num, ev_den;
     uint32_t ev_records;
+    int rgi;   /* index among the per-resource goals (control, coverage, sla), else -1 */
     int state; /* -1 unset, 0 breached, 1 met */
     bool has_value;
     double last_value;
@@ -196,18 +201,21 @@ struct pd_engine {
     uint32_t last_res; /* events come in bursts per resource */
     res *res;
     uint32_t res_cap;
-    rgc *rg; /* res_cap * ngoals */
+    rgc *rg; /* res_cap * nrg: per (resource, per-resource goal) */
+    uint32_t nrg;
     ctl *ctls;
     uint32_t ctls_cap;
     acct *accts_v;
     uint32_t accts_cap, open_snapshots;
+    uint32_t live_s;     /* latest event time of records that are not snapshot records */
+    uint32_t snap_due_s; /* no open snapshot completes before this live time */
     comprec *comp;
     uint32_t comp_cap;
 
-    pair *pairs;
-    uint32_t npairs, pairs_cap;
+    pair **chunks;
+    uint32_t nchunks, chunks_cap, npairs;
     uint32_t *index;
-    uint32_t index_mask;
+    uint32_t index_groups;
 
     uint32_t *wheel;
     uint32_t wheel_cur; /* every slot before this second has been processed */
@@ -218,6 +226,11 @@ struct pd_engine {
     pd_engine_stats st;
     char timebuf[32];
 };
+
+#define PAIR_BITS  14
+#define PAIR_CHUNK (1u << PAIR_BITS)
+/* The record of pair v (1-based). */
+#define PAIR(e, v) (&(e)->chunks[((v)-1) >> PAIR_BITS][((v)-1) & (PAIR_CHUNK - 1)])
 
 /* ---------- small helpers ---------- */
 
@@ -302,12 +315,13 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         g->g = pd_goal_set_at(goals, i);
         g->state = -1;
         g->target = pd_str_c(g->g->target_text);
+        g->rgi = kind_per_resource(g->g->kind) ? (int)e->nrg++ : -1;
     }
     if (pd_intern_create(&e->res_ids) || pd_intern_create(&e->ctl_ids) ||
         pd_intern_create(&e->strs) || pd_intern_create(&e->accts) || pd_intern_create(&e->comp_ids))
         goto fail;
-    e->index_mask = 1023;
-    if (!(e->index = calloc(e->index_mask + 1, sizeof(uint32_t))))
+    e->index_groups = 64;
+    if (!(e->index = calloc((size_t)e->index_groups * 16, sizeof(uint32_t))))
         goto fail;
     e->res_tab.mask = e->ctl_tab.mask = 255;
     if (!(e->res_tab.slots = calloc(256, sizeof(uint64_t))) ||
@@ -341,7 +355,9 @@ void pd_engine_destroy(pd_engine *e)
     free(e->ctls);
     free(e->accts_v);
     free(e->comp);
-    free(e->pairs);
+    for (uint32_t i = 0; i < e->nchunks; i++)
+        free(e->chunks[i]);
+    free(e->chunks);
     free(e->index);
     free(e->wheel);
     free(e->res_tab.slots);
@@ -398,64 +414,93 @@ static bool scope_match(const pd_goal_scope *sc, pd_cloud cloud, pd_str account,
 
 /* ---------- pairs: index and timers ---------- */
 
-/* The index: uint32 slots holding (tag << 26) | (pair index + 1). A pair's home slot is in
- * its resource's 16-slot group (one cache line), offset by its control, so the records of a
- * resource evaluated together share index lines; the 6-bit tag skips most foreign slots
- * without touching their pair records. */
+/* The index: uint32 slots holding (tag << 26) | (pair index + 1), in groups of 16 slots
+ * (one cache line). A pair's home is its resource's group, at its control's offset, so the
+ * records of a resource evaluated together share index lines; the 6-bit tag skips most
+ * foreign slots without touching their pair records. The group count is not a power of two
+ * (it grows by half), which keeps the index near its load limit instead of doubling. */
 #define IDX_BITS  26
 #define IDX_MASK  ((1u << IDX_BITS) - 1)
 #define PAIRS_MAX (IDX_MASK - 1)
 #define TAG_OF(h) ((uint32_t)((h) >> 58) << IDX_BITS)
+#define IDX_LOAD  85 /* percent */
 
-/* Low 32 bits: the home (the resource's group, the control's slot in it); top 6: the tag. */
+/* Low 32 bits: the resource's hash; bits 32..35: the control's offset; top 6: the tag. */
 static uint64_t pair_hash(uint32_t r, uint32_t c)
 {
     uint64_t hr = pd_hash_mix((uint64_t)r * 0x9e3779b97f4a7c15ULL, 0x5bd1e995);
     uint64_t hc = pd_hash_mix((uint64_t)c * 0xc2b2ae3d27d4eb4fULL, 0x27d4eb2f);
-    uint32_t home = ((uint32_t)hr & ~15u) | ((uint32_t)hc & 15u);
-    return ((hr ^ (hc << 7)) & 0xffffffff00000000ULL) | home;
+    return ((hr ^ (hc << 7)) & 0xfc00000000000000ULL) | ((hc & 15u) << 32) | (uint32_t)hr;
 }
 
-static uint32_t pair_home(uint64_t h, uint32_t mask)
+static uint32_t pair_home(uint64_t h, uint32_t ngroups)
 {
-    return (uint32_t)h & mask;
+    uint32_t g = (uint32_t)(((uint64_t)(uint32_t)h * ngroups) >> 32);
+    return g * 16 + (uint32_t)((h >> 32) & 15);
 }
 
 static uint32_t pair_find(const pd_engine *e, uint32_t r, uint32_t c)
 {
     uint64_t h = pair_hash(r, c);
-    uint32_t tag = TAG_OF(h);
-    for (uint32_t j = pair_home(h, e->index_mask);; j = (j + 1) & e->index_mask) {
+    uint32_t tag = TAG_OF(h), cap = e->index_groups * 16;
+    for (uint32_t j = pair_home(h, e->index_groups);; j = j + 1 == cap ? 0 : j + 1) {
         uint32_t v = e->index[j];
         if (!v)
             return 0;
         if ((v & ~IDX_MASK) != tag)
             continue;
-        const pair *p = &e->pairs[(v & IDX_MASK) - 1];
+        const pair *p = PAIR(e, v & IDX_MASK);
         if (p->res == r && p->ctl == c)
             return v & IDX_MASK;
     }
 }
 
-static void index_put(uint32_t *index, uint32_t mask, uint64_t h, uint32_t v)
+/* The pairs of resource r: with linear probing and no deletions, each lies between its home
+ * (in r's group) and the first empty slot after it, so one scan of the cluster that starts
+ * at r's group finds them all (independent of how many controls exist). Writes up to cap
+ * pair indexes into out; returns the count found (which may exceed cap). */
+static uint32_t pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
 {
-    uint32_t j = pair_home(h, mask);
+    uint64_t h = pair_hash(r, 0);
+    uint32_t slots = e->index_groups * 16;
+    uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16, n = 0;
+    for (uint32_t k = 0; k < slots; k++) {
+        uint32_t j = gs + k < slots ? gs + k : gs + k - slots;
+        uint32_t v = e->index[j];
+        if (!v) {
+            if (k >= 15)
+                break;
+            continue;
+        }
+        v &= IDX_MASK;
+        if (PAIR(e, v)->res != r)
+            continue;
+        if (n < cap)
+            out[n] = v;
+        n++;
+    }
+    return n;
+}
+
+static void index_put(uint32_t *index, uint32_t ngroups, uint64_t h, uint32_t v)
+{
+    uint32_t cap = ngroups * 16, j = pair_home(h, ngroups);
     while (index[j])
-        j = (j + 1) & mask;
+        j = j + 1 == cap ? 0 : j + 1;
     index[j] = TAG_OF(h) | v;
 }
 
 static int index_grow(pd_engine *e)
 {
-    uint32_t ncap = (e->index_mask + 1) * 2;
-    uint32_t *ni = calloc(ncap, sizeof(uint32_t));
+    uint32_t ng = e->index_groups + e->index_groups / 2;
+    uint32_t *ni = calloc((size_t)ng * 16, sizeof(uint32_t));
     if (!ni)
         return PD_ENOMEM;
-    for (uint32_t i = 0; i < e->npairs; i++)
-        index_put(ni, ncap - 1, pair_hash(e->pairs[i].res, e->pairs[i].ctl), i + 1);
+    for (uint32_t i = 1; i <= e->npairs; i++)
+        index_put(ni, ng, pair_hash(PAIR(e, i)->res, PAIR(e, i)->ctl), i);
     free(e->index);
     e->index = ni;
-    e->index_mask = ncap - 1;
+    e->index_groups = ng;
     return 0;
 }
 
@@ -463,23 +508,30 @@ static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
 {
     if (e->npairs >= PAIRS_MAX)
         return PD_ENOMEM; /* the index addresses 2^26 pairs */
-    if ((uint64_t)(e->npairs + 1) * 4 >= (uint64_t)(e->index_mask + 1) * 3 && index_grow(e))
+    if ((uint64_t)(e->npairs + 1) * 100 >= (uint64_t)e->index_groups * 16 * IDX_LOAD &&
+        index_grow(e))
         return PD_ENOMEM;
-    if (e->npairs == e->pairs_cap) {
-        uint32_t nc = e->pairs_cap ? e->pairs_cap * 2 : 1024;
-        pair *np = realloc(e->pairs, (size_t)nc * sizeof(pair));
-        if (!np)
+    if (e->npairs == e->nchunks * PAIR_CHUNK) {
+        /* Chunks, not one array: no copy and no doubling slack as the fleet grows. */
+        if (e->nchunks == e->chunks_cap) {
+            uint32_t nc = e->chunks_cap ? e->chunks_cap * 2 : 16;
+            pair **n = realloc(e->chunks, nc * sizeof(pair *));
+            if (!n)
+                return PD_ENOMEM;
+            e->chunks = n;
+            e->chunks_cap = nc;
+        }
+        if (!(e->chunks[e->nchunks] = malloc(PAIR_CHUNK * sizeof(pair))))
             return PD_ENOMEM;
-        e->pairs = np;
-        e->pairs_cap = nc;
+        e->nchunks++;
     }
-    pair *p = &e->pairs[e->npairs];
+    pair *p = PAIR(e, e->npairs + 1);
     memset(p, 0, sizeof(*p));
     p->res = r;
     p->ctl = c;
     p->status = PD_STATUS_UNKNOWN;
     uint32_t v = ++e->npairs;
-    index_put(e->index, e->index_mask, pair_hash(r, c), v);
+    index_put(e->index, e->index_groups, pair_hash(r, c), v);
     *out = v;
     return 0;
 }
@@ -489,15 +541,15 @@ static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
 
 static void unlink_timer(pd_engine *e, uint32_t v)
 {
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     if (!(p->flags & F_LINKED))
         return;
     if (p->tprev & HEAD_BIT)
         e->wheel[p->tprev & ~HEAD_BIT] = p->tnext;
     else
-        e->pairs[p->tprev - 1].tnext = p->tnext;
+        PAIR(e, p->tprev)->tnext = p->tnext;
     if (p->tnext)
-        e->pairs[p->tnext - 1].tprev = p->tprev;
+        PAIR(e, p->tnext)->tprev = p->tprev;
     p->tprev = p->tnext = 0;
     p->flags &= (uint8_t)~F_LINKED;
 }
@@ -505,11 +557,11 @@ static void unlink_timer(pd_engine *e, uint32_t v)
 static void link_timer(pd_engine *e, uint32_t v, uint32_t deadline_s)
 {
     uint32_t slot = deadline_s & WHEEL_MASK;
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     p->tnext = e->wheel[slot];
     p->tprev = HEAD_BIT | slot;
     if (p->tnext)
-        e->pairs[p->tnext - 1].tprev = v;
+        PAIR(e, p->tnext)->tprev = v;
     e->wheel[slot] = v;
     p->flags |= F_LINKED;
 }
@@ -604,13 +656,25 @@ static void contrib(pd_engine *e, uint32_t gi, uint32_t r, uint32_t cid, pstate 
         if (ensure_per_ctl(e, G))
             return;
         hu *h = &G->per_ctl[cid];
-        if (s.status == PD_STATUS_HEALTHY && !stale)
+        /* Totals move by exact integer amounts, so they never drift. */
+        if (h->h + h->u) {
+            G->score_fp -= ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n--;
+        }
+        if (s.status == PD_STATUS_HEALTHY && !stale) {
             h->h += (uint32_t)sign;
-        else if (s.status == PD_STATUS_UNHEALTHY)
+            G->pc_h += (uint64_t)(int64_t)sign;
+        } else if (s.status == PD_STATUS_UNHEALTHY) {
             h->u += (uint32_t)sign;
+            G->pc_u += (uint64_t)(int64_t)sign;
+        }
+        if (h->h + h->u) {
+            G->score_fp += ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n++;
+        }
         return;
     }
-    rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+    rgc *rc = &e->rg[(size_t)r * e->nrg + (uint32_t)G->rgi];
     int before = rg_state(rc);
     uint16_t *slot = NULL;
     switch (s.status) {
@@ -664,6 +728,7 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
     const goal_rt *G = &e->goals[gi];
     memset(st, 0, sizeof(*st));
     st->goal = G->g;
+    st->index = gi;
     st->changed_ms = G->changed_ms;
     st->met = G->state == 1;
     uint64_t known = G->res_bad + G->res_healthy + G->res_na;
@@ -700,36 +765,16 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
         }
         if (G->g->kind == PD_GOAL_SCORE) {
             /* Defender's formula, every control weighing the same (max score 1 each). */
-            double sum = 0;
-            uint32_t n = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c >= G->per_ctl_cap)
-                    continue;
-                hu h = G->per_ctl[c];
-                if (h.h + h.u == 0)
-                    continue;
-                sum += (double)h.h / (double)(h.h + h.u);
-                n++;
-            }
-            st->numerator = (uint64_t)sum;
-            st->denominator = n;
-            st->has_value = n > 0;
-            st->value = n ? 100.0 * sum / n : 0;
+            st->numerator = G->score_fp >> 32;
+            st->denominator = G->score_n;
+            st->has_value = G->score_n > 0;
+            st->value = G->score_n ? 100.0 * ((double)G->score_fp / 4294967296.0) / G->score_n : 0;
         } else {
-            uint64_t h = 0, u = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c < G->per_ctl_cap) {
-                    h += G->per_ctl[c].h;
-                    u += G->per_ctl[c].u;
-                }
-            }
-            st->numerator = h;
-            st->denominator = h + u;
-            st->violators = u;
-            st->has_value = h + u > 0;
-            st->value = st->has_value ? 100.0 * (double)h / (double)(h + u) : 0;
+            st->numerator = G->pc_h;
+            st->denominator = G->pc_h + G->pc_u;
+            st->violators = G->pc_u;
+            st->has_value = G->pc_h + G->pc_u > 0;
+            st->value = st->has_value ? 100.0 * (double)G->pc_h / (double)(G->pc_h + G->pc_u) : 0;
         }
         break;
     default:
@@ -940,7 +985,7 @@ static int fire_pair(pd_engine *e, uint32_t v);
 static int relink(pd_engine *e, uint32_t v)
 {
     unlink_timer(e, v);
-    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    uint32_t d = pair_deadline(e, PAIR(e, v));
     if (!d)
         return 0;
     if (d <= e->now_s)
@@ -954,7 +999,7 @@ static int emit_pair_goals(pd_engine *e, const char *type, uint32_t v, pd_severi
                            int64_t t_ms, bool flapping, const char *evkind, pd_str evid,
                            int64_t ev_ms, bool only_stale_goals)
 {
-    const pair *p = &e->pairs[v - 1];
+    const pair *p = PAIR(e, v);
     uint64_t m = e->ctls[p->ctl].goals & e->res[p->res].scope;
     while (m) {
         uint32_t gi = (uint32_t)__builtin_ctzll(m);
@@ -975,7 +1020,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
 {
     int rc = 0;
     for (;;) {
-        pair *p = &e->pairs[v - 1];
+        pair *p = PAIR(e, v);
         uint32_t d = pair_deadline(e, p);
         if (!d || d > e->now_s)
             break;
@@ -1019,7 +1064,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
             if (!(expired & (1u << i)))
                 continue;
             uint32_t gi = c->sla_goal[i];
-            p = &e->pairs[v - 1];
+            p = PAIR(e, v);
             if (!(e->res[p->res].scope & (1ull << gi)) || !sev_passes(e->goals[gi].g, sev))
                 continue;
             if ((rc = emit_pair(e, "sla.expired", gi, p, t_ms, false, "finding", PD_STR_NULL,
@@ -1027,7 +1072,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
                 return rc;
         }
         if (flap_end) {
-            p = &e->pairs[v - 1];
+            p = PAIR(e, v);
             bool bad = p->status == PD_STATUS_UNHEALTHY;
             if (bad != ((p->flags & F_EMITTED_BAD) != 0)) {
                 if (bad)
@@ -1040,11 +1085,11 @@ static int fire_pair(pd_engine *e, uint32_t v)
                     return rc;
             }
         }
-        if ((rc = eval_dirty(e, t_ms, &e->pairs[v - 1])))
+        if ((rc = eval_dirty(e, t_ms, PAIR(e, v))))
             return rc;
     }
     unlink_timer(e, v);
-    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    uint32_t d = pair_deadline(e, PAIR(e, v));
     if (d)
         link_timer(e, v, d);
     return rc;
@@ -1076,7 +1121,7 @@ static int flap_mode(pair *p, const ctl *c, uint32_t t_s)
 static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uint32_t t_s,
                     int64_t t_ms, uint32_t since_s, const char *evkind, pd_str evid)
 {
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     const ctl *c = &e->ctls[p->ctl];
     pstate old = pstate_of(p);
     pd_status prev = (pd_status)p->status;
@@ -1129,7 +1174,7 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
         }
     }
     /* Goals flip when the engine learns of the change: at the watermark. */
-    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, &e->pairs[v - 1])))
+    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, PAIR(e, v))))
         return rc;
     return relink(e, v);
 }
@@ -1157,11 +1202,19 @@ static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter)
         G->in_scope++;
         e->res[r].scope |= 1ull << gi;
     }
-    for (uint32_t i = 0; i < G->nctls; i++) {
-        uint32_t v = pair_find(e, r, G->ctls[i]);
-        if (v)
-            contrib(e, gi, r, G->ctls[i], pstate_of(&e->pairs[v - 1]), enter ? +1 : -1);
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
+    for (uint32_t i = 0; i < n; i++) {
+        const pair *p = PAIR(e, vs[i]);
+        if (e->ctls[p->ctl].goals & (1ull << gi))
+            contrib(e, gi, r, p->ctl, pstate_of(p), enter ? +1 : -1);
+    }
+    if (vs != buf)
+        free(vs);
     if (!enter) {
         G->in_scope--;
         e->res[r].scope &= ~(1ull << gi);
@@ -1228,17 +1281,26 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         r = e->last_res;
     else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
+    if (r != e->last_res && !fresh && r < e->res_cap) {
+        /* Start the loads this event will need while the attributes are hashed. */
+        uint64_t h = pair_hash(r, 0);
+        __builtin_prefetch(&e->res[r]);
+        __builtin_prefetch(
+            &e->index[(uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16]);
+        if (e->nrg)
+            __builtin_prefetch(&e->rg[(size_t)r * e->nrg]);
+    }
     e->last_res = r;
     if (fresh) {
         uint32_t old_cap = e->res_cap;
         if ((rc = grow_array((void **)&e->res, &e->res_cap, r + 1, sizeof(res), 1024)))
             return rc;
-        if (e->res_cap != old_cap && e->ngoals) {
-            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->ngoals * sizeof(rgc));
+        if (e->res_cap != old_cap && e->nrg) {
+            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->nrg * sizeof(rgc));
             if (!nrg)
                 return PD_ENOMEM;
-            memset(nrg + (size_t)old_cap * e->ngoals, 0,
-                   (size_t)(e->res_cap - old_cap) * e->ngoals * sizeof(rgc));
+            memset(nrg + (size_t)old_cap * e->nrg, 0,
+                   (size_t)(e->res_cap - old_cap) * e->nrg * sizeof(rgc));
             e->rg = nrg;
         }
         e->st.resources++;
@@ -1464,13 +1526,20 @@ static int complete_snapshots(pd_engine *e)
     /* Snapshots whose last event is snapshot_quiet old are complete. */
     uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
     uint32_t ndone = 0;
-    for (uint32_t a = 1; a < e->accts_cap && e->open_snapshots; a++) {
+    if (e->live_s < e->snap_due_s)
+        return 0;
+    e->snap_due_s = UINT32_MAX;
+    for (uint32_t a = 1; a < e->accts_cap; a++) {
         acct *A = &e->accts_v[a];
-        if (A->snap_open && e->now_s >= A->snap_last_s + quiet_s) {
+        if (!A->snap_open)
+            continue;
+        if (e->live_s >= A->snap_last_s + quiet_s) {
             A->snap_open = false;
             A->reconciling = true;
             e->open_snapshots--;
             ndone++;
+        } else if (A->snap_last_s + quiet_s < e->snap_due_s) {
+            e->snap_due_s = A->snap_last_s + quiet_s;
         }
     }
     if (!ndone)
@@ -1480,7 +1549,7 @@ static int complete_snapshots(pd_engine *e)
      * since is missing from it, hence resolved. */
     int rc = 0;
     for (uint32_t i = 0; i < e->npairs && !rc; i++) {
-        pair *p = &e->pairs[i];
+        pair *p = PAIR(e, i + 1);
         if (p->status != PD_STATUS_UNHEALTHY)
             continue;
         uint32_t a = e->res[p->res].account;
@@ -1526,14 +1595,14 @@ static int advance_to(pd_engine *e, int64_t now_ms)
         uint32_t v = e->wheel[slot];
         e->wheel[slot] = 0;
         if (v)
-            e->pairs[v - 1].tprev = 0;
+            PAIR(e, v)->tprev = 0;
         while (v && !rc) {
-            pair *p = &e->pairs[v - 1];
+            pair *p = PAIR(e, v);
             uint32_t next = p->tnext;
             p->tprev = p->tnext = 0;
             p->flags &= (uint8_t)~F_LINKED;
             if (next)
-                e->pairs[next - 1].tprev = 0;
+                PAIR(e, next)->tprev = 0;
             uint32_t d = pair_deadline(e, p);
             if (d && d <= now_s)
                 rc = fire_pair(e, v);
@@ -1543,14 +1612,17 @@ static int advance_to(pd_engine *e, int64_t now_ms)
         }
     }
     e->wheel_cur = now_s + 1;
-    if (!rc && e->open_snapshots)
-        rc = complete_snapshots(e);
     return rc;
 }
 
 int pd_engine_advance(pd_engine *e, int64_t now_ms)
 {
-    return advance_to(e, now_ms);
+    int rc = advance_to(e, now_ms);
+    if (!rc && now_ms != PD_TIME_NONE && to_s(now_ms) > e->live_s)
+        e->live_s = to_s(now_ms);
+    if (!rc && e->open_snapshots)
+        rc = complete_snapshots(e);
+    return rc;
 }
 
 /* ---------- score and compliance events ---------- */
@@ -1666,19 +1738,22 @@ static int apply_compliance(pd_engine *e, const pd_event *ev)
 
 static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms, pd_str evid)
 {
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        pair *p = &e->pairs[v - 1];
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
         if (p->status == PD_STATUS_REMOVED || p->ev_s > t_s)
             continue;
-        int rc = pair_set(e, v, PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
-        if (rc)
-            return rc;
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
     }
-    return 0;
+    if (vs != buf)
+        free(vs);
+    return rc;
 }
 
 static int apply_pair_event(pd_engine *e, const pd_event *ev)
@@ -1709,7 +1784,10 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
                 A->snap_start_s = e->now_s;
                 e->open_snapshots++;
             }
-            A->snap_last_s = e->now_s;
+            A->snap_last_s = e->live_s;
+            uint32_t due = e->live_s + (uint32_t)(e->o.snapshot_quiet_ms / 1000);
+            if (e->open_snapshots == 1 || due < e->snap_due_s)
+                e->snap_due_s = due;
         }
     }
     uint32_t v = pair_find(e, r, c);
@@ -1719,7 +1797,7 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
             e->st.ignored++;
             return 0;
         }
-        pair *p = &e->pairs[v - 1];
+        pair *p = PAIR(e, v);
         if (t_s < p->ev_s) {
             e->st.out_of_order++;
             return 0;
@@ -1742,7 +1820,7 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
             return rc;
         e->st.pairs++;
     }
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     if (p->ev_s && t_s < p->ev_s) {
         e->st.out_of_order++;
         return 0;
@@ -1781,6 +1859,12 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
     }
     int rc = advance_to(e, ev->time_ms);
     if (rc)
+        return rc;
+    /* Snapshot records carry old status-change times, so a snapshot's end is judged by the
+     * time of the other records ("live" time) passing its last record by snapshot_quiet. */
+    if (!ev->snapshot && to_s(ev->time_ms) > e->live_s)
+        e->live_s = to_s(ev->time_ms);
+    if (e->open_snapshots && (rc = complete_snapshots(e)))
         return rc;
     switch (ev->kind) {
     case PD_KIND_ASSESSMENT:
@@ -1847,7 +1931,9 @@ static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void 
         uint32_t gi = (uint32_t)__builtin_ctzll(m);
         m &= m - 1;
         const goal_rt *G = &e->goals[gi];
-        const rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+        if (G->rgi < 0)
+            continue;
+        const rgc *rc = &e->rg[(size_t)r * e->nrg + (uint32_t)G->rgi];
         bool v = false;
         if (G->g->kind == PD_GOAL_SLA)
             v = rc->na > 0;
@@ -1862,6 +1948,14 @@ static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void 
     return n;
 }
 
+static int key_cmp(const pd_engine *e, uint32_t va, uint32_t vb)
+{
+    pd_str a = pd_intern_str(e->ctl_ids, PAIR(e, va)->ctl);
+    pd_str b = pd_intern_str(e->ctl_ids, PAIR(e, vb)->ctl);
+    int c = memcmp(a.p, b.p, PD_MIN(a.len, b.len));
+    return c ? c : (int)a.len - (int)b.len;
+}
+
 static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_finding_fn fn,
                            void *fctx)
 {
@@ -1869,19 +1963,31 @@ static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_
     uint32_t r = find_res(e, canon), n = 0;
     if (!r)
         return 0;
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        const pair *p = &e->pairs[v - 1];
+    uint32_t buf[256], *vs = buf, k = pairs_of_res(e, r, buf, 256);
+    if (k > 256) {
+        if (!(vs = malloc(k * sizeof(uint32_t))))
+            return 0;
+        pairs_of_res(e, r, vs, k);
+    }
+    /* By control key: the same order whatever order the records came in. */
+    for (uint32_t a = 1; a < k; a++)
+        for (uint32_t b = a; b > 0 && key_cmp(e, vs[b - 1], vs[b]) > 0; b--) {
+            uint32_t t = vs[b];
+            vs[b] = vs[b - 1];
+            vs[b - 1] = t;
+        }
+    for (uint32_t i = 0; i < k; i++) {
+        const pair *p = PAIR(e, vs[i]);
         if (p->status != PD_STATUS_UNHEALTHY || pair_sev(p) < min)
             continue;
         n++;
         if (fn)
-            fn(fctx, pd_intern_str(e->ctl_ids, c), pd_intern_str(e->strs, e->ctls[c].name),
-               pair_sev(p), (int64_t)p->since_s * 1000);
+            fn(fctx, pd_intern_str(e->ctl_ids, p->ctl),
+               pd_intern_str(e->strs, e->ctls[p->ctl].name), pair_sev(p),
+               (int64_t)p->since_s * 1000);
     }
+    if (vs != buf)
+        free(vs);
     return n;
 }
 
@@ -1894,7 +2000,7 @@ static pd_status q_status(void *ctx, pd_str canon, pd_str key)
     uint32_t v = pair_find(e, r, c);
     if (!v)
         return PD_STATUS_UNKNOWN;
-    const pair *p = &e->pairs[v - 1];
+    const pair *p = PAIR(e, v);
     if (p->flags & F_STALE)
         return PD_STATUS_UNKNOWN;
     return (pd_status)p->status;
@@ -1914,9 +2020,10 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
     *out = e->st;
     out->pairs = e->npairs;
     out->resources = pd_intern_count(e->res_ids);
-    size_t pairs = (size_t)e->pairs_cap * sizeof(pair) + (size_t)(e->index_mask + 1) * 4;
+    size_t pairs = (size_t)e->nchunks * PAIR_CHUNK * sizeof(pair) +
+                   (size_t)e->chunks_cap * sizeof(pair *) + (size_t)e->index_groups * 16 * 4;
     size_t b = pairs + WHEEL_SIZE * sizeof(uint32_t);
-    b += (size_t)e->res_cap * sizeof(res) + (size_t)e->res_cap * e->ngoals * sizeof(rgc);
+    b += (size_t)e->res_cap * sizeof(res) + (size_t)e->res_cap * e->nrg * sizeof(rgc);
     b += (size_t)e->ctls_cap * sizeof(ctl) + (size_t)e->accts_cap * sizeof(acct);
     b += (size_t)e->comp_cap * sizeof(comprec) + e->ngoals * sizeof(goal_rt);
     for (uint32_t i = 0; i < e->ngoals; i++)

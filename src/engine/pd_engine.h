@@ -32,6 +32,7 @@ typedef bool (*pd_control_lookup_fn)(void *ctx, pd_str key, pd_control_info *out
 
 typedef struct pd_goal_status {
     const pd_goal *goal;
+    uint32_t index; /* the goal's position: pd_engine_goal_status(e, index, ...) */
     double value;
     bool has_value; /* false until there is something to measure */
     bool met;
