@@ -918,7 +918,9 @@ static int emit_pair(pd_engine *e, const char *type, uint32_t gi, const pair *p,
         ev.id = s.control.key;
     s.evidence = &ev;
     s.nevidence = 1;
-    make_id(&s, s.goal.id, r.id, s.control.key, t_ms);
+    /* Ids must not depend on how the inputs interleave (partitions): staleness counts from
+     * when the engine saw the pair, so its id takes the pair's last record time instead. */
+    make_id(&s, s.goal.id, r.id, s.control.key, type[0] == 'c' && type[1] == 'o' ? ev_ms : t_ms);
     return emit(e, &s);
 }
 
