@@ -727,6 +727,40 @@ static void test_inventory(void **state)
     assert_int_equal(e->status, PD_STATUS_UNKNOWN);
 }
 
+/* The decoder's fast path for times must agree with pd_time_parse everywhere. */
+static void test_times(void **state)
+{
+    (void)state;
+    static const char *const times[] = {
+        "2023-05-11T13:17:09.0170422Z", "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.1Z",       "2024-02-29T23:59:59.999Z",
+        "2024-12-31T23:59:59.5Z",       "1970-01-01T00:00:00Z",
+        "2024-03-10T02:30:00+01:00",    "2024-03-10",
+        "2024-03-10 02:30:00",          "2024-01-28T10:11:12.12345678901Z",
+        "2000-02-28t01:02:03z",
+    };
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char m[512];
+        int n = snprintf(m, sizeof(m),
+                         "{\"SystemAlertId\":\"a\",\"AlertType\":\"t\",\"AzureResourceId\":"
+                         "\"/subscriptions/s\",\"TimeGenerated\":\"%s\"}",
+                         times[i]);
+        int64_t want;
+        if (pd_time_parse(pd_str_c(times[i]), &want) != 0)
+            fail_msg("pd_time_parse rejects %s", times[i]);
+        decode_ok(m, (size_t)n, PD_FMT_AUTO, 1);
+        if (C.ev[0].time_ms != want)
+            fail_msg("%s: decoded %lld, pd_time_parse %lld", times[i], (long long)C.ev[0].time_ms,
+                     (long long)want);
+    }
+    /* Bad times are typed errors naming the field. */
+    static const char bad[] = "{\"SystemAlertId\":\"a\",\"AlertType\":\"t\",\"AzureResourceId\":"
+                              "\"/subscriptions/s\",\"TimeGenerated\":\"2024-13-01T00:00:00Z\"}";
+    pd_decode_error err;
+    assert_int_equal(decode_str(bad, sizeof(bad) - 1, PD_FMT_AUTO, &err), PD_EDEC_VALUE);
+    assert_non_null(strstr(err.message, "TimeGenerated"));
+}
+
 /* ---------- API behaviour ---------- */
 
 static const char ASSESS[] =
@@ -894,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_schema_recommendation_example),
         cmocka_unit_test(test_schema_alert_example),
         cmocka_unit_test(test_inventory),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_assessment_template),
         cmocka_unit_test(test_case_insensitive),
         cmocka_unit_test(test_rest_alert),
