@@ -16,7 +16,7 @@
 #endif
 
 #define PAIR_REC 28 /* res ctl ev seen since flap (u32 x6), status flags flap_n sla_bits */
-#define RES_REC  41
+#define RES_REC  45
 #define ACC_REC  28
 #define CMP_REC  20
 #define GOAL_REC 38
@@ -69,7 +69,7 @@ uint64_t pd_engine_state_fingerprint(const pd_engine *e)
     uint64_t h = pd_hash_mix(0x7374617465ULL, e->ngoals);
     h = pd_hash_mix(h, e->o.flap_toggles);
     h = pd_hash_mix(h, (uint64_t)e->o.flap_window_ms);
-    h = pd_hash_mix(h, (uint64_t)e->o.snapshot_quiet_ms);
+    h = pd_hash_mix(h, (uint64_t)e->o.timer_lateness_ms);
     for (uint32_t i = 0; i < e->ngoals; i++) {
         const pd_goal *g = e->goals[i].g;
         h = fp_str(h, g->id);
@@ -177,6 +177,7 @@ int pd_engine_state_export(const pd_engine *e, pd_buf *out)
     w_u64(&w, (uint64_t)e->now_ms);
     w_u32(&w, e->now_s);
     w_u32(&w, e->wheel_cur);
+    w_u32(&w, e->clock_s);
     w_u32(&w, e->live_s);
     w_u32(&w, e->snap_due_s);
     w_u32(&w, e->open_snapshots);
@@ -205,6 +206,7 @@ int pd_engine_state_export(const pd_engine *e, pd_buf *out)
         w_u32(&w, R->name);
         w_u32(&w, R->region);
         w_u32(&w, R->attr_hash);
+        w_u32(&w, R->snap_s);
         w_u8(&w, R->cloud);
     }
     sec_close(&w);
@@ -463,7 +465,7 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
     uint64_t fp = r_u64(&s);
     uint32_t ngoals = r_u32(&s);
     int64_t now_ms = (int64_t)r_u64(&s);
-    uint32_t now_s = r_u32(&s), wheel_cur = r_u32(&s), live_s = r_u32(&s);
+    uint32_t now_s = r_u32(&s), wheel_cur = r_u32(&s), clock_s = r_u32(&s), live_s = r_u32(&s);
     uint32_t snap_due_s = r_u32(&s), open_snapshots = r_u32(&s);
     uint64_t st[8];
     for (size_t i = 0; i < 8; i++)
@@ -508,6 +510,7 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
         R->name = r_u32(&s);
         R->region = r_u32(&s);
         R->attr_hash = r_u32(&s);
+        R->snap_s = r_u32(&s);
         R->cloud = r_u8(&s);
         if (s.bad)
             break;
@@ -767,6 +770,7 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
     e->now_ms = now_ms;
     e->now_s = now_s;
     e->wheel_cur = wheel_cur;
+    e->clock_s = clock_s;
     e->live_s = live_s;
     e->snap_due_s = snap_due_s;
     e->open_snapshots = open_snapshots;
