@@ -1942,3 +1942,28 @@ uint32_t pd_engine_int_idx_mask(void)
 {
     return IDX_MASK;
 }
+
+uint32_t pd_engine_int_pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
+{
+    return pairs_of_res(e, r, out, cap);
+}
+
+uint32_t pd_engine_int_deadline(const pd_engine *e, uint32_t v)
+{
+    return pair_deadline(e, PAIR(e, v));
+}
+
+void pd_engine_int_unlink(pd_engine *e, uint32_t v)
+{
+    unlink_timer(e, v);
+}
+
+int pd_engine_int_acct(pd_engine *e, pd_str account, uint32_t *out)
+{
+    return get_acct(e, account, out);
+}
+
+int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out)
+{
+    return get_ctl(e, ev, out);
+}

@@ -3,6 +3,7 @@
  * restore is a bounds check and a copy per record; the per-goal counters are not stored:
  * they are rebuilt from the pairs, the way the engine builds them from events. */
 #include "pd_engine_int.h"
+#include "pd_changelog.h"
 #include "pd_engine_state.h"
 #include "pd_time.h"
 
@@ -782,5 +783,259 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
     e->st.signals = st[5];
     e->st.timers_fired = st[6];
     e->st.snapshots_completed = st[7];
+    return 0;
+}
+
+/* ---------- per-resource records (the changelog) ---------- */
+
+uint32_t pd_engine_resource_count(const pd_engine *e)
+{
+    return pd_intern_count(e->res_ids);
+}
+
+/* The pairs of resource r in a caller buffer, or a heap one when there are more. */
+static uint32_t *res_pairs(const pd_engine *e, uint32_t r, uint32_t *buf, uint32_t cap, uint32_t *n)
+{
+    *n = pd_engine_int_pairs_of_res(e, r, buf, cap);
+    if (*n <= cap)
+        return buf;
+    uint32_t *vs = malloc((size_t)*n * sizeof(uint32_t));
+    if (vs)
+        pd_engine_int_pairs_of_res(e, r, vs, *n);
+    return vs;
+}
+
+int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_str *key)
+{
+    if (!i || i > pd_intern_count(e->res_ids))
+        return PD_ENOTFOUND;
+    const res *R = &e->res[i];
+    uint32_t buf[256], n;
+    uint32_t *vs = res_pairs(e, i, buf, 256, &n);
+    if (!vs)
+        return PD_ENOMEM;
+    pd_changelog_pair pb[64], *ps = n <= 64 ? pb : malloc((size_t)n * sizeof(*ps));
+    if (!ps) {
+        if (vs != buf)
+            free(vs);
+        return PD_ENOMEM;
+    }
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        const pair *p = PAIR(e, vs[j]);
+        if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+            continue;
+        ps[k++] = (pd_changelog_pair){pd_intern_str(e->ctl_ids, p->ctl),
+                                      pd_intern_str(e->strs, e->ctls[p->ctl].name),
+                                      p->status,
+                                      (uint8_t)(p->flags & ~F_LINKED),
+                                      p->flap_n,
+                                      p->sla_bits,
+                                      p->ev_s,
+                                      p->seen_s,
+                                      p->since_s,
+                                      p->flap_s};
+    }
+    pd_changelog_res rec = {pd_engine_state_fingerprint(e),
+                            pd_intern_str(e->res_ids, i),
+                            R->cloud,
+                            pd_intern_str(e->accts, R->account),
+                            pd_intern_str(e->strs, R->group),
+                            pd_intern_str(e->strs, R->type),
+                            pd_intern_str(e->strs, R->name),
+                            pd_intern_str(e->strs, R->region),
+                            R->scope,
+                            R->tagmatch,
+                            R->attr_hash,
+                            R->snap_s,
+                            ps,
+                            k};
+    int rc = pd_changelog_encode(&rec, out);
+    *key = rec.id;
+    if (ps != pb)
+        free(ps);
+    if (vs != buf)
+        free(vs);
+    return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    const pd_str *x = a, *y = b;
+    int c = memcmp(x->p, y->p, PD_MIN(x->len, y->len));
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int opt_str(pd_intern *t, pd_str s, uint32_t *out)
+{
+    *out = 0;
+    return s.len ? pd_intern_get(t, s, out) : 0;
+}
+
+int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
+{
+    if (rec->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    uint64_t goal_bits = e->ngoals >= 64 ? ~0ull : (1ull << e->ngoals) - 1;
+    if (!rec->id.len || (rec->scope & ~goal_bits) || rec->cloud >= PD_CLOUD__COUNT ||
+        rec->npairs > 65535)
+        return PD_EINVAL;
+    /* Validate every pair, and that no control appears twice, before changing anything. */
+    pd_str kb[64], *keys = rec->npairs <= 64 ? kb : malloc(rec->npairs * sizeof(pd_str));
+    if (!keys)
+        return PD_ENOMEM;
+    int rc = 0;
+    for (uint32_t j = 0; j < rec->npairs && !rc; j++) {
+        const pd_changelog_pair *cp = &rec->pairs[j];
+        keys[j] = cp->control;
+        if (!cp->control.len || cp->status == PD_STATUS_UNKNOWN ||
+            cp->status >= PD_STATUS_REMOVED || ((cp->flags >> F_SEV_SHIFT) & 7) > PD_SEV_CRITICAL)
+            rc = PD_EINVAL;
+    }
+    if (!rc && rec->npairs > 1) {
+        qsort(keys, rec->npairs, sizeof(pd_str), str_cmp);
+        for (uint32_t j = 1; j < rec->npairs && !rc; j++)
+            if (!str_cmp(&keys[j - 1], &keys[j]))
+                rc = PD_EINVAL;
+    }
+    if (keys != kb)
+        free(keys);
+    if (rc)
+        return rc;
+
+    uint32_t r;
+    bool fresh;
+    if ((rc = pd_engine_int_res_id(e, rec->id, &r, &fresh)))
+        return rc;
+    if (fresh) {
+        uint32_t old_cap = e->res_cap;
+        if ((rc = pd_engine_int_grow((void **)&e->res, &e->res_cap, r + 1, sizeof(res), 1024)))
+            return rc;
+        if (e->res_cap != old_cap && e->nrg) {
+            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->nrg * sizeof(rgc));
+            if (!nrg)
+                return PD_ENOMEM;
+            memset(nrg + (size_t)old_cap * e->nrg, 0,
+                   (size_t)(e->res_cap - old_cap) * e->nrg * sizeof(rgc));
+            e->rg = nrg;
+        }
+        e->st.resources++;
+    }
+    /* Take the old state out of the counters: every pair, then the scope. */
+    uint32_t buf[256], n;
+    uint32_t *vs = res_pairs(e, r, buf, 256, &n);
+    if (!vs)
+        return PD_ENOMEM;
+    for (uint32_t j = 0; j < n; j++) {
+        pair *p = PAIR(e, vs[j]);
+        pd_engine_int_unlink(e, vs[j]);
+        pd_engine_int_contrib(e, vs[j], -1);
+        p->status = PD_STATUS_REMOVED;
+        p->flags = 0;
+        p->sla_bits = 0;
+        p->flap_n = 0;
+    }
+    if (vs != buf)
+        free(vs);
+    res *R = &e->res[r];
+    for (uint64_t m = R->scope; m; m &= m - 1) {
+        e->goals[__builtin_ctzll(m)].in_scope--;
+        e->goals[__builtin_ctzll(m)].dirty = true;
+    }
+    uint32_t acc, grp, typ, nam, reg;
+    if ((rc = pd_engine_int_acct(e, rec->account, &acc)) ||
+        (rc = opt_str(e->strs, rec->group, &grp)) || (rc = opt_str(e->strs, rec->type, &typ)) ||
+        (rc = opt_str(e->strs, rec->name, &nam)) || (rc = opt_str(e->strs, rec->region, &reg)))
+        return rc;
+    R = &e->res[r];
+    R->account = acc;
+    if (acc)
+        e->accts_v[acc].cloud = rec->cloud;
+    R->group = grp;
+    R->type = typ;
+    R->name = nam;
+    R->region = reg;
+    R->cloud = rec->cloud;
+    R->scope = rec->scope;
+    R->tagmatch = rec->tagmatch;
+    R->attr_hash = rec->attr_hash;
+    R->snap_s = rec->snap_s;
+    for (uint64_t m = R->scope; m; m &= m - 1) {
+        e->goals[__builtin_ctzll(m)].in_scope++;
+        e->goals[__builtin_ctzll(m)].dirty = true;
+    }
+    /* The record's pairs. */
+    for (uint32_t j = 0; j < rec->npairs; j++) {
+        const pd_changelog_pair *cp = &rec->pairs[j];
+        uint32_t c = pd_engine_int_find_ctl(e, cp->control), v = 0;
+        if (!c) {
+            /* A control this engine has not seen: set up as an event naming it would. */
+            pd_event ev;
+            pd_event_reset(&ev);
+            ev.kind = PD_KIND_ASSESSMENT;
+            ev.control.key = cp->control;
+            ev.control.name = cp->control_name;
+            if ((rc = pd_engine_int_ctl_from_event(e, &ev, &c)))
+                return rc;
+        } else {
+            v = pd_engine_int_find_pair(e, r, c);
+        }
+        if (!v) {
+            if ((rc = pd_engine_int_pair_add(e, r, c, &v)))
+                return rc;
+            e->st.pairs++;
+        }
+        pair *p = PAIR(e, v);
+        p->status = cp->status;
+        p->flags = (uint8_t)(cp->flags & ~F_LINKED);
+        p->flap_n = cp->flap_n;
+        p->sla_bits = cp->sla_bits;
+        p->ev_s = cp->ev_s;
+        p->seen_s = cp->seen_s;
+        p->since_s = cp->since_s;
+        p->flap_s = cp->flap_s;
+        pd_engine_int_contrib(e, v, +1);
+        uint32_t d = pd_engine_int_deadline(e, v);
+        if (d)
+            pd_engine_int_link(e, v, e->wheel_cur && d < e->wheel_cur ? e->wheel_cur : d);
+    }
+    return 0;
+}
+
+int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
+{
+    if (now_ms != PD_TIME_NONE && (e->now_ms == PD_TIME_NONE || now_ms > e->now_ms)) {
+        e->now_ms = now_ms;
+        e->now_s = now_ms > 0 ? (uint32_t)PD_MIN(now_ms / 1000, (int64_t)UINT32_MAX) : 0;
+        e->clock_s = e->now_s > e->lateness_s ? e->now_s - e->lateness_s : 0;
+        if (e->live_s < e->now_s)
+            e->live_s = e->now_s;
+    }
+    if (e->now_ms != PD_TIME_NONE) {
+        /* Timers that were due before the clock go to the next slot the wheel will visit. */
+        uint32_t next = e->clock_s + 1;
+        if (!e->wheel_cur || e->wheel_cur > next)
+            e->wheel_cur = next;
+        for (uint32_t v = 1; v <= e->npairs; v++) {
+            if (!(PAIR(e, v)->flags & F_LINKED))
+                continue;
+            uint32_t d = pd_engine_int_deadline(e, v);
+            if (d && d < e->wheel_cur) {
+                pd_engine_int_unlink(e, v);
+                pd_engine_int_link(e, v, e->wheel_cur);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        goal_rt *G = &e->goals[i];
+        pd_goal_status st;
+        pd_engine_goal_status(e, i, &st);
+        G->dirty = false;
+        if (!st.has_value)
+            continue;
+        G->state = pd_goal_cmp(G->g->cmp, st.value, G->g->target) ? 1 : 0;
+        G->has_value = true;
+        G->last_value = st.value;
+    }
     return 0;
 }

@@ -83,7 +83,8 @@ uint64_t pd_snapshot_checksum(const void *data, size_t len)
         n -= 8;
     }
     uint64_t t = 0;
-    memcpy(&t, p, n);
+    if (n)
+        memcpy(&t, p, n);
     h = lane(h ^ n, t);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
