@@ -143,7 +143,7 @@ void pd_engine_opts_default(pd_engine_opts *o)
     memset(o, 0, sizeof(*o));
     o->flap_toggles = 4;
     o->flap_window_ms = 3600 * 1000;
-    o->snapshot_quiet_ms = 3600 * 1000;
+    o->timer_lateness_ms = 5 * 60 * 1000;
 }
 
 /* ---------- creation ---------- */
@@ -162,8 +162,9 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         e->o.flap_toggles = 4;
     if (e->o.flap_window_ms <= 0)
         e->o.flap_window_ms = 3600 * 1000;
-    if (e->o.snapshot_quiet_ms <= 0)
-        e->o.snapshot_quiet_ms = 3600 * 1000;
+    if (e->o.timer_lateness_ms < 0)
+        e->o.timer_lateness_ms = 0;
+    e->lateness_s = (uint32_t)(e->o.timer_lateness_ms / 1000);
     e->set = goals;
     e->ngoals = pd_goal_set_count(goals);
     pd_arena_init(&e->arena, 64 * 1024);
@@ -850,7 +851,7 @@ static int relink(pd_engine *e, uint32_t v)
     uint32_t d = pair_deadline(e, PAIR(e, v));
     if (!d)
         return 0;
-    if (d <= e->now_s)
+    if (d <= e->clock_s)
         return fire_pair(e, v);
     link_timer(e, v, d);
     return 0;
@@ -884,7 +885,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
     for (;;) {
         pair *p = PAIR(e, v);
         uint32_t d = pair_deadline(e, p);
-        if (!d || d > e->now_s)
+        if (!d || d > e->clock_s)
             break;
         const ctl *c = &e->ctls[p->ctl];
         uint32_t at = d > p->ev_s ? d : p->ev_s;
@@ -1383,48 +1384,33 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
 
 /* ---------- snapshots ---------- */
 
-static int complete_snapshots(pd_engine *e)
+/* A resource's part of a snapshot is complete when a record for it that is not a snapshot
+ * record arrives: its records come in order (one partition per resource), so everything the
+ * snapshot had for it came before. Its pairs unhealthy and not confirmed since its snapshot
+ * began are missing from the snapshot, hence resolved. This depends on the resource's own
+ * records only, so it is the same however resources interleave. */
+static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
 {
-    /* Snapshots whose last event is snapshot_quiet old are complete. */
-    uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
-    uint32_t ndone = 0;
-    if (e->live_s < e->snap_due_s)
-        return 0;
-    e->snap_due_s = UINT32_MAX;
-    for (uint32_t a = 1; a < e->accts_cap; a++) {
-        acct *A = &e->accts_v[a];
-        if (!A->snap_open)
-            continue;
-        if (e->live_s >= A->snap_last_s + quiet_s) {
-            A->snap_open = false;
-            A->reconciling = true;
-            e->open_snapshots--;
-            ndone++;
-        } else if (A->snap_last_s + quiet_s < e->snap_due_s) {
-            e->snap_due_s = A->snap_last_s + quiet_s;
-        }
+    e->res[r].snap_s = 0;
+    e->st.snapshots_completed++;
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
-    if (!ndone)
-        return 0;
-    e->st.snapshots_completed += ndone;
-    /* One pass over the pairs: a pair unhealthy before the snapshot started and not refreshed
-     * since is missing from it, hence resolved. */
     int rc = 0;
-    for (uint32_t i = 0; i < e->npairs && !rc; i++) {
-        pair *p = PAIR(e, i + 1);
-        if (p->status != PD_STATUS_UNHEALTHY)
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
+        bool present = (p->flags & F_IN_SNAP) != 0;
+        p->flags &= (uint8_t)~F_IN_SNAP;
+        if (p->status != PD_STATUS_UNHEALTHY || present)
             continue;
-        uint32_t a = e->res[p->res].account;
-        if (!a || !e->accts_v[a].reconciling)
-            continue;
-        if (p->seen_s >= e->accts_v[a].snap_start_s)
-            continue;
-        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
-        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
-                      "snapshot", pd_intern_str(e->accts, a));
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "snapshot",
+                      pd_intern_str(e->accts, e->res[r].account));
     }
-    for (uint32_t a = 1; a < e->accts_cap; a++)
-        e->accts_v[a].reconciling = false;
+    if (vs != buf)
+        free(vs);
     return rc;
 }
 
@@ -1441,14 +1427,16 @@ static int advance_to(pd_engine *e, int64_t now_ms)
     if (now_s <= e->now_s && e->wheel_cur)
         return 0;
     e->now_s = now_s;
+    /* Timers run `lateness` behind event time: a record of the pair that is late on another
+     * input (a lagging partition) still arrives before its timer fires. */
+    uint32_t clock = now_s > e->lateness_s ? now_s - e->lateness_s : 0;
+    e->clock_s = clock;
     if (!e->wheel_cur) {
-        e->wheel_cur = now_s + 1;
+        e->wheel_cur = clock + 1;
         return 0;
     }
     int rc = 0;
-    uint64_t steps = (uint64_t)now_s - e->wheel_cur + 1;
-    if (now_s < e->wheel_cur)
-        steps = 0;
+    uint64_t steps = clock >= e->wheel_cur ? (uint64_t)clock - e->wheel_cur + 1 : 0;
     if (steps > WHEEL_SIZE)
         steps = WHEEL_SIZE;
     for (uint64_t k = 0; k < steps && !rc; k++) {
@@ -1466,25 +1454,21 @@ static int advance_to(pd_engine *e, int64_t now_ms)
             if (next)
                 PAIR(e, next)->tprev = 0;
             uint32_t d = pair_deadline(e, p);
-            if (d && d <= now_s)
+            if (d && d <= clock)
                 rc = fire_pair(e, v);
             else if (d)
                 link_timer(e, v, d);
             v = next;
         }
     }
-    e->wheel_cur = now_s + 1;
+    if (clock >= e->wheel_cur)
+        e->wheel_cur = clock + 1;
     return rc;
 }
 
 int pd_engine_advance(pd_engine *e, int64_t now_ms)
 {
-    int rc = advance_to(e, now_ms);
-    if (!rc && now_ms != PD_TIME_NONE && to_s(now_ms) > e->live_s)
-        e->live_s = to_s(now_ms);
-    if (!rc && e->open_snapshots)
-        rc = complete_snapshots(e);
-    return rc;
+    return advance_to(e, now_ms);
 }
 
 /* ---------- score and compliance events ---------- */
@@ -1618,10 +1602,11 @@ static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms,
     return rc;
 }
 
-static int apply_pair_event(pd_engine *e, const pd_event *ev)
+static int apply_pair_record(pd_engine *e, const pd_event *ev, uint32_t *rout)
 {
     uint32_t r, c;
     int rc = get_res(e, &ev->resource, &r);
+    *rout = rc ? 0 : r;
     if (rc == PD_ENOTFOUND) {
         e->st.ignored++;
         return 0;
@@ -1635,23 +1620,8 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     if (rc)
         return rc;
     uint32_t t_s = to_s(ev->time_ms);
-    if (ev->snapshot) {
-        uint32_t a = e->res[r].account;
-        if (a) {
-            acct *A = &e->accts_v[a];
-            /* Snapshot records carry their old status-change times: presence is judged by
-             * when the engine saw them (the watermark), not by their event time. */
-            if (!A->snap_open) {
-                A->snap_open = true;
-                A->snap_start_s = e->now_s;
-                e->open_snapshots++;
-            }
-            A->snap_last_s = e->live_s;
-            uint32_t due = e->live_s + (uint32_t)(e->o.snapshot_quiet_ms / 1000);
-            if (e->open_snapshots == 1 || due < e->snap_due_s)
-                e->snap_due_s = due;
-        }
-    }
+    if (ev->snapshot && !e->res[r].snap_s)
+        e->res[r].snap_s = e->now_s ? e->now_s : 1;
     uint32_t v = pair_find(e, r, c);
     pd_severity sev = ev->severity != PD_SEV_UNKNOWN ? ev->severity : (pd_severity)e->ctls[c].sev;
     if (ev->deleted) {
@@ -1683,6 +1653,8 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
         e->st.pairs++;
     }
     pair *p = PAIR(e, v);
+    if (e->res[r].snap_s)
+        p->flags |= F_IN_SNAP; /* present, even when older than what we know */
     if (p->ev_s && t_s < p->ev_s) {
         e->st.out_of_order++;
         return 0;
@@ -1705,6 +1677,16 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     return pair_set(e, v, ns, sev, t_s, ev->time_ms, since, "assessment", ev->event_id);
 }
 
+static int apply_pair_event(pd_engine *e, const pd_event *ev)
+{
+    uint32_t r = 0;
+    int rc = apply_pair_record(e, ev, &r);
+    /* The record itself first: a pair it confirms is not missing from the snapshot. */
+    if (!rc && r && !ev->snapshot && e->res[r].snap_s)
+        rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
+    return rc;
+}
+
 int pd_engine_apply(pd_engine *e, const pd_event *ev)
 {
     e->st.events++;
@@ -1721,12 +1703,6 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
     }
     int rc = advance_to(e, ev->time_ms);
     if (rc)
-        return rc;
-    /* Snapshot records carry old status-change times, so a snapshot's end is judged by the
-     * time of the other records ("live" time) passing its last record by snapshot_quiet. */
-    if (!ev->snapshot && to_s(ev->time_ms) > e->live_s)
-        e->live_s = to_s(ev->time_ms);
-    if (e->open_snapshots && (rc = complete_snapshots(e)))
         return rc;
     switch (ev->kind) {
     case PD_KIND_ASSESSMENT:
@@ -1750,6 +1726,8 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
         e->st.applied++;
         if (ev->deleted)
             rc = delete_resource(e, r, to_s(ev->time_ms), ev->time_ms, ev->event_id);
+        else if (e->res[r].snap_s)
+            rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
         if (!rc)
             rc = eval_dirty(e, ev->time_ms, NULL);
         return rc;

@@ -20,6 +20,7 @@ enum {
     F_FLAPPING = 1u << 2,
     F_EMITTED_BAD = 1u << 3, /* the last per-resource signal said "unhealthy" */
     F_SEV_SHIFT = 4,         /* bits 4..6: pd_severity */
+    F_IN_SNAP = 1u << 7,     /* a record came for it during its resource's open snapshot */
 };
 
 typedef struct pair {
@@ -41,6 +42,7 @@ typedef struct res {
     uint64_t tagmatch; /* goals whose tag conditions the resource's last known tags meet */
     uint32_t account, group, type, name, region; /* account: acct table; others: strs */
     uint32_t attr_hash;
+    uint32_t snap_s; /* nonzero while a snapshot of it is open (the watermark it opened at) */
     uint8_t cloud;
 } res;
 
@@ -70,9 +72,10 @@ typedef struct hu {
 typedef struct acct {
     double score_num, score_den;
     bool has_score;
+    /* Unused since snapshots complete per resource (res.snap_s, F_IN_SNAP); kept so that
+     * state code written against them still builds. */
     bool snap_open, reconciling;
-    uint32_t snap_start_s; /* watermark when the snapshot opened */
-    uint32_t snap_last_s;  /* live time of its last record */
+    uint32_t snap_start_s, snap_last_s;
     uint8_t cloud;
 } acct;
 
@@ -125,9 +128,8 @@ struct pd_engine {
     ctl *ctls;
     uint32_t ctls_cap;
     acct *accts_v;
-    uint32_t accts_cap, open_snapshots;
-    uint32_t live_s;     /* latest event time of records that are not snapshot records */
-    uint32_t snap_due_s; /* no open snapshot completes before this live time */
+    uint32_t accts_cap;
+    uint32_t open_snapshots, live_s, snap_due_s; /* unused, see acct */
     comprec *comp;
     uint32_t comp_cap;
 
@@ -137,7 +139,9 @@ struct pd_engine {
     uint32_t index_groups;
 
     uint32_t *wheel;
-    uint32_t wheel_cur; /* every slot before this second has been processed */
+    uint32_t wheel_cur;  /* every slot before this second has been processed */
+    uint32_t clock_s;    /* the timers' clock: now_s - lateness_s */
+    uint32_t lateness_s; /* how far timers run behind event time */
 
     int64_t now_ms;
     uint32_t now_s;

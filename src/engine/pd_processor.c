@@ -163,7 +163,7 @@ int pd_processor_create(const pd_processor_opts *opts, pd_processor **out, pd_di
         eo.pipeline = pd_str_c(pl->name);
         eo.flap_toggles = pl->flap_toggles;
         eo.flap_window_ms = pl->flap_window_ms;
-        eo.snapshot_quiet_ms = pl->snapshot_quiet_ms;
+        eo.timer_lateness_ms = pl->timer_lateness_ms;
     }
     eo.emit = on_drift;
     eo.emit_ctx = p;
