@@ -1144,6 +1144,7 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         r = e->last_res;
     else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
+    e->burst_start = r != e->last_res;
     if (r != e->last_res && !fresh && r < e->res_cap) {
         /* Start the loads this event will need while the attributes are hashed. */
         uint64_t h = pair_hash(r, 0);
@@ -1623,6 +1624,18 @@ static int apply_pair_record(pd_engine *e, const pd_event *ev, uint32_t *rout)
     if (ev->snapshot && !e->res[r].snap_s)
         e->res[r].snap_s = e->now_s ? e->now_s : 1;
     uint32_t v = pair_find(e, r, c);
+    if (e->burst_start) {
+        /* The first record of a machine: its other records usually follow, so start loading
+         * the pair records its index lines point at (the line is in cache now). */
+        uint64_t h = pair_hash(r, 0);
+        uint32_t slots = e->index_groups * 16;
+        uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16;
+        for (uint32_t k = 0; k < 32; k++) {
+            uint32_t x = e->index[gs + k < slots ? gs + k : gs + k - slots];
+            if (x)
+                __builtin_prefetch(PAIR(e, x & IDX_MASK));
+        }
+    }
     pd_severity sev = ev->severity != PD_SEV_UNKNOWN ? ev->severity : (pd_severity)e->ctls[c].sev;
     if (ev->deleted) {
         if (!v) {

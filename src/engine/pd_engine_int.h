@@ -121,6 +121,7 @@ struct pd_engine {
     pd_intern *res_ids, *ctl_ids, *strs, *accts, *comp_ids;
     ftab res_tab, ctl_tab;
     uint32_t last_res; /* events come in bursts per resource */
+    bool burst_start;  /* this record's machine differs from the previous one's */
     res *res;
     uint32_t res_cap;
     rgc *rg; /* res_cap * nrg: per (resource, per-resource goal) */
