@@ -99,7 +99,9 @@ static int check_file(const char *path)
     if (root && root->type == PD_YMAP) {
         goals = pd_ymap_get(root, "goals") != NULL;
         rules = pd_ymap_get(root, "rules") != NULL;
-        pipeline = pd_ymap_get(root, "pipeline") != NULL;
+        /* A daemon config names its pipeline file (`pipeline: path`); a pipeline file is a map. */
+        const pd_ynode *pn = pd_ymap_get(root, "pipeline");
+        pipeline = pn && pn->type == PD_YMAP;
         controls = pd_ymap_get(root, "controls") != NULL;
     }
     int rc = 0;

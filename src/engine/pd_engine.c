@@ -10,6 +10,7 @@
  *     intrusive doubly linked lists through the pair records.
  * Times in pair records are uint32 seconds since the Unix epoch (valid until 2106). */
 #include "pd_engine.h"
+#include "pd_engine_int.h"
 
 #include "pd_arena.h"
 #include "pd_intern.h"
@@ -19,101 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WHEEL_BITS 20 /* 2^20 one-second slots: about 12 days before an entry goes round */
-#define WHEEL_SIZE (1u << WHEEL_BITS)
-#define WHEEL_MASK (WHEEL_SIZE - 1)
-#define MAX_SLA    8 /* SLA goals per control (one bit each in a pair) */
-
-enum {
-    F_STALE = 1u << 0,
-    F_LINKED = 1u << 1,
-    F_FLAPPING = 1u << 2,
-    F_EMITTED_BAD = 1u << 3, /* the last per-resource signal said "unhealthy" */
-    F_SEV_SHIFT = 4,         /* bits 4..6: pd_severity */
-};
-
-typedef struct pair {
-    uint32_t res, ctl;
-    uint32_t ev_s;    /* event time of the last applied event (ordering) */
-    uint32_t seen_s;  /* when last confirmed (the watermark then): staleness counts from it */
-    uint32_t since_s; /* unhealthy since */
-    uint32_t tprev, tnext;
-    uint32_t flap_s; /* start of the current flapping window */
-    uint8_t status;  /* last known pd_status; REMOVED after a delete or reconciliation */
-    uint8_t flags;
-    uint8_t flap_n;   /* toggles in the current window */
-    uint8_t sla_bits; /* bit i: the control's i-th SLA goal has expired for this pair */
-} pair;
-_Static_assert(sizeof(pair) == 36, "pair record must stay 36 bytes");
-
-typedef struct res {
-    uint64_t scope;    /* goals this resource is in scope of */
-    uint64_t tagmatch; /* goals whose tag conditions the resource's last known tags meet */
-    uint32_t account, group, type, name, region; /* account: acct table; others: strs */
-    uint32_t attr_hash;
-    uint8_t cloud;
-} res;
-
-typedef struct ctl {
-    uint64_t goals; /* goals selecting this control */
-    uint32_t name;  /* strs */
-    pd_str *frameworks;
-    uint32_t nframeworks;
-    uint32_t stale_s; /* smallest stale_after of its goals; 0 = never */
-    uint32_t flap_window_s;
-    uint8_t flap_toggles;
-    uint8_t sev;
-    uint8_t nsla;
-    uint8_t sla_goal[MAX_SLA];
-} ctl;
-
-typedef struct rgc {
-    uint16_t unh, hea, unk, na; /* per (resource, goal) pair counts; sla goals: na = expired */
-} rgc;
-
-enum { RS_NONE = 0, RS_BAD, RS_UNKNOWN, RS_HEALTHY, RS_NA };
-
-typedef struct hu {
-    uint32_t h, u;
-} hu;
-
-typedef struct acct {
-    double score_num, score_den;
-    bool has_score;
-    bool snap_open, reconciling;
-    uint32_t snap_start_s; /* watermark when the snapshot opened */
-    uint32_t snap_last_s;  /* live time of its last record */
-    uint8_t cloud;
-} acct;
-
-typedef struct comprec {
-    uint32_t passed, failed;
-    uint32_t account;
-    uint64_t goals; /* compliance goals it counts for */
-} comprec;
-
-typedef struct goal_rt {
-    const pd_goal *g;
-    uint64_t in_scope, res_bad, res_healthy, res_na, res_unk_pairs, sla_viol;
-    uint32_t *ctls; /* control ids selecting this goal */
-    uint32_t nctls, ctls_cap;
-    hu *per_ctl; /* score/compliance from assessments, indexed by control id */
-    uint32_t per_ctl_cap;
-    uint64_t pc_h, pc_u; /* sums over per_ctl */
-    uint64_t score_fp;   /* sum over controls of h / (h + u), fixed point 2^32 */
-    uint32_t score_n;    /* controls with h + u > 0 */
-    /* score and compliance from their own events */
-    double ev_num, ev_den;
-    uint32_t ev_records;
-    int rgi;   /* index among the per-resource goals (control, coverage, sla), else -1 */
-    int state; /* -1 unset, 0 breached, 1 met */
-    bool has_value;
-    double last_value;
-    int64_t changed_ms;
-    bool dirty;
-    pd_str target;
-} goal_rt;
 
 /* A word-at-a-time hash for the hot path (the interning tables hash bytewise). */
 static uint64_t fhash(const char *p, size_t n, uint64_t seed)
@@ -136,10 +42,6 @@ static uint64_t fhash(const char *p, size_t n, uint64_t seed)
 
 /* Id lookup by string: (hash32, id) slots in open addressing, verified against the intern
  * table that owns the strings. */
-typedef struct ftab {
-    uint64_t *slots;
-    uint32_t mask, count;
-} ftab;
 
 static uint32_t ftab_find(const ftab *t, const pd_intern *in, pd_str s, uint32_t h)
 {
@@ -189,48 +91,6 @@ static uint32_t hash32(pd_str s)
     uint64_t h = fhash(s.p, s.len, 0x2545f4914f6cdd1dULL);
     return (uint32_t)h;
 }
-
-struct pd_engine {
-    pd_engine_opts o;
-    const pd_goal_set *set;
-    uint32_t ngoals;
-    goal_rt *goals;
-
-    pd_intern *res_ids, *ctl_ids, *strs, *accts, *comp_ids;
-    ftab res_tab, ctl_tab;
-    uint32_t last_res; /* events come in bursts per resource */
-    res *res;
-    uint32_t res_cap;
-    rgc *rg; /* res_cap * nrg: per (resource, per-resource goal) */
-    uint32_t nrg;
-    ctl *ctls;
-    uint32_t ctls_cap;
-    acct *accts_v;
-    uint32_t accts_cap, open_snapshots;
-    uint32_t live_s;     /* latest event time of records that are not snapshot records */
-    uint32_t snap_due_s; /* no open snapshot completes before this live time */
-    comprec *comp;
-    uint32_t comp_cap;
-
-    pair **chunks;
-    uint32_t nchunks, chunks_cap, npairs;
-    uint32_t *index;
-    uint32_t index_groups;
-
-    uint32_t *wheel;
-    uint32_t wheel_cur; /* every slot before this second has been processed */
-
-    int64_t now_ms;
-    uint32_t now_s;
-    pd_arena arena;
-    pd_engine_stats st;
-    char timebuf[32];
-};
-
-#define PAIR_BITS  14
-#define PAIR_CHUNK (1u << PAIR_BITS)
-/* The record of pair v (1-based). */
-#define PAIR(e, v) (&(e)->chunks[((v)-1) >> PAIR_BITS][((v)-1) & (PAIR_CHUNK - 1)])
 
 /* ---------- small helpers ---------- */
 
@@ -283,7 +143,7 @@ void pd_engine_opts_default(pd_engine_opts *o)
     memset(o, 0, sizeof(*o));
     o->flap_toggles = 4;
     o->flap_window_ms = 3600 * 1000;
-    o->snapshot_quiet_ms = 3600 * 1000;
+    o->timer_lateness_ms = 5 * 60 * 1000;
 }
 
 /* ---------- creation ---------- */
@@ -302,8 +162,9 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         e->o.flap_toggles = 4;
     if (e->o.flap_window_ms <= 0)
         e->o.flap_window_ms = 3600 * 1000;
-    if (e->o.snapshot_quiet_ms <= 0)
-        e->o.snapshot_quiet_ms = 3600 * 1000;
+    if (e->o.timer_lateness_ms < 0)
+        e->o.timer_lateness_ms = 0;
+    e->lateness_s = (uint32_t)(e->o.timer_lateness_ms / 1000);
     e->set = goals;
     e->ngoals = pd_goal_set_count(goals);
     pd_arena_init(&e->arena, 64 * 1024);
@@ -918,7 +779,9 @@ static int emit_pair(pd_engine *e, const char *type, uint32_t gi, const pair *p,
         ev.id = s.control.key;
     s.evidence = &ev;
     s.nevidence = 1;
-    make_id(&s, s.goal.id, r.id, s.control.key, t_ms);
+    /* Ids must not depend on how the inputs interleave (partitions): staleness counts from
+     * when the engine saw the pair, so its id takes the pair's last record time instead. */
+    make_id(&s, s.goal.id, r.id, s.control.key, type[0] == 'c' && type[1] == 'o' ? ev_ms : t_ms);
     return emit(e, &s);
 }
 
@@ -988,7 +851,7 @@ static int relink(pd_engine *e, uint32_t v)
     uint32_t d = pair_deadline(e, PAIR(e, v));
     if (!d)
         return 0;
-    if (d <= e->now_s)
+    if (d <= e->clock_s)
         return fire_pair(e, v);
     link_timer(e, v, d);
     return 0;
@@ -1022,7 +885,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
     for (;;) {
         pair *p = PAIR(e, v);
         uint32_t d = pair_deadline(e, p);
-        if (!d || d > e->now_s)
+        if (!d || d > e->clock_s)
             break;
         const ctl *c = &e->ctls[p->ctl];
         uint32_t at = d > p->ev_s ? d : p->ev_s;
@@ -1281,6 +1144,16 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         r = e->last_res;
     else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
+    e->burst_start = r != e->last_res;
+    if (r != e->last_res && !fresh && r < e->res_cap) {
+        /* Start the loads this event will need while the attributes are hashed. */
+        uint64_t h = pair_hash(r, 0);
+        __builtin_prefetch(&e->res[r]);
+        __builtin_prefetch(
+            &e->index[(uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16]);
+        if (e->nrg)
+            __builtin_prefetch(&e->rg[(size_t)r * e->nrg]);
+    }
     e->last_res = r;
     if (fresh) {
         uint32_t old_cap = e->res_cap;
@@ -1512,48 +1385,33 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
 
 /* ---------- snapshots ---------- */
 
-static int complete_snapshots(pd_engine *e)
+/* A resource's part of a snapshot is complete when a record for it that is not a snapshot
+ * record arrives: its records come in order (one partition per resource), so everything the
+ * snapshot had for it came before. Its pairs unhealthy and not confirmed since its snapshot
+ * began are missing from the snapshot, hence resolved. This depends on the resource's own
+ * records only, so it is the same however resources interleave. */
+static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
 {
-    /* Snapshots whose last event is snapshot_quiet old are complete. */
-    uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
-    uint32_t ndone = 0;
-    if (e->live_s < e->snap_due_s)
-        return 0;
-    e->snap_due_s = UINT32_MAX;
-    for (uint32_t a = 1; a < e->accts_cap; a++) {
-        acct *A = &e->accts_v[a];
-        if (!A->snap_open)
-            continue;
-        if (e->live_s >= A->snap_last_s + quiet_s) {
-            A->snap_open = false;
-            A->reconciling = true;
-            e->open_snapshots--;
-            ndone++;
-        } else if (A->snap_last_s + quiet_s < e->snap_due_s) {
-            e->snap_due_s = A->snap_last_s + quiet_s;
-        }
+    e->res[r].snap_s = 0;
+    e->st.snapshots_completed++;
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
-    if (!ndone)
-        return 0;
-    e->st.snapshots_completed += ndone;
-    /* One pass over the pairs: a pair unhealthy before the snapshot started and not refreshed
-     * since is missing from it, hence resolved. */
     int rc = 0;
-    for (uint32_t i = 0; i < e->npairs && !rc; i++) {
-        pair *p = PAIR(e, i + 1);
-        if (p->status != PD_STATUS_UNHEALTHY)
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
+        bool present = (p->flags & F_IN_SNAP) != 0;
+        p->flags &= (uint8_t)~F_IN_SNAP;
+        if (p->status != PD_STATUS_UNHEALTHY || present)
             continue;
-        uint32_t a = e->res[p->res].account;
-        if (!a || !e->accts_v[a].reconciling)
-            continue;
-        if (p->seen_s >= e->accts_v[a].snap_start_s)
-            continue;
-        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
-        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
-                      "snapshot", pd_intern_str(e->accts, a));
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "snapshot",
+                      pd_intern_str(e->accts, e->res[r].account));
     }
-    for (uint32_t a = 1; a < e->accts_cap; a++)
-        e->accts_v[a].reconciling = false;
+    if (vs != buf)
+        free(vs);
     return rc;
 }
 
@@ -1570,14 +1428,16 @@ static int advance_to(pd_engine *e, int64_t now_ms)
     if (now_s <= e->now_s && e->wheel_cur)
         return 0;
     e->now_s = now_s;
+    /* Timers run `lateness` behind event time: a record of the pair that is late on another
+     * input (a lagging partition) still arrives before its timer fires. */
+    uint32_t clock = now_s > e->lateness_s ? now_s - e->lateness_s : 0;
+    e->clock_s = clock;
     if (!e->wheel_cur) {
-        e->wheel_cur = now_s + 1;
+        e->wheel_cur = clock + 1;
         return 0;
     }
     int rc = 0;
-    uint64_t steps = (uint64_t)now_s - e->wheel_cur + 1;
-    if (now_s < e->wheel_cur)
-        steps = 0;
+    uint64_t steps = clock >= e->wheel_cur ? (uint64_t)clock - e->wheel_cur + 1 : 0;
     if (steps > WHEEL_SIZE)
         steps = WHEEL_SIZE;
     for (uint64_t k = 0; k < steps && !rc; k++) {
@@ -1595,25 +1455,21 @@ static int advance_to(pd_engine *e, int64_t now_ms)
             if (next)
                 PAIR(e, next)->tprev = 0;
             uint32_t d = pair_deadline(e, p);
-            if (d && d <= now_s)
+            if (d && d <= clock)
                 rc = fire_pair(e, v);
             else if (d)
                 link_timer(e, v, d);
             v = next;
         }
     }
-    e->wheel_cur = now_s + 1;
+    if (clock >= e->wheel_cur)
+        e->wheel_cur = clock + 1;
     return rc;
 }
 
 int pd_engine_advance(pd_engine *e, int64_t now_ms)
 {
-    int rc = advance_to(e, now_ms);
-    if (!rc && now_ms != PD_TIME_NONE && to_s(now_ms) > e->live_s)
-        e->live_s = to_s(now_ms);
-    if (!rc && e->open_snapshots)
-        rc = complete_snapshots(e);
-    return rc;
+    return advance_to(e, now_ms);
 }
 
 /* ---------- score and compliance events ---------- */
@@ -1747,10 +1603,11 @@ static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms,
     return rc;
 }
 
-static int apply_pair_event(pd_engine *e, const pd_event *ev)
+static int apply_pair_record(pd_engine *e, const pd_event *ev, uint32_t *rout)
 {
     uint32_t r, c;
     int rc = get_res(e, &ev->resource, &r);
+    *rout = rc ? 0 : r;
     if (rc == PD_ENOTFOUND) {
         e->st.ignored++;
         return 0;
@@ -1764,24 +1621,21 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     if (rc)
         return rc;
     uint32_t t_s = to_s(ev->time_ms);
-    if (ev->snapshot) {
-        uint32_t a = e->res[r].account;
-        if (a) {
-            acct *A = &e->accts_v[a];
-            /* Snapshot records carry their old status-change times: presence is judged by
-             * when the engine saw them (the watermark), not by their event time. */
-            if (!A->snap_open) {
-                A->snap_open = true;
-                A->snap_start_s = e->now_s;
-                e->open_snapshots++;
-            }
-            A->snap_last_s = e->live_s;
-            uint32_t due = e->live_s + (uint32_t)(e->o.snapshot_quiet_ms / 1000);
-            if (e->open_snapshots == 1 || due < e->snap_due_s)
-                e->snap_due_s = due;
+    if (ev->snapshot && !e->res[r].snap_s)
+        e->res[r].snap_s = e->now_s ? e->now_s : 1;
+    uint32_t v = pair_find(e, r, c);
+    if (e->burst_start) {
+        /* The first record of a machine: its other records usually follow, so start loading
+         * the pair records its index lines point at (the line is in cache now). */
+        uint64_t h = pair_hash(r, 0);
+        uint32_t slots = e->index_groups * 16;
+        uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16;
+        for (uint32_t k = 0; k < 32; k++) {
+            uint32_t x = e->index[gs + k < slots ? gs + k : gs + k - slots];
+            if (x)
+                __builtin_prefetch(PAIR(e, x & IDX_MASK));
         }
     }
-    uint32_t v = pair_find(e, r, c);
     pd_severity sev = ev->severity != PD_SEV_UNKNOWN ? ev->severity : (pd_severity)e->ctls[c].sev;
     if (ev->deleted) {
         if (!v) {
@@ -1812,6 +1666,8 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
         e->st.pairs++;
     }
     pair *p = PAIR(e, v);
+    if (e->res[r].snap_s)
+        p->flags |= F_IN_SNAP; /* present, even when older than what we know */
     if (p->ev_s && t_s < p->ev_s) {
         e->st.out_of_order++;
         return 0;
@@ -1834,6 +1690,16 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     return pair_set(e, v, ns, sev, t_s, ev->time_ms, since, "assessment", ev->event_id);
 }
 
+static int apply_pair_event(pd_engine *e, const pd_event *ev)
+{
+    uint32_t r = 0;
+    int rc = apply_pair_record(e, ev, &r);
+    /* The record itself first: a pair it confirms is not missing from the snapshot. */
+    if (!rc && r && !ev->snapshot && e->res[r].snap_s)
+        rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
+    return rc;
+}
+
 int pd_engine_apply(pd_engine *e, const pd_event *ev)
 {
     e->st.events++;
@@ -1850,12 +1716,6 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
     }
     int rc = advance_to(e, ev->time_ms);
     if (rc)
-        return rc;
-    /* Snapshot records carry old status-change times, so a snapshot's end is judged by the
-     * time of the other records ("live" time) passing its last record by snapshot_quiet. */
-    if (!ev->snapshot && to_s(ev->time_ms) > e->live_s)
-        e->live_s = to_s(ev->time_ms);
-    if (e->open_snapshots && (rc = complete_snapshots(e)))
         return rc;
     switch (ev->kind) {
     case PD_KIND_ASSESSMENT:
@@ -1879,6 +1739,8 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
         e->st.applied++;
         if (ev->deleted)
             rc = delete_resource(e, r, to_s(ev->time_ms), ev->time_ms, ev->event_id);
+        else if (e->res[r].snap_s)
+            rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
         if (!rc)
             rc = eval_dirty(e, ev->time_ms, NULL);
         return rc;
@@ -2024,4 +1886,47 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
          pd_intern_bytes(e->accts) + pd_intern_bytes(e->comp_ids) + e->arena.bytes_reserved;
     out->bytes = b + sizeof(*e);
     out->bytes_pairs = pairs;
+}
+
+/* ---------- internal entry points for pd_engine_state.c (pd_engine_int.h) ---------- */
+
+int pd_engine_int_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t min)
+{
+    return grow_array(arr, cap, need, elem, min);
+}
+
+int pd_engine_int_res_id(pd_engine *e, pd_str canon, uint32_t *out, bool *fresh)
+{
+    return get_id(&e->res_tab, e->res_ids, canon, out, fresh);
+}
+
+int pd_engine_int_ctl_id(pd_engine *e, pd_str key, uint32_t *out, bool *fresh)
+{
+    return get_id(&e->ctl_tab, e->ctl_ids, key, out, fresh);
+}
+
+int pd_engine_int_pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *v)
+{
+    return pair_add(e, r, c, v);
+}
+
+void pd_engine_int_link(pd_engine *e, uint32_t v, uint32_t deadline_s)
+{
+    link_timer(e, v, deadline_s);
+}
+
+void pd_engine_int_contrib(pd_engine *e, uint32_t v, int sign)
+{
+    const pair *p = PAIR(e, v);
+    contrib_all(e, p, pstate_of(p), sign);
+}
+
+uint32_t pd_engine_int_find_res(const pd_engine *e, pd_str canon)
+{
+    return find_res(e, canon);
+}
+
+uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key)
+{
+    return find_ctl(e, key);
 }

@@ -48,7 +48,9 @@ typedef struct pd_engine_opts {
     pd_str pipeline;             /* copied into signals */
     uint32_t flap_toggles;       /* default 4: more toggles than this within the window flap */
     int64_t flap_window_ms;      /* default 1h */
-    int64_t snapshot_quiet_ms;   /* default 1h: a snapshot is complete after this gap */
+    int64_t timer_lateness_ms;   /* default 5 min: timers fire this far behind event time, so a
+                                    record late on another input still counts (signal times
+                                    stay the deadlines) */
     pd_control_lookup_fn lookup; /* may be NULL */
     void *lookup_ctx;
     pd_signal_fn emit;
