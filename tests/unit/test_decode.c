@@ -827,6 +827,61 @@ static void test_defender_more_shapes(void **state)
     assert_int_equal(e->status, PD_STATUS_HEALTHY);
 }
 
+/* `postured decode`: one JSON line per event on stdout; errors as JSON lines (stdout with
+ * --errors) naming code and offset; exit status 1 when any message failed. */
+static void test_cli_decode(void **state)
+{
+    (void)state;
+    const char *bin = getenv("PD_BIN");
+    const char *dir = getenv("PD_SAMPLES_DIR");
+    if (!bin || !dir) {
+        fprintf(stderr, "SKIP: PD_BIN or PD_SAMPLES_DIR not set\n");
+        skip();
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' decode '%s/elastic_integrations__test-alert.log'", bin, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[65536];
+    int n = 0;
+    const char *kinds[] = {"compliance", "assessment", "score", "vulnerability", "alert"};
+    while (fgets(line, sizeof(line), p)) {
+        assert_true(n < 5);
+        char want[64];
+        snprintf(want, sizeof(want), "{\"kind\":\"%s\",\"format\":\"defender\"", kinds[n]);
+        assert_true(!strncmp(line, want, strlen(want)));
+        n++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(n, 5);
+    /* A pretty-printed file is one message; a bad line is an error line and exit status 1. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' decode '%s/aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json'"
+             " | grep -c '\"format\":\"asff\"'",
+             bin, dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_int_equal(atoi(line), 1);
+    pclose(p);
+    snprintf(
+        cmd, sizeof(cmd),
+        "printf '{\"a\":NaN}\\n\\n{}\\n' | '%s' decode --errors - 2>/dev/null; echo \"status $?\"",
+        bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"number\""));
+    assert_non_null(strstr(line, "\"offset\":5"));
+    assert_non_null(strstr(line, "\"line\":1"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"unknown_type\""));
+    assert_non_null(strstr(line, "\"line\":3"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_string_equal(line, "status 1\n");
+    pclose(p);
+}
+
 /* ---------- API behaviour ---------- */
 
 static const char ASSESS[] =
@@ -1001,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_rest_alert),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_cli_decode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
