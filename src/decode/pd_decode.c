@@ -557,7 +557,8 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
         uint32_t kn = (uint32_t)(d->tok[k].end - d->tok[k].start);
         if (!((lens >> (kn & 63)) & 1) || kn == 0)
             continue;
-        char c0 = lc(kp[0]), cl = lc(kp[kn - 1]);
+        /* |0x20 lowercases letters; field names neither start nor end with '_'. */
+        char c0 = (char)(kp[0] | 0x20), cl = (char)(kp[kn - 1] | 0x20);
         for (unsigned h = field_hash(kn, c0, cl); idx[h]; h = (h + 1) & 63u) {
             const pd_field *fj = &f[idx[h] - 1];
             if (fj->len != kn || fj->name[0] != c0 || fj->name[kn - 1] != cl || !key_is(kp, kn, fj))

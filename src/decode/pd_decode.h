@@ -80,6 +80,12 @@ const char *pd_decode_error_name(int code); /* "syntax", "utf8", ... */
  * - ASFF (`SchemaVersion`), bare or in an EventBridge envelope (`detail.findings[]`).
  * - SCC notifications (`finding` + optional sibling `resource`) and bare findings.
  * - OCSF (`class_uid` 2002, 2003, 2004).
- * Wrappers: `{"records":[...]}` and top-level arrays, each element one message. */
+ * Wrappers: `{"records":[...]}` and top-level arrays, each element one message.
+ *
+ * Validation is strict JSON (RFC 8259) for the whole message, on top of jsmn: separators,
+ * literals, numbers (NaN/Infinity/leading zeros are PD_EDEC_NUMBER), control characters,
+ * UTF-8 (no overlongs, no surrogates), \u escapes with surrogate pairs (\u0000 is
+ * PD_EDEC_NUL), depth. Duplicate keys are detected among the keys the decoders read (case-
+ * insensitively, since that is how they match); duplicates of keys nobody reads pass. */
 
 #endif

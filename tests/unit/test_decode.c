@@ -761,6 +761,127 @@ static void test_times(void **state)
     assert_non_null(strstr(err.message, "TimeGenerated"));
 }
 
+/* Sub-assessments as the REST API documents them (camelCase), a secure score, and an AWS
+ * machine assessed through Defender's connector (the ARN becomes the canonical id). */
+static void test_defender_more_shapes(void **state)
+{
+    (void)state;
+    static const char sub[] =
+        "{\"type\":\"Microsoft.Security/assessments/subAssessments\",\"id\":\"/subscriptions/s/"
+        "resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v/providers/"
+        "Microsoft.Security/assessments/1195AFFF-C881-495E-9BC5-1486211AE03F/subAssessments/"
+        "9F3A\",\"name\":\"9F3A\",\"securityEventDataEnrichment\":{\"action\":\"Write\","
+        "\"isSnapshot\":true},\"properties\":{\"id\":\"CVE-2021-44228\",\"displayName\":"
+        "\"Log4Shell\",\"status\":{\"code\":\"Unhealthy\",\"severity\":\"High\"},"
+        "\"timeGenerated\":\"2024-01-01T00:00:00Z\",\"resourceDetails\":{\"source\":\"Azure\","
+        "\"id\":\"/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/"
+        "v\"},\"additionalData\":{\"assessedResourceType\":\"ServerVulnerability\",\"cve\":[{"
+        "\"title\":\"CVE-2021-44228\",\"link\":\"x\"}],\"cvss\":{\"2.0\":{\"base\":9.3},\"3.0\":{"
+        "\"base\":10}},\"patchable\":true}}}";
+    decode_ok(sub, sizeof(sub) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_VULNERABILITY);
+    expect_str(e->control.key, "9f3a");
+    expect_str(e->vuln.parent_key, "1195afff-c881-495e-9bc5-1486211ae03f");
+    expect_str(e->vuln.cve, "CVE-2021-44228");
+    assert_true(e->vuln.cvss == 10.0);
+    assert_true(e->vuln.fix_available);
+    assert_true(e->snapshot);
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->resource.name, "v");
+
+    static const char score[] =
+        "{\"type\":\"Microsoft.Security/secureScores\",\"id\":\"/subscriptions/S9/providers/"
+        "Microsoft.Security/secureScores/ascScore\",\"name\":\"ascScore\",\"properties\":{"
+        "\"displayName\":\"ASC score\",\"score\":{\"max\":58,\"current\":33.5,\"percentage\":"
+        "0.5776},\"weight\":199}}";
+    decode_ok(score, sizeof(score) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_SCORE);
+    assert_int_equal(e->score.control.len, 0);
+    assert_true(e->score.max == 58.0);
+    assert_true(e->score.current == 33.5);
+    assert_true(e->score.percentage == 0.5776);
+    expect_str(e->resource.canon, "/subscriptions/s9");
+    expect_str(e->control.key, "ascscore");
+
+    static const char aws[] =
+        "{\"type\":\"Microsoft.Security/assessments\",\"name\":\"4BE5393D-CC33-4EF7-ACAE-"
+        "80295BC3AE35\",\"properties\":{\"resourceDetails\":{\"source\":\"Aws\",\"id\":"
+        "\"/subscriptions/s/resourcegroups/rg/providers/microsoft.security/securityconnectors/"
+        "aws-761723954040/securityentitydata/aws-ec2-instance-i-003d-ap-southeast-2\","
+        "\"region\":\"ap-southeast-2\",\"nativeResourceId\":\"arn:aws:ec2:ap-southeast-2:"
+        "761723954040:instance/i-003D\",\"resourceName\":\"jump-prod-00027\",\"resourceType\":"
+        "\"ec2.instance\",\"resourceProvider\":\"aws\",\"hierarchyId\":\"761723954040\"},"
+        "\"status\":{\"code\":\"Healthy\"},\"metadata\":{\"severity\":\"Medium\"}}}";
+    decode_ok(aws, sizeof(aws) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AWS);
+    expect_str(e->resource.id, "arn:aws:ec2:ap-southeast-2:761723954040:instance/i-003D");
+    expect_str(e->resource.canon, "arn:aws:ec2:ap-southeast-2:761723954040:instance/i-003d");
+    expect_str(e->resource.account, "761723954040");
+    expect_str(e->resource.region, "ap-southeast-2");
+    expect_str(e->resource.type, "ec2.instance");
+    expect_str(e->resource.name, "jump-prod-00027");
+    assert_int_equal(e->status, PD_STATUS_HEALTHY);
+}
+
+/* `postured decode`: one JSON line per event on stdout; errors as JSON lines (stdout with
+ * --errors) naming code and offset; exit status 1 when any message failed. */
+static void test_cli_decode(void **state)
+{
+    (void)state;
+    const char *bin = getenv("PD_BIN");
+    const char *dir = getenv("PD_SAMPLES_DIR");
+    if (!bin || !dir) {
+        fprintf(stderr, "SKIP: PD_BIN or PD_SAMPLES_DIR not set\n");
+        skip();
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' decode '%s/elastic_integrations__test-alert.log'", bin, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[65536];
+    int n = 0;
+    const char *kinds[] = {"compliance", "assessment", "score", "vulnerability", "alert"};
+    while (fgets(line, sizeof(line), p)) {
+        assert_true(n < 5);
+        char want[64];
+        snprintf(want, sizeof(want), "{\"kind\":\"%s\",\"format\":\"defender\"", kinds[n]);
+        assert_true(!strncmp(line, want, strlen(want)));
+        n++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(n, 5);
+    /* A pretty-printed file is one message; a bad line is an error line and exit status 1. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' decode '%s/aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json'"
+             " | grep -c '\"format\":\"asff\"'",
+             bin, dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_int_equal(atoi(line), 1);
+    pclose(p);
+    snprintf(
+        cmd, sizeof(cmd),
+        "printf '{\"a\":NaN}\\n\\n{}\\n' | '%s' decode --errors - 2>/dev/null; echo \"status $?\"",
+        bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"number\""));
+    assert_non_null(strstr(line, "\"offset\":5"));
+    assert_non_null(strstr(line, "\"line\":1"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"unknown_type\""));
+    assert_non_null(strstr(line, "\"line\":3"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_string_equal(line, "status 1\n");
+    pclose(p);
+}
+
 /* ---------- API behaviour ---------- */
 
 static const char ASSESS[] =
@@ -927,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_ocsf),
         cmocka_unit_test(test_schema_recommendation_example),
         cmocka_unit_test(test_schema_alert_example),
+        cmocka_unit_test(test_defender_more_shapes),
         cmocka_unit_test(test_inventory),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_assessment_template),
@@ -934,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_rest_alert),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_cli_decode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
