@@ -17,7 +17,6 @@
 #endif
 
 #define PAIR_REC 28 /* res ctl ev seen since flap (u32 x6), status flags flap_n sla_bits */
-#define RES_REC  45
 #define ACC_REC  28
 #define CMP_REC  20
 #define GOAL_REC 38
@@ -196,20 +195,12 @@ int pd_engine_state_export(const pd_engine *e, pd_buf *out)
     w_intern(&w, T_SCMP, e->comp_ids);
 
     uint32_t nres = pd_intern_count(e->res_ids);
+    /* Resource records as the engine keeps them (plain data, zeroed padding), behind their
+     * size: a build with another layout refuses the image instead of misreading it. */
     sec_open(&w, T_RES, nres);
-    for (uint32_t r = 1; r <= nres; r++) {
-        const res *R = &e->res[r];
-        w_u64(&w, R->scope);
-        w_u64(&w, R->tagmatch);
-        w_u32(&w, R->account);
-        w_u32(&w, R->group);
-        w_u32(&w, R->type);
-        w_u32(&w, R->name);
-        w_u32(&w, R->region);
-        w_u32(&w, R->attr_hash);
-        w_u32(&w, R->snap_s);
-        w_u8(&w, R->cloud);
-    }
+    w_u32(&w, (uint32_t)sizeof(res));
+    if (nres)
+        w_raw(&w, &e->res[1], (size_t)nres * sizeof(res));
     sec_close(&w);
 
     uint32_t nctl = pd_intern_count(e->ctl_ids);
@@ -489,10 +480,15 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
     uint64_t goal_bits = e->ngoals >= 64 ? ~0ull : (1ull << e->ngoals) - 1;
 
     /* Resources; their rgc rows start at zero and are rebuilt from the pairs. */
-    if (sec_read(&r, T_RES, &s, &n, RES_REC))
+    if (sec_read(&r, T_RES, &s, &n, 0))
         return PD_EINVAL;
     if (n != nres)
         return fail(&r, "%u resource records for %u resource ids", n, nres);
+    uint32_t rsize = r_u32(&s);
+    if (!s.bad && rsize != sizeof(res))
+        return fail(&r, "resource records of %u bytes (this build: %zu)", rsize, sizeof(res));
+    if ((size_t)(s.end - s.p) != (size_t)nres * sizeof(res))
+        return fail(&r, "section RESR: %u records in %zu bytes", nres, (size_t)(s.end - s.p));
     uint32_t old_cap = e->res_cap;
     if ((rc = pd_engine_int_grow((void **)&e->res, &e->res_cap, nres + 1, sizeof(res), 1024)))
         return rc;
@@ -501,20 +497,11 @@ int pd_engine_state_import(pd_engine *e, const void *data, size_t len, char *why
         if (!(e->rg = calloc((size_t)e->res_cap * e->nrg, sizeof(rgc))))
             return PD_ENOMEM;
     }
+    if (nres)
+        memcpy(&e->res[1], s.p, (size_t)nres * sizeof(res));
+    s.p = s.end;
     for (uint32_t i = 1; i <= nres; i++) {
-        res *R = &e->res[i];
-        R->scope = r_u64(&s);
-        R->tagmatch = r_u64(&s);
-        R->account = r_u32(&s);
-        R->group = r_u32(&s);
-        R->type = r_u32(&s);
-        R->name = r_u32(&s);
-        R->region = r_u32(&s);
-        R->attr_hash = r_u32(&s);
-        R->snap_s = r_u32(&s);
-        R->cloud = r_u8(&s);
-        if (s.bad)
-            break;
+        const res *R = &e->res[i];
         if ((R->scope & ~goal_bits) || !id_ok(R->account, nacc) || !id_ok(R->group, nstr) ||
             !id_ok(R->type, nstr) || !id_ok(R->name, nstr) || !id_ok(R->region, nstr) ||
             R->cloud >= PD_CLOUD__COUNT)
