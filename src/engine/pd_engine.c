@@ -599,13 +599,14 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
         st->unknown = G->in_scope - known;
         st->denominator = G->in_scope;
         st->value = (double)G->res_bad;
-        st->has_value = G->in_scope > 0;
+        /* Zero violators stays a value once the goal had one (resources may all go). */
+        st->has_value = G->in_scope > 0 || G->has_value;
         break;
     case PD_GOAL_SLA:
         st->violators = G->sla_viol;
         st->denominator = G->in_scope;
         st->value = (double)G->sla_viol;
-        st->has_value = G->in_scope > 0;
+        st->has_value = G->in_scope > 0 || G->has_value;
         break;
     case PD_GOAL_COVERAGE:
         st->numerator = G->res_healthy;
@@ -981,6 +982,30 @@ static int flap_mode(pair *p, const ctl *c, uint32_t t_s)
 
 /* Sets a pair's status as of t (ns PD_STATUS_REMOVED for deletes and reconciliation), emits
  * the per-resource transitions, re-evaluates touched goals and re-arms the pair's timer. */
+static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter);
+
+static bool status_live(pd_status s)
+{
+    return s == PD_STATUS_HEALTHY || s == PD_STATUS_UNHEALTHY || s == PD_STATUS_NOT_APPLICABLE;
+}
+
+/* A resource whose every pair was removed (decommissioned: Delete records, or an inventory
+ * delete) leaves every scope, so coverage does not count it as unknown forever. */
+static int resource_gone(pd_engine *e, uint32_t r)
+{
+    uint64_t m = e->res[r].scope;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        int rc = scope_change(e, r, gi, false);
+        if (rc)
+            return rc;
+    }
+    e->res[r].gone = 1;
+    e->res[r].attr_hash = 0; /* a later record recomputes its scopes */
+    return 0;
+}
+
 static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uint32_t t_s,
                     int64_t t_ms, uint32_t since_s, const char *evkind, pd_str evid)
 {
@@ -1017,6 +1042,12 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
     contrib_all(e, p, pstate_of(p), +1);
 
     int rc = 0;
+    res *R = &e->res[p->res];
+    bool was_live = status_live(prev), is_live = status_live(ns), gone = false;
+    if (is_live && !was_live && R->live < UINT16_MAX)
+        R->live++;
+    else if (was_live && !is_live && R->live && R->live < UINT16_MAX)
+        gone = --R->live == 0;
     bool old_bad = prev == PD_STATUS_UNHEALTHY, new_bad = ns == PD_STATUS_UNHEALTHY;
     if (prev == PD_STATUS_UNKNOWN) {
         /* The first observation is the baseline: no transition to report. */
@@ -1036,8 +1067,12 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
                 return rc;
         }
     }
-    /* Goals flip when the engine learns of the change: at the watermark. */
-    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, PAIR(e, v))))
+    /* After its last pair's signals: the resource leaves its scopes. */
+    if (gone && (rc = resource_gone(e, PAIR(e, v)->res)))
+        return rc;
+    /* Goals flip when the engine learns of the change: at the watermark (not in the middle
+     * of a batch: a resource delete or reconciliation evaluates once at its end). */
+    if (!e->defer_eval && (rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, PAIR(e, v))))
         return rc;
     return relink(e, v);
 }
@@ -1131,7 +1166,7 @@ static int get_acct(pd_engine *e, pd_str account, uint32_t *out)
     return grow_array((void **)&e->accts_v, &e->accts_cap, *out + 1, sizeof(acct), 16);
 }
 
-static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
+static int get_res(pd_engine *e, const pd_resource *rs, bool deleting, uint32_t *out)
 {
     pd_str canon = rs->canon.len ? rs->canon : rs->id;
     if (!canon.len)
@@ -1170,10 +1205,17 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         e->st.resources++;
     }
     *out = r;
+    if (deleting && (fresh || e->res[r].gone)) {
+        /* A delete neither creates a resource nor brings a gone one back into scope. */
+        e->res[r].gone = 1;
+        e->res[r].attr_hash = 0;
+        return 0;
+    }
     uint32_t h = attr_hash(rs);
     res *R = &e->res[r];
     if (!fresh && h == R->attr_hash)
         return 0;
+    R->gone = 0;
     R->attr_hash = h;
     /* Attributes an event leaves empty keep their last known value. */
     if (rs->cloud != PD_CLOUD_UNKNOWN)
@@ -1401,6 +1443,7 @@ static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
         pairs_of_res(e, r, vs, n);
     }
     int rc = 0;
+    e->defer_eval = true;
     for (uint32_t i = 0; i < n && !rc; i++) {
         pair *p = PAIR(e, vs[i]);
         bool present = (p->flags & F_IN_SNAP) != 0;
@@ -1410,8 +1453,11 @@ static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
         rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "snapshot",
                       pd_intern_str(e->accts, e->res[r].account));
     }
+    e->defer_eval = false;
     if (vs != buf)
         free(vs);
+    if (!rc)
+        rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, NULL);
     return rc;
 }
 
@@ -1592,21 +1638,27 @@ static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms,
         pairs_of_res(e, r, vs, n);
     }
     int rc = 0;
+    e->defer_eval = true;
     for (uint32_t i = 0; i < n && !rc; i++) {
         pair *p = PAIR(e, vs[i]);
         if (p->status == PD_STATUS_REMOVED || p->ev_s > t_s)
             continue;
         rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
     }
+    e->defer_eval = false;
     if (vs != buf)
         free(vs);
+    if (!rc && !e->res[r].gone)
+        rc = resource_gone(e, r);
+    if (!rc)
+        rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, NULL);
     return rc;
 }
 
 static int apply_pair_record(pd_engine *e, const pd_event *ev, uint32_t *rout)
 {
     uint32_t r, c;
-    int rc = get_res(e, &ev->resource, &r);
+    int rc = get_res(e, &ev->resource, ev->deleted, &r);
     *rout = rc ? 0 : r;
     if (rc == PD_ENOTFOUND) {
         e->st.ignored++;
@@ -1729,7 +1781,7 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
         return apply_compliance(e, ev);
     case PD_KIND_INVENTORY: {
         uint32_t r;
-        rc = get_res(e, &ev->resource, &r);
+        rc = get_res(e, &ev->resource, ev->deleted, &r);
         if (rc == PD_ENOTFOUND) {
             e->st.ignored++;
             return 0;

@@ -43,7 +43,9 @@ typedef struct res {
     uint32_t account, group, type, name, region; /* account: acct table; others: strs */
     uint32_t attr_hash;
     uint32_t snap_s; /* nonzero while a snapshot of it is open (the watermark it opened at) */
+    uint16_t live;   /* pairs not removed (saturating); 0 after having some: the resource is gone */
     uint8_t cloud;
+    uint8_t gone; /* every pair removed: out of every scope until a record brings it back */
 } res;
 
 typedef struct ctl {
@@ -122,6 +124,7 @@ struct pd_engine {
     ftab res_tab, ctl_tab;
     uint32_t last_res; /* events come in bursts per resource */
     bool burst_start;  /* this record's machine differs from the previous one's */
+    bool defer_eval;   /* inside a batch of pair changes: goals are evaluated at its end */
     res *res;
     uint32_t res_cap;
     rgc *rg; /* res_cap * nrg: per (resource, per-resource goal) */

@@ -259,6 +259,52 @@ static void test_replay_deterministic(void **state)
     free(b);
 }
 
+/* An inventory record that deletes a resource removes its pairs: the violation is over. */
+static void test_inventory_delete(void **state)
+{
+    (void)state;
+    pd_goal_set *set = goals();
+    sigs c = {0};
+    pd_engine_opts o;
+    pd_engine_opts_default(&o);
+    o.emit = collect;
+    o.emit_ctx = &c;
+    pd_engine *e = NULL;
+    assert_int_equal(pd_engine_create(set, &o, &e), 0);
+    const int64_t t0 = 1700000000000LL;
+    pd_event ev;
+    ev_set(&ev, "/s/vm1", "edr", PD_STATUS_HEALTHY, t0);
+    assert_int_equal(pd_engine_apply(e, &ev), 0);
+    ev_set(&ev, "/s/vm1", "updates", PD_STATUS_HEALTHY, t0 + 1000);
+    assert_int_equal(pd_engine_apply(e, &ev), 0);
+    ev_set(&ev, "/s/vm1", "updates", PD_STATUS_UNHEALTHY, t0 + 2000);
+    assert_int_equal(pd_engine_apply(e, &ev), 0);
+    assert_int_equal(c.n, 2); /* control.regressed, goal.breached */
+    ev_set(&ev, "/s/vm1", "", PD_STATUS_UNKNOWN, t0 + 3000);
+    ev.kind = PD_KIND_INVENTORY;
+    ev.deleted = true;
+    assert_int_equal(pd_engine_apply(e, &ev), 0);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.types[2], "control.recovered");
+    assert_string_equal(c.types[3], "goal.restored");
+    const pd_posture_ops *ops = pd_engine_posture_ops();
+    assert_int_equal(ops->pair_status(e, PD_STR_LIT("/s/vm1"), PD_STR_LIT("updates")),
+                     PD_STATUS_REMOVED);
+    assert_int_equal(ops->pair_status(e, PD_STR_LIT("/s/vm1"), PD_STR_LIT("edr")),
+                     PD_STATUS_REMOVED);
+    /* The machine left every scope: coverage does not count it as unknown. */
+    pd_goal_status st;
+    pd_engine_goal_status(e, 0, &st);
+    assert_false(st.has_value);
+    assert_int_equal(st.denominator, 0);
+    /* An older record does not bring it back. */
+    ev_set(&ev, "/s/vm1", "updates", PD_STATUS_UNHEALTHY, t0 + 2500);
+    assert_int_equal(pd_engine_apply(e, &ev), 0);
+    assert_int_equal(c.n, 4);
+    pd_engine_destroy(e);
+    pd_goal_set_destroy(set);
+}
+
 /* The bench command runs (the figures themselves come from the full-size runs). */
 static void test_bench_smoke(void **state)
 {
@@ -273,9 +319,8 @@ static void test_bench_smoke(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_posture_ops),
-        cmocka_unit_test(test_memory_per_pair),
-        cmocka_unit_test(test_replay_deterministic),
+        cmocka_unit_test(test_posture_ops),          cmocka_unit_test(test_memory_per_pair),
+        cmocka_unit_test(test_replay_deterministic), cmocka_unit_test(test_inventory_delete),
         cmocka_unit_test(test_bench_smoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
