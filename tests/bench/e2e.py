@@ -64,8 +64,11 @@ def run_available(bin_):
     text = r.stdout + r.stderr
     if "not implemented" in text:
         return False, False
-    return True, "exactly_once" in subprocess.run(
-        [bin_, "help", "config"], capture_output=True, text=True, check=False).stdout
+    # Exactly-once needs the transactional producer: the binary must call librdkafka's
+    # rd_kafka_send_offsets_to_transaction (a config option alone does not make it so).
+    with open(bin_, "rb") as f:
+        eos = b"rd_kafka_send_offsets_to_transaction" in f.read()
+    return True, eos
 
 
 def write_pipeline(d, bootstrap, topic, group, eos):
@@ -174,7 +177,8 @@ def main():
     if not run_ok:
         unavailable["postured"] = unavailable["postured-eos"] = "postured run is not implemented in this build"
     elif not eos_ok:
-        unavailable["postured-eos"] = "no state.exactly_once option in this build"
+        unavailable["postured-eos"] = ("exactly-once is not implemented in this build (no "
+                                       "transactional producer: issue 8)")
     active = [c for c in contenders if c not in unavailable]
 
     broker = bl.Broker(a.state)
