@@ -41,7 +41,9 @@ int pd_decoder_create(const pd_decode_opts *opts, pd_decoder **out)
         d->opts = *opts;
     else
         pd_decode_opts_default(&d->opts);
-    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0) {
+    /* jsmn keeps offsets in int: messages stay under 2 GiB. */
+    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0 ||
+        d->opts.max_message_bytes > (size_t)INT32_MAX || d->opts.max_tokens > (1u << 30)) {
         rc = PD_EINVAL;
         goto fail;
     }
@@ -89,6 +91,10 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
+    /* Messages quote input bytes: keep them printable ASCII, whatever the input was. */
+    for (char *c = e->message; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     return code;
 }
 
