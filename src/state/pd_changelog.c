@@ -35,7 +35,7 @@ int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out)
     size_t start = out->len;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
-    msgpack_pack_map(&pk, 14);
+    msgpack_pack_map(&pk, 16);
     pack_key(&pk, "v");
     msgpack_pack_uint32(&pk, PD_CHANGELOG_VERSION);
     pack_key(&pk, "fp");
@@ -62,6 +62,10 @@ int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out)
     msgpack_pack_uint32(&pk, r->attr_hash);
     pack_key(&pk, "snap");
     msgpack_pack_uint32(&pk, r->snap_s);
+    pack_key(&pk, "live");
+    msgpack_pack_uint16(&pk, r->live);
+    pack_key(&pk, "gone");
+    msgpack_pack_uint8(&pk, r->gone);
     pack_key(&pk, "pairs");
     msgpack_pack_array(&pk, r->npairs);
     for (uint32_t i = 0; i < r->npairs; i++) {
@@ -89,6 +93,8 @@ struct pd_changelog_dec {
     msgpack_unpacked u;
     pd_changelog_pair *pairs;
     uint32_t cap;
+    pd_str *fw;
+    uint32_t fw_cap;
 };
 
 int pd_changelog_dec_create(pd_changelog_dec **out)
@@ -107,6 +113,7 @@ void pd_changelog_dec_destroy(pd_changelog_dec *d)
         return;
     msgpack_unpacked_destroy(&d->u);
     free(d->pairs);
+    free(d->fw);
     free(d);
 }
 
@@ -237,6 +244,14 @@ int pd_changelog_decode(pd_changelog_dec *d, const void *data, size_t len, pd_ch
             bit = 4096;
             ok = get_uint(v, UINT32_MAX, &u);
             out->snap_s = (uint32_t)u;
+        } else if (key_is(k, "live")) {
+            bit = 16384;
+            ok = get_uint(v, UINT16_MAX, &u);
+            out->live = (uint16_t)u;
+        } else if (key_is(k, "gone")) {
+            bit = 32768;
+            ok = get_uint(v, 1, &u);
+            out->gone = (uint8_t)u;
         } else if (key_is(k, "pairs")) {
             bit = 8192;
             if (v->type != MSGPACK_OBJECT_ARRAY)
@@ -271,7 +286,150 @@ int pd_changelog_decode(pd_changelog_dec *d, const void *data, size_t len, pd_ch
             return bad(why, why_len, "a key appears twice");
         seen |= bit;
     }
-    if (seen != 16383)
+    if (seen != 65535)
+        return bad(why, why_len, "missing keys (have mask %#x)", seen);
+    return 0;
+}
+
+/* ---------- control records ---------- */
+
+bool pd_changelog_key_is_control(pd_str key)
+{
+    return pd_str_iprefix(key, PD_CHANGELOG_CTL_PREFIX);
+}
+
+int pd_changelog_encode_control(const pd_changelog_ctl *c, pd_buf *out)
+{
+    size_t start = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 11);
+    pack_key(&pk, "v");
+    msgpack_pack_uint32(&pk, PD_CHANGELOG_VERSION);
+    pack_key(&pk, "fp");
+    msgpack_pack_uint64(&pk, c->fingerprint);
+    pack_key(&pk, "ctl");
+    pack_str(&pk, c->key);
+    pack_key(&pk, "name");
+    pack_str(&pk, c->name);
+    pack_key(&pk, "goals");
+    msgpack_pack_uint64(&pk, c->goals);
+    pack_key(&pk, "stale");
+    msgpack_pack_uint32(&pk, c->stale_s);
+    pack_key(&pk, "flap_window");
+    msgpack_pack_uint32(&pk, c->flap_window_s);
+    pack_key(&pk, "flap_toggles");
+    msgpack_pack_uint8(&pk, c->flap_toggles);
+    pack_key(&pk, "sev");
+    msgpack_pack_uint8(&pk, c->sev);
+    pack_key(&pk, "sla");
+    msgpack_pack_array(&pk, c->nsla);
+    for (uint32_t i = 0; i < c->nsla; i++)
+        msgpack_pack_uint8(&pk, c->sla_goal[i]);
+    pack_key(&pk, "frameworks");
+    msgpack_pack_array(&pk, c->nframeworks);
+    for (uint32_t i = 0; i < c->nframeworks; i++)
+        pack_str(&pk, c->frameworks[i]);
+    if (out->oom) {
+        out->len = start;
+        return PD_ENOMEM;
+    }
+    return 0;
+}
+
+int pd_changelog_decode_control(pd_changelog_dec *d, const void *data, size_t len,
+                                pd_changelog_ctl *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&d->u, data, len, &off);
+    if (ur == MSGPACK_UNPACK_CONTINUE)
+        return bad(why, why_len, "truncated record");
+    if (ur != MSGPACK_UNPACK_SUCCESS)
+        return bad(why, why_len, "not msgpack, or a corrupt count");
+    if (off != len)
+        return bad(why, why_len, "%zu bytes after the record", len - off);
+    const msgpack_object *o = &d->u.data;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return bad(why, why_len, "record is not a map");
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        uint64_t u = 0;
+        bool ok = true;
+        uint32_t bit;
+        if (key_is(k, "v")) {
+            bit = 1;
+            ok = get_uint(v, UINT32_MAX, &u);
+            if (ok && u != PD_CHANGELOG_VERSION)
+                return bad(why, why_len, "record version %llu (this build reads %d)",
+                           (unsigned long long)u, PD_CHANGELOG_VERSION);
+        } else if (key_is(k, "fp")) {
+            bit = 2;
+            ok = get_uint(v, UINT64_MAX, &out->fingerprint);
+        } else if (key_is(k, "ctl")) {
+            bit = 4;
+            ok = get_str(v, &out->key) && out->key.len;
+        } else if (key_is(k, "name")) {
+            bit = 8;
+            ok = get_str(v, &out->name);
+        } else if (key_is(k, "goals")) {
+            bit = 16;
+            ok = get_uint(v, UINT64_MAX, &out->goals);
+        } else if (key_is(k, "stale")) {
+            bit = 32;
+            ok = get_uint(v, UINT32_MAX, &u);
+            out->stale_s = (uint32_t)u;
+        } else if (key_is(k, "flap_window")) {
+            bit = 64;
+            ok = get_uint(v, UINT32_MAX, &u);
+            out->flap_window_s = (uint32_t)u;
+        } else if (key_is(k, "flap_toggles")) {
+            bit = 128;
+            ok = get_uint(v, 255, &u);
+            out->flap_toggles = (uint8_t)u;
+        } else if (key_is(k, "sev")) {
+            bit = 256;
+            ok = get_uint(v, PD_SEV__COUNT - 1, &u);
+            out->sev = (uint8_t)u;
+        } else if (key_is(k, "sla")) {
+            bit = 512;
+            ok = v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size <= 8;
+            for (uint32_t j = 0; ok && j < v->via.array.size; j++) {
+                ok = get_uint(&v->via.array.ptr[j], 63, &u);
+                out->sla_goal[j] = (uint8_t)u;
+            }
+            if (ok)
+                out->nsla = (uint8_t)v->via.array.size;
+        } else if (key_is(k, "frameworks")) {
+            bit = 1024;
+            ok = v->type == MSGPACK_OBJECT_ARRAY;
+            uint32_t n = ok ? v->via.array.size : 0;
+            if (n > d->fw_cap) {
+                pd_str *nf = realloc(d->fw, (size_t)n * sizeof(pd_str));
+                if (!nf)
+                    return PD_ENOMEM;
+                d->fw = nf;
+                d->fw_cap = n;
+            }
+            for (uint32_t j = 0; ok && j < n; j++)
+                ok = get_str(&v->via.array.ptr[j], &d->fw[j]);
+            out->frameworks = d->fw;
+            out->nframeworks = ok ? n : 0;
+        } else {
+            if (k->type == MSGPACK_OBJECT_STR)
+                return bad(why, why_len, "unknown key \"%.*s\"", (int)PD_MIN(k->via.str.size, 64u),
+                           k->via.str.ptr);
+            return bad(why, why_len, "a key that is not a string");
+        }
+        if (!ok)
+            return bad(why, why_len, "\"%.*s\": wrong type or out of range", (int)k->via.str.size,
+                       k->via.str.ptr);
+        if (seen & bit)
+            return bad(why, why_len, "a key appears twice");
+        seen |= bit;
+    }
+    if (seen != 2047)
         return bad(why, why_len, "missing keys (have mask %#x)", seen);
     return 0;
 }
