@@ -813,7 +813,6 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
         if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
             continue;
         ps[k++] = (pd_changelog_pair){pd_intern_str(e->ctl_ids, p->ctl),
-                                      pd_intern_str(e->strs, e->ctls[p->ctl].name),
                                       p->status,
                                       (uint8_t)(p->flags & ~F_LINKED),
                                       p->flap_n,
@@ -960,12 +959,12 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
         const pd_changelog_pair *cp = &rec->pairs[j];
         uint32_t c = pd_engine_int_find_ctl(e, cp->control), v = 0;
         if (!c) {
-            /* A control this engine has not seen: set up as an event naming it would. */
+            /* A control this engine has not seen (its record did not come first): set up as
+             * an event naming only its key would. */
             pd_event ev;
             pd_event_reset(&ev);
             ev.kind = PD_KIND_ASSESSMENT;
             ev.control.key = cp->control;
-            ev.control.name = cp->control_name;
             if ((rc = pd_engine_int_ctl_from_event(e, &ev, &c)))
                 return rc;
         } else {

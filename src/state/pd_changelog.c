@@ -1,7 +1,11 @@
 /* Changelog records as msgpack (schemas/state-changelog.md):
  *   {"v": 1, "fp": u64, "id": str, "cloud": u8, "account": str, "group": str, "type": str,
  *    "name": str, "region": str, "scope": u64, "tagmatch": u64, "ah": u32, "snap": u32,
- *    "pairs": [[control, name, status, flags, flap_n, sla_bits, ev, seen, since, flap], ...]}
+ *    "live": u16, "gone": 0|1,
+ *    "pairs": [[control, status, flags, flap_n, sla_bits, ev, seen, since, flap], ...]}
+ * and control records (key "#ctl:" + control key):
+ *   {"v": 1, "fp": u64, "ctl": str, "name": str, "goals": u64, "stale": u32,
+ *    "flap_window": u32, "flap_toggles": u8, "sev": u8, "sla": [u8...], "frameworks": [str...]}
  * Pairs are arrays (positional) because a resource has tens of them; the map keys make the
  * record readable with any msgpack tool. */
 #include "pd_changelog.h"
@@ -70,9 +74,8 @@ int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out)
     msgpack_pack_array(&pk, r->npairs);
     for (uint32_t i = 0; i < r->npairs; i++) {
         const pd_changelog_pair *p = &r->pairs[i];
-        msgpack_pack_array(&pk, 10);
+        msgpack_pack_array(&pk, 9);
         pack_str(&pk, p->control);
-        pack_str(&pk, p->control_name);
         msgpack_pack_uint8(&pk, p->status);
         msgpack_pack_uint8(&pk, p->flags);
         msgpack_pack_uint8(&pk, p->flap_n);
@@ -153,18 +156,18 @@ static bool key_is(const msgpack_object *k, const char *s)
 static int dec_pair(const msgpack_object *o, pd_changelog_pair *p, uint32_t i, char *why,
                     size_t why_len)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 10)
-        return bad(why, why_len, "pair %u: not an array of 10", i);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9)
+        return bad(why, why_len, "pair %u: not an array of 9", i);
     const msgpack_object *a = o->via.array.ptr;
     uint64_t v[8];
     static const uint64_t max[8] = {PD_STATUS__COUNT - 1, 255,        255,        255,
                                     UINT32_MAX,           UINT32_MAX, UINT32_MAX, UINT32_MAX};
-    if (!get_str(&a[0], &p->control) || !p->control.len || !get_str(&a[1], &p->control_name))
-        return bad(why, why_len, "pair %u: control key and name must be strings", i);
+    if (!get_str(&a[0], &p->control) || !p->control.len)
+        return bad(why, why_len, "pair %u: the control key must be a string", i);
     for (int k = 0; k < 8; k++)
-        if (!get_uint(&a[2 + k], max[k], &v[k]))
+        if (!get_uint(&a[1 + k], max[k], &v[k]))
             return bad(why, why_len, "pair %u: field %d not an unsigned integer in range", i,
-                       2 + k);
+                       1 + k);
     p->status = (uint8_t)v[0];
     p->flags = (uint8_t)v[1];
     p->flap_n = (uint8_t)v[2];

@@ -23,12 +23,12 @@
 #define PD_CHANGELOG_VERSION 1
 
 typedef struct pd_changelog_pair {
-    pd_str control;      /* control key (lowercase, as the engine interned it) */
-    pd_str control_name; /* may be empty */
-    uint8_t status;      /* pd_status */
-    uint8_t flags;       /* engine pair flags (stale, flapping, emitted, severity bits) */
-    uint8_t flap_n;      /* toggles in the current flapping window */
-    uint8_t sla_bits;    /* bit i: the control's i-th SLA goal expired for this pair */
+    pd_str control;   /* control key (lowercase, as the engine interned it); its name, goals
+                         and frameworks are in the control's own record */
+    uint8_t status;   /* pd_status */
+    uint8_t flags;    /* engine pair flags (stale, flapping, emitted, severity bits) */
+    uint8_t flap_n;   /* toggles in the current flapping window */
+    uint8_t sla_bits; /* bit i: the control's i-th SLA goal expired for this pair */
     uint32_t ev_s, seen_s, since_s, flap_s; /* seconds since the epoch */
 } pd_changelog_pair;
 

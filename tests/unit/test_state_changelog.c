@@ -15,9 +15,8 @@ static void test_round_trip(void **state)
 {
     (void)state;
     pd_changelog_pair ps[2] = {
-        {PD_STR_LIT("k1"), PD_STR_LIT("name one"), PD_STATUS_UNHEALTHY, 0x45, 3, 1, 100, 200, 50,
-         90},
-        {PD_STR_LIT("k2"), PD_STR_LIT(""), PD_STATUS_HEALTHY, 0, 0, 0, 4000000000u, 1, 2, 3}};
+        {PD_STR_LIT("k1"), PD_STATUS_UNHEALTHY, 0x45, 3, 1, 100, 200, 50, 90},
+        {PD_STR_LIT("k2"), PD_STATUS_HEALTHY, 0, 0, 0, 4000000000u, 1, 2, 3}};
     pd_changelog_res r = {0x1234567890abcdefULL,
                           PD_STR_LIT("/subscriptions/s/vm-1"),
                           PD_CLOUD_AWS,
@@ -52,7 +51,6 @@ static void test_round_trip(void **state)
     assert_int_equal(o.npairs, 2);
     for (int i = 0; i < 2; i++) {
         assert_true(pd_str_eq(o.pairs[i].control, ps[i].control));
-        assert_true(pd_str_eq(o.pairs[i].control_name, ps[i].control_name));
         assert_int_equal(o.pairs[i].status, ps[i].status);
         assert_int_equal(o.pairs[i].flags, ps[i].flags);
         assert_int_equal(o.pairs[i].flap_n, ps[i].flap_n);
@@ -144,9 +142,8 @@ static void test_hostile(void **state)
     msgpack_pack_map(&pk, 1);
     pack_s(&pk, "pairs");
     msgpack_pack_array(&pk, 1);
-    msgpack_pack_array(&pk, 10);
+    msgpack_pack_array(&pk, 9);
     pack_s(&pk, "k");
-    pack_s(&pk, "");
     for (int i = 0; i < 8; i++)
         msgpack_pack_uint32(&pk, i == 0 ? 200 : 1);
     assert_int_equal(pd_changelog_decode(d, b.p, b.len, &o, why, sizeof(why)), PD_EINVAL);
