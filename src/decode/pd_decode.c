@@ -41,7 +41,9 @@ int pd_decoder_create(const pd_decode_opts *opts, pd_decoder **out)
         d->opts = *opts;
     else
         pd_decode_opts_default(&d->opts);
-    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0) {
+    /* jsmn keeps offsets in int: messages stay under 2 GiB. */
+    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0 ||
+        d->opts.max_message_bytes > (size_t)INT32_MAX || d->opts.max_tokens > (1u << 30)) {
         rc = PD_EINVAL;
         goto fail;
     }
@@ -89,6 +91,10 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
+    /* Messages quote input bytes: keep them printable ASCII, whatever the input was. */
+    for (char *c = e->message; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     return code;
 }
 
@@ -982,6 +988,23 @@ void pd_dec_tactics(pd_str list, uint32_t *bits)
     }
 }
 
+/* The next '/' at or after p, or end; eight bytes at a time (ARM ids are long). */
+static inline const char *next_slash(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= 0x2f2f2f2f2f2f2f2fULL;
+        uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+        if (z)
+            return p + (__builtin_ctzll(z) >> 3);
+        p += 8;
+    }
+    while (p < end && *p != '/')
+        p++;
+    return p;
+}
+
 void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
 {
     r->id = id;
@@ -1001,9 +1024,7 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
             p++;
             continue;
         }
-        const char *e = p;
-        while (e < end && *e != '/')
-            e++;
+        const char *e = next_slash(p, end);
         pd_str seg = {p, (uint32_t)(e - p)};
         if (!r->account.len && PD_IEQ(prev, "subscriptions"))
             r->account = seg;
@@ -1026,9 +1047,7 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
                 c++;
                 continue;
             }
-            const char *e = c;
-            while (e < ce && *e != '/')
-                e++;
+            const char *e = next_slash(c, ce);
             /* segments: 0 namespace, 1 type, 2 name, 3 type, 4 name, ... */
             if (seg == 0 || seg % 2 == 1) {
                 if (n)

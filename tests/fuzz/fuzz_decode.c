@@ -99,6 +99,8 @@ static void one(pd_decoder *d, const uint8_t *data, size_t size, pd_format fmt)
         need(err.code == rc, "error code recorded");
         need(err.offset <= size || rc == PD_EDEC_TOO_BIG, "error offset");
         need(memchr(err.message, 0, sizeof(err.message)) != NULL, "message terminated");
+        for (const char *c = err.message; *c; c++)
+            need((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f, "message printable");
     }
 }
 
