@@ -813,7 +813,6 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
         if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
             continue;
         ps[k++] = (pd_changelog_pair){pd_intern_str(e->ctl_ids, p->ctl),
-                                      pd_intern_str(e->strs, e->ctls[p->ctl].name),
                                       p->status,
                                       (uint8_t)(p->flags & ~F_LINKED),
                                       p->flap_n,
@@ -835,6 +834,8 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
                             R->tagmatch,
                             R->attr_hash,
                             R->snap_s,
+                            R->live,
+                            R->gone,
                             ps,
                             k};
     int rc = pd_changelog_encode(&rec, out);
@@ -947,6 +948,8 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
     R->tagmatch = rec->tagmatch;
     R->attr_hash = rec->attr_hash;
     R->snap_s = rec->snap_s;
+    R->live = rec->live;
+    R->gone = rec->gone;
     for (uint64_t m = R->scope; m; m &= m - 1) {
         e->goals[__builtin_ctzll(m)].in_scope++;
         e->goals[__builtin_ctzll(m)].dirty = true;
@@ -956,12 +959,12 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
         const pd_changelog_pair *cp = &rec->pairs[j];
         uint32_t c = pd_engine_int_find_ctl(e, cp->control), v = 0;
         if (!c) {
-            /* A control this engine has not seen: set up as an event naming it would. */
+            /* A control this engine has not seen (its record did not come first): set up as
+             * an event naming only its key would. */
             pd_event ev;
             pd_event_reset(&ev);
             ev.kind = PD_KIND_ASSESSMENT;
             ev.control.key = cp->control;
-            ev.control.name = cp->control_name;
             if ((rc = pd_engine_int_ctl_from_event(e, &ev, &c)))
                 return rc;
         } else {
@@ -985,6 +988,93 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
         uint32_t d = pd_engine_int_deadline(e, v);
         if (d)
             pd_engine_int_link(e, v, e->wheel_cur && d < e->wheel_cur ? e->wheel_cur : d);
+    }
+    return 0;
+}
+
+uint32_t pd_engine_control_count(const pd_engine *e)
+{
+    return pd_intern_count(e->ctl_ids);
+}
+
+int pd_engine_export_control(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (!i || i > pd_intern_count(e->ctl_ids))
+        return PD_ENOTFOUND;
+    const ctl *C = &e->ctls[i];
+    pd_changelog_ctl c;
+    memset(&c, 0, sizeof(c));
+    c.fingerprint = pd_engine_state_fingerprint(e);
+    c.key = pd_intern_str(e->ctl_ids, i);
+    c.name = pd_intern_str(e->strs, C->name);
+    c.goals = C->goals;
+    c.stale_s = C->stale_s;
+    c.flap_window_s = C->flap_window_s;
+    c.flap_toggles = C->flap_toggles;
+    c.sev = C->sev;
+    c.nsla = C->nsla;
+    memcpy(c.sla_goal, C->sla_goal, MAX_SLA);
+    c.frameworks = C->frameworks;
+    c.nframeworks = C->nframeworks;
+    pd_buf_append(key_out, PD_CHANGELOG_CTL_PREFIX, strlen(PD_CHANGELOG_CTL_PREFIX));
+    pd_buf_append(key_out, c.key.p, c.key.len);
+    if (key_out->oom)
+        return PD_ENOMEM;
+    return pd_changelog_encode_control(&c, out);
+}
+
+int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *rc_)
+{
+    if (rc_->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    uint64_t goal_bits = e->ngoals >= 64 ? ~0ull : (1ull << e->ngoals) - 1;
+    if (!rc_->key.len || (rc_->goals & ~goal_bits) || rc_->nsla > MAX_SLA ||
+        rc_->sev > PD_SEV_CRITICAL)
+        return PD_EINVAL;
+    for (uint32_t i = 0; i < rc_->nsla; i++)
+        if (rc_->sla_goal[i] >= e->ngoals || e->goals[rc_->sla_goal[i]].g->kind != PD_GOAL_SLA ||
+            !(rc_->goals & (1ull << rc_->sla_goal[i])))
+            return PD_EINVAL;
+    if (pd_engine_int_find_ctl(e, rc_->key))
+        return 0;
+    uint32_t c;
+    bool fresh;
+    int rc = pd_engine_int_ctl_id(e, rc_->key, &c, &fresh);
+    if (rc)
+        return rc;
+    if ((rc = pd_engine_int_grow((void **)&e->ctls, &e->ctls_cap, c + 1, sizeof(ctl), 256)))
+        return rc;
+    ctl *C = &e->ctls[c];
+    memset(C, 0, sizeof(*C));
+    if ((rc = opt_str(e->strs, rc_->name, &C->name)))
+        return rc;
+    C->goals = rc_->goals;
+    C->stale_s = rc_->stale_s;
+    C->flap_window_s = rc_->flap_window_s ? rc_->flap_window_s : 1;
+    C->flap_toggles = rc_->flap_toggles;
+    C->sev = rc_->sev;
+    C->nsla = rc_->nsla;
+    memcpy(C->sla_goal, rc_->sla_goal, MAX_SLA);
+    if (rc_->nframeworks) {
+        pd_str *fw = pd_arena_alloc(&e->arena, rc_->nframeworks * sizeof(pd_str));
+        if (!fw)
+            return PD_ENOMEM;
+        for (uint32_t i = 0; i < rc_->nframeworks; i++) {
+            uint32_t id;
+            if ((rc = pd_intern_get(e->strs, rc_->frameworks[i], &id)))
+                return rc;
+            fw[i] = pd_intern_str(e->strs, id);
+        }
+        C = &e->ctls[c];
+        C->frameworks = fw;
+        C->nframeworks = rc_->nframeworks;
+    }
+    for (uint64_t m = C->goals; m; m &= m - 1) {
+        goal_rt *G = &e->goals[__builtin_ctzll(m)];
+        if ((rc = pd_engine_int_grow((void **)&G->ctls, &G->ctls_cap, G->nctls + 1,
+                                     sizeof(uint32_t), 16)))
+            return rc;
+        G->ctls[G->nctls++] = c;
     }
     return 0;
 }
