@@ -149,10 +149,11 @@ int pd_engine_query_violators(pd_engine_query *q, uint32_t gi, uint32_t offset, 
                               pd_violator_fn fn, void *ctx, uint32_t *total);
 /* Goal gi's index by id: PD_ENOTFOUND when absent. */
 int pd_engine_goal_find(const pd_engine *e, pd_str id, uint32_t *gi);
-/* Applies every live pair of src to dst as one assessment record each (resource attributes,
- * control key/name/frameworks, status, severity, unhealthy-since), in event-time order, then
- * advances dst to src's time. dst's signals and status callbacks fire: mute them. Not carried:
- * tags, event-only control categories, score/compliance records. *npairs: pairs applied. */
+/* Applies every pair of src to dst as one assessment record each (resource attributes,
+ * control key/name/frameworks, status, severity, unhealthy-since; a removed pair as a record
+ * and its delete), in event-time order, then advances dst to src's time. dst's signals and
+ * status callbacks fire: mute them. Not carried: tags, control categories that came only from
+ * events, score/compliance records. *npairs: pairs applied. */
 int pd_engine_import_pairs(pd_engine *dst, const pd_engine *src, uint64_t *npairs);
 
 #endif

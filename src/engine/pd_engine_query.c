@@ -327,7 +327,7 @@ int pd_engine_import_pairs(pd_engine *dst, const pd_engine *src, uint64_t *npair
         return PD_ENOMEM;
     for (uint32_t v = 1; v <= src->npairs; v++) {
         const pair *p = PAIR(src, v);
-        if (p->status == PD_STATUS_REMOVED || !p->ev_s)
+        if (!p->ev_s)
             continue;
         vs[n++] = v;
     }
@@ -355,7 +355,8 @@ int pd_engine_import_pairs(pd_engine *dst, const pd_engine *src, uint64_t *npair
         ev.control.name = pd_intern_str(src->strs, C->name);
         for (uint32_t f = 0; f < C->nframeworks && f < PD_EVENT_MAX_FRAMEWORKS; f++)
             ev.control.frameworks[ev.control.nframeworks++] = C->frameworks[f];
-        ev.status = (pd_status)p->status;
+        bool removed = p->status == PD_STATUS_REMOVED;
+        ev.status = removed ? PD_STATUS_HEALTHY : (pd_status)p->status;
         ev.severity = (pd_severity)((p->flags >> F_SEV_SHIFT) & 7u);
         ev.time_ms = (int64_t)p->ev_s * 1000;
         if (p->status == PD_STATUS_UNHEALTHY && p->since_s)
@@ -363,6 +364,12 @@ int pd_engine_import_pairs(pd_engine *dst, const pd_engine *src, uint64_t *npair
         ev.event_id = PD_STR_LIT("reload");
         if ((rc = pd_engine_apply(dst, &ev)) != 0)
             goto done;
+        if (removed) {
+            /* removed pairs keep their record (and the resource its "gone" state) */
+            ev.deleted = true;
+            if ((rc = pd_engine_apply(dst, &ev)) != 0)
+                goto done;
+        }
         (*npairs)++;
     }
     if (src->now_ms != PD_TIME_NONE)
