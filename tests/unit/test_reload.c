@@ -184,7 +184,7 @@ static void test_valid_reload_keeps_state(void **state)
     pd_buf out;
     pd_buf_init(&out);
     assert_int_equal(pd_provider_reload(pv, &out), 0);
-    assert_non_null(strstr(out.p, "\"reloaded\":true"));
+    assert_non_null(strstr(pd_buf_cstr(&out), "\"reloaded\":true"));
     assert_int_equal(f->swaps, 1);
     /* the import is muted: no signal reaches the outputs; every goal's status is reported */
     assert_int_equal(f->out_signals, sig0);
@@ -221,7 +221,7 @@ static void test_valid_reload_keeps_state(void **state)
     /* the status API shows the new goal at once */
     pd_buf_reset(&out);
     assert_int_equal(pd_provider_goal_json(pv, "updates-coverage", 0, 10, &out), 0);
-    assert_non_null(strstr(out.p, "\"id\":\"updates-coverage\""));
+    assert_non_null(strstr(pd_buf_cstr(&out), "\"id\":\"updates-coverage\""));
 
     /* both keep going on the same events */
     feed(pd_provider_processor(pv), 6, 1);
@@ -263,14 +263,14 @@ static void test_invalid_reload_refused(void **state)
     pd_buf_init(&out);
     int rc = pd_http_reload(h, "test", &out);
     assert_int_equal(rc, PD_ECONFIG);
-    assert_non_null(strstr(out.p, "\"reloaded\":false"));
+    assert_non_null(strstr(pd_buf_cstr(&out), "\"reloaded\":false"));
     /* "<file>:<line>:<column>: message" */
     regex_t re;
     char pat[700];
     snprintf(pat, sizeof(pat), "\"error\":\"%s:[0-9]+:[0-9]+: ", f->goals);
     assert_int_equal(regcomp(&re, pat, REG_EXTENDED), 0);
-    if (regexec(&re, out.p, 0, NULL, 0) != 0)
-        fail_msg("no file:line:column in %s", out.p);
+    if (regexec(&re, pd_buf_cstr(&out), 0, NULL, 0) != 0)
+        fail_msg("no file:line:column in %s", pd_buf_cstr(&out));
     regfree(&re);
     assert_int_equal(f->swaps, 0);
     /* the old set keeps working */
@@ -282,7 +282,7 @@ static void test_invalid_reload_refused(void **state)
     assert_true(s1.events > s0.events);
     pd_buf_reset(&out);
     assert_int_equal(pd_provider_goals_json(pv, &out), 0);
-    assert_null(strstr(out.p, "\"broken\""));
+    assert_null(strstr(pd_buf_cstr(&out), "\"broken\""));
 
     /* and a later valid file is accepted */
     write_file(f->goals, f->base_goals, f->base_len, NEW_GOALS);
