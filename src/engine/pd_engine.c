@@ -1982,3 +1982,53 @@ uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key)
 {
     return find_ctl(e, key);
 }
+
+uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c)
+{
+    return pair_find(e, r, c);
+}
+
+uint64_t pd_engine_int_pair_hash(uint32_t r, uint32_t c)
+{
+    return pair_hash(r, c);
+}
+
+uint32_t pd_engine_int_pair_home(uint64_t h, uint32_t ngroups)
+{
+    return pair_home(h, ngroups);
+}
+
+uint32_t pd_engine_int_idx_tag(uint64_t h)
+{
+    return TAG_OF(h);
+}
+
+uint32_t pd_engine_int_idx_mask(void)
+{
+    return IDX_MASK;
+}
+
+uint32_t pd_engine_int_pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
+{
+    return pairs_of_res(e, r, out, cap);
+}
+
+uint32_t pd_engine_int_deadline(const pd_engine *e, uint32_t v)
+{
+    return pair_deadline(e, PAIR(e, v));
+}
+
+void pd_engine_int_unlink(pd_engine *e, uint32_t v)
+{
+    unlink_timer(e, v);
+}
+
+int pd_engine_int_acct(pd_engine *e, pd_str account, uint32_t *out)
+{
+    return get_acct(e, account, out);
+}
+
+int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out)
+{
+    return get_ctl(e, ev, out);
+}

@@ -173,5 +173,23 @@ void pd_engine_int_contrib(pd_engine *e, uint32_t v, int sign);
 /* Looks a resource id / control key up without adding it: 0 when absent. */
 uint32_t pd_engine_int_find_res(const pd_engine *e, pd_str canon);
 uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key);
+/* The pair index's layout, so an image can carry the index itself: a slot holds
+ * pd_engine_int_idx_tag(h) | v (v = pair index, at most pd_engine_int_idx_mask()), with h =
+ * pd_engine_int_pair_hash(r, c); probing starts at pd_engine_int_pair_home(h, groups). */
+uint64_t pd_engine_int_pair_hash(uint32_t r, uint32_t c);
+uint32_t pd_engine_int_pair_home(uint64_t h, uint32_t ngroups);
+uint32_t pd_engine_int_idx_tag(uint64_t h);
+uint32_t pd_engine_int_idx_mask(void);
+/* Per-resource restore (changelog records): the pairs of resource r (as pairs_of_res: up to
+ * cap written, the count returned), a pair's next timer deadline (0 = none), unlinking its
+ * timer, finding or adding an account, and finding or adding a control as an event naming it
+ * would (ev: kind, control key/name/frameworks). */
+uint32_t pd_engine_int_pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap);
+uint32_t pd_engine_int_deadline(const pd_engine *e, uint32_t v);
+void pd_engine_int_unlink(pd_engine *e, uint32_t v);
+int pd_engine_int_acct(pd_engine *e, pd_str account, uint32_t *out);
+int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out);
+/* The 1-based index of pair (r, c), 0 when absent. */
+uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c);
 
 #endif

@@ -42,4 +42,7 @@ if [ "$quick" = 1 ]; then
 else
     run --small 10000 --pairs 1000000 --events 200000 --repeat 5
     run --small 10000 --pairs 4000000 --events 200000 --repeat 5
+    # Peer: the Python reference consumer's pair dict (status only) at the same size.
+    echo "# /usr/bin/python3 tests/bench/py_pairs_mem.py --pairs 4000000"
+    /usr/bin/python3 "$root/tests/bench/py_pairs_mem.py" --pairs 4000000
 fi
