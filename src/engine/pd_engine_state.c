@@ -1116,3 +1116,15 @@ int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
     }
     return 0;
 }
+
+int pd_engine_import_tombstone(pd_engine *e, pd_str id)
+{
+    if (!pd_engine_int_find_res(e, id))
+        return 0;
+    pd_changelog_res rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.fingerprint = pd_engine_state_fingerprint(e);
+    rec.id = id;
+    rec.gone = 1;
+    return pd_engine_import_resource(e, &rec);
+}

@@ -100,6 +100,8 @@ int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *c);
  * Timers are re-armed, and fire at the next advance when due. Emits no signal. A record
  * with another fingerprint is refused (PD_ESTATE). */
 int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *r);
+/* A tombstone: the resource's pairs are removed and it leaves every scope (gone). */
+int pd_engine_import_tombstone(pd_engine *e, pd_str id);
 /* After a changelog-only restore (no snapshot): sets the engine's event time (timers already
  * due fire at the next advance) and takes the goals' current values as their met/breached
  * state, without signals. Secure-score and regulatory-compliance records (per account, not

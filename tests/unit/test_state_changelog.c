@@ -7,9 +7,11 @@
 #include "pd_engine_state.h"
 #include "pd_gen.h"
 #include "pd_processor.h"
+#include "pd_state.h"
 #include "pd_time.h"
 
 #include <msgpack.h>
+#include <unistd.h>
 
 static void test_round_trip(void **state)
 {
@@ -341,12 +343,129 @@ static void test_engine_from_records(void **state)
     free(off);
 }
 
+/* The restore path of an assignment: the snapshot taken at cut1, then the changelog records
+ * written up to cut2 (every control and resource: a compacted topic's latest records). */
+static void feed_range(pd_processor *p, const pd_buf *msgs, const size_t *off, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        assert_int_equal(pd_processor_feed(p, msgs->p + off[i], off[i + 1] - off[i], PD_FMT_AUTO,
+                                           PD_STR_LIT("assessments")),
+                         0);
+}
+
+static void test_snapshot_then_changelog(void **state)
+{
+    (void)state;
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.seed = 11;
+    go.servers = 100;
+    go.days = 18;
+    go.inventory = true;
+    go.churn = 0.1;
+    go.delete_rate = 0.01;
+    pd_diag dg = {{0}};
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    pd_buf msgs;
+    pd_buf_init(&msgs);
+    size_t *off = malloc(sizeof(size_t) * 200000), n = 0;
+    off[0] = 0;
+    pd_gen_meta meta;
+    int64_t last = PD_TIME_NONE;
+    while (n + 1 < 200000 && pd_gen_next(g, &msgs, &meta) == 0) {
+        off[++n] = msgs.len;
+        if (meta.time_ms > last)
+            last = meta.time_ms;
+    }
+    pd_gen_destroy(g);
+    size_t cut1 = n / 3, cut2 = n * 2 / 3;
+    ids ca = {0}, cb = {0};
+    ca.tag = 'a';
+    cb.tag = 'b';
+    pd_processor *a = mk_proc(&ca), *b = mk_proc(&cb);
+    pd_engine *ea = pd_processor_engine(a), *eb = pd_processor_engine(b);
+    feed_range(a, &msgs, off, 0, cut1);
+    char dir[] = "/tmp/pd-test-cl.XXXXXX", path[256], why[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/p0.snap", dir);
+    pd_snapshot_meta m;
+    pd_snapshot_meta_init(&m);
+    pd_buf scratch, rec, key;
+    pd_buf_init(&scratch);
+    pd_buf_init(&rec);
+    pd_buf_init(&key);
+    assert_int_equal(pd_snapshot_save_engine(path, ea, &m, &scratch, why, sizeof(why)), 0);
+    feed_range(a, &msgs, off, cut1, cut2);
+
+    assert_int_equal(pd_state_restore_snapshot(eb, path, &m, &scratch, why, sizeof(why)), 0);
+    pd_changelog_dec *dec = NULL;
+    assert_int_equal(pd_changelog_dec_create(&dec), 0);
+    for (uint32_t i = 1; i <= pd_engine_control_count(ea); i++) {
+        pd_buf_reset(&rec);
+        pd_buf_reset(&key);
+        assert_int_equal(pd_engine_export_control(ea, i, &rec, &key), 0);
+        if (pd_state_apply(eb, dec, key.p, key.len, rec.p, rec.len, why, sizeof(why)))
+            fail_msg("control %u: %s", i, why);
+    }
+    for (uint32_t i = 1; i <= pd_engine_resource_count(ea); i++) {
+        pd_str k;
+        pd_buf_reset(&rec);
+        assert_int_equal(pd_engine_export_resource(ea, i, &rec, &k), 0);
+        if (pd_state_apply(eb, dec, k.p, k.len, rec.p, rec.len, why, sizeof(why)))
+            fail_msg("resource %u: %s", i, why);
+    }
+    /* A record under the wrong key is refused. */
+    pd_str k1;
+    pd_buf_reset(&rec);
+    assert_int_equal(pd_engine_export_resource(ea, 1, &rec, &k1), 0);
+    assert_int_equal(pd_state_apply(eb, dec, "x", 1, rec.p, rec.len, why, sizeof(why)), PD_EINVAL);
+    assert_int_equal(pd_engine_import_settle(eb, pd_engine_now(ea)), 0);
+
+    ca.collect = cb.collect = true;
+    feed_range(a, &msgs, off, cut2, n);
+    feed_range(b, &msgs, off, cut2, n);
+    assert_int_equal(pd_processor_advance(a, last + 10 * 86400000LL), 0);
+    assert_int_equal(pd_processor_advance(b, last + 10 * 86400000LL), 0);
+    fprintf(stderr, "snapshot + changelog: %zu and %zu per-resource signals after the cut\n", ca.n,
+            cb.n);
+    assert_true(ca.n > 0);
+    assert_int_equal(ca.n, cb.n);
+    qsort(ca.v, ca.n, 33, id_cmp);
+    qsort(cb.v, cb.n, 33, id_cmp);
+    for (size_t i = 0; i < ca.n; i++)
+        assert_string_equal(ca.v[i], cb.v[i]);
+    for (uint32_t i = 0; i < pd_engine_goal_count(ea); i++) {
+        pd_goal_status x, y;
+        pd_engine_goal_status(ea, i, &x);
+        pd_engine_goal_status(eb, i, &y);
+        if (x.goal->kind == PD_GOAL_CONTROL || x.goal->kind == PD_GOAL_COVERAGE ||
+            x.goal->kind == PD_GOAL_SLA)
+            assert_true(x.value == y.value && x.violators == y.violators &&
+                        x.denominator == y.denominator);
+    }
+    unlink(path);
+    rmdir(dir);
+    free(ca.v);
+    free(cb.v);
+    pd_processor_destroy(a);
+    pd_processor_destroy(b);
+    pd_changelog_dec_destroy(dec);
+    pd_buf_free(&scratch);
+    pd_buf_free(&rec);
+    pd_buf_free(&key);
+    pd_buf_free(&msgs);
+    free(off);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_engine_from_records),
+        cmocka_unit_test(test_snapshot_then_changelog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
