@@ -1,6 +1,7 @@
 /* pd_provider.c: pd_http_provider over a pd_processor (see pd_provider.h). */
 #include "pd_provider.h"
 
+#include "pd_engine_state.h"
 #include "pd_http_history.h"
 #include "pd_log.h"
 #include "pd_time.h"
@@ -502,13 +503,31 @@ int pd_provider_reload(pd_provider *pv, pd_buf *out)
     /* Valid: carry the state over with the new processor's outputs muted. */
     uint64_t npairs = 0;
     pd_engine *ne = pd_processor_engine(np);
+    pd_engine *oe = pd_processor_engine(pv->proc);
+    char why[160] = "";
+    bool exact = pd_engine_state_fingerprint(oe) == pd_engine_state_fingerprint(ne);
     pv->muted = true;
-    rc = pd_engine_import_pairs(ne, pd_processor_engine(pv->proc), &npairs);
+    if (exact) {
+        /* Same goals and engine options (rules or controls changed): the state engine's
+         * image carries everything, timers and flap counters included. */
+        pd_buf img;
+        pd_buf_init(&img);
+        rc = pd_engine_state_export(oe, &img);
+        if (!rc)
+            rc = pd_engine_state_import(ne, img.p, img.len, why, sizeof(why));
+        pd_buf_free(&img);
+        pd_engine_stats es0;
+        pd_engine_stats_get(ne, &es0);
+        npairs = es0.pairs;
+    } else {
+        rc = pd_engine_import_pairs(ne, oe, &npairs);
+    }
     if (!rc && pd_processor_now(pv->proc) != PD_TIME_NONE)
         rc = pd_processor_advance(np, pd_processor_now(pv->proc));
     pv->muted = false;
     if (rc || (rc = pd_engine_query_create(ne, &nq))) {
-        snprintf(diag.msg, sizeof(diag.msg), "carrying the state over failed: %s", pd_strerror(rc));
+        snprintf(diag.msg, sizeof(diag.msg), "carrying the state over failed: %s%s%s",
+                 pd_strerror(rc), why[0] ? ": " : "", why);
         goto refused;
     }
     if (pv->o.on_swap)
@@ -533,9 +552,11 @@ int pd_provider_reload(pd_provider *pv, pd_buf *out)
     pv->reloads_ok++;
     pd_engine_stats es;
     pd_engine_stats_get(ne, &es);
-    pd_buf_printf(out, "{\"reloaded\":true,\"goals\":%u,\"pairs\":%llu,\"resources\":%llu}",
+    pd_buf_printf(out,
+                  "{\"reloaded\":true,\"goals\":%u,\"pairs\":%llu,\"resources\":%llu,"
+                  "\"carried\":\"%s\"}",
                   pd_engine_goal_count(ne), (unsigned long long)npairs,
-                  (unsigned long long)es.resources);
+                  (unsigned long long)es.resources, exact ? "image" : "pairs");
     pd_log_fields(
         PD_LOG_INFO, "reload", "goal set reloaded",
         (pd_log_field[]){PD_LF_INT("goals", pd_engine_goal_count(ne)), PD_LF_INT("pairs", npairs)},

@@ -295,11 +295,80 @@ static void test_invalid_reload_refused(void **state)
     pd_provider_destroy(pv);
 }
 
+/* Pipeline mode: the pipeline file is re-read. Same goals (a rules-only change): the state
+ * engine's image carries everything; a broken pipeline is refused with its position. */
+static void test_pipeline_reload(void **state)
+{
+    fx *f = *state;
+    char pl_path[600], ctl[1024], text[4096];
+    snprintf(pl_path, sizeof(pl_path), "%s/p.yaml", f->dir);
+    pd_test_src_path("pipelines/controls.yaml", ctl, sizeof(ctl));
+    snprintf(text, sizeof(text),
+             "pipeline:\n  name: reload-test\n  goals: [%s]\n  rules: [%s]\n  controls: %s\n"
+             "  inputs:\n    - {topic: in, format: auto}\n",
+             f->goals, f->rules, ctl);
+    write_file(pl_path, text, strlen(text), NULL);
+    pd_diag d = {{0}};
+    pd_pipeline *pl = NULL;
+    if (pd_pipeline_load(pl_path, &pl, &d))
+        fail_msg("pipeline: %s", d.msg);
+    pd_provider_opts o;
+    memset(&o, 0, sizeof(o));
+    o.proc.pipeline = pl;
+    o.proc.on_signal = on_sig;
+    o.proc.signal_ctx = f;
+    o.on_swap = on_swap;
+    o.swap_ctx = f;
+    pd_provider *pv = NULL;
+    if (pd_provider_create(&o, &pv, &d))
+        fail_msg("provider: %s", d.msg);
+    feed(pd_provider_processor(pv), 3, 3);
+    pd_engine *e0 = pd_processor_engine(pd_provider_processor(pv));
+    pd_engine_stats s0;
+    pd_engine_stats_get(e0, &s0);
+    uint32_t n0 = pd_engine_goal_count(e0);
+    pd_goal_status before[16];
+    char ids[16][64];
+    for (uint32_t i = 0; i < n0 && i < 16; i++) {
+        pd_engine_goal_status(e0, i, &before[i]);
+        snprintf(ids[i], sizeof(ids[i]), "%s", before[i].goal->id);
+    }
+    pd_buf out;
+    pd_buf_init(&out);
+    assert_int_equal(pd_provider_reload(pv, &out), 0);
+    assert_non_null(strstr(pd_buf_cstr(&out), "\"carried\":\"image\""));
+    pd_engine *e1 = pd_processor_engine(pd_provider_processor(pv));
+    pd_engine_stats s1;
+    pd_engine_stats_get(e1, &s1);
+    assert_int_equal(s1.pairs, s0.pairs);
+    assert_int_equal(s1.resources, s0.resources);
+    for (uint32_t i = 0; i < n0 && i < 16; i++) {
+        pd_goal_status st;
+        assert_true(goal_value(e1, ids[i], &st));
+        same_status(&before[i], &st);
+    }
+    /* broken pipeline: refused, the running one stays */
+    const char *bad = "pipeline:\n  name: reload-test\n  inputs: 7\n";
+    write_file(pl_path, bad, strlen(bad), NULL);
+    pd_buf_reset(&out);
+    assert_int_equal(pd_provider_reload(pv, &out), PD_ECONFIG);
+    char want[700];
+    snprintf(want, sizeof(want), "\"error\":\"%s:", pl_path);
+    assert_non_null(strstr(pd_buf_cstr(&out), want));
+    assert_ptr_equal(pd_processor_engine(pd_provider_processor(pv)), e1);
+    assert_int_equal(f->swaps, 1);
+    pd_buf_free(&out);
+    pd_provider_destroy(pv);
+    pd_pipeline_destroy(pl);
+    unlink(pl_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_valid_reload_keeps_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_reload_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_reload, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
