@@ -11,6 +11,14 @@
 #include <string.h>
 
 #define MAX_SIG_TYPES 32
+#define ALERT_RING    1024 /* alerts cited by breach signals, kept for /v1/resources */
+
+/* One alert that a breach signal cites as evidence, with one resource that signal names. */
+typedef struct alert_ent {
+    char res[256], id[96], type[96], sig[33];
+    int64_t time_ms;
+    pd_severity sev;
+} alert_ent;
 
 typedef struct sigcount {
     char kind[8], type[40];
@@ -32,10 +40,63 @@ struct pd_provider {
     sigcount sigs[MAX_SIG_TYPES];
     uint32_t nsigs;
     uint64_t reloads_ok, reloads_err;
+    alert_ent *alerts; /* ring of ALERT_RING, allocated once */
+    uint32_t alerts_next, alerts_n;
     pd_buf tmp;
 };
 
 /* ---- callbacks of the processor ---- */
+
+static void copy_lower(char *dst, size_t cap, pd_str s)
+{
+    size_t n = PD_MIN(s.len, cap - 1);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (char)tolower((unsigned char)s.p[i]);
+    dst[n] = '\0';
+}
+
+static void copy_str(char *dst, size_t cap, pd_str s)
+{
+    size_t n = PD_MIN(s.len, cap - 1);
+    if (n)
+        memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+/* Breach signals cite alerts as evidence: remember them per resource the signal names. An
+ * update of a breach signal cites the same alerts again: an alert already kept for the same
+ * resource is not added twice (a scan of the recent entries). */
+static void keep_alerts(pd_provider *pv, const pd_signal *s)
+{
+    for (uint32_t e = 0; e < s->nevidence; e++) {
+        const pd_evidence *ev = &s->evidence[e];
+        if (!ev->kind || strcmp(ev->kind, "alert") != 0 || !ev->id.len)
+            continue;
+        for (uint32_t r = 0; r < s->nresources; r++) {
+            alert_ent tmp;
+            copy_lower(tmp.res, sizeof(tmp.res), s->resources[r].id);
+            copy_str(tmp.id, sizeof(tmp.id), ev->id);
+            bool dup = false;
+            for (uint32_t k = 0; k < pv->alerts_n && k < 64 && !dup; k++) {
+                const alert_ent *a =
+                    &pv->alerts[(pv->alerts_next + ALERT_RING - 1 - k) % ALERT_RING];
+                dup = !strcmp(a->id, tmp.id) && !strcmp(a->res, tmp.res);
+            }
+            if (dup)
+                continue;
+            alert_ent *a = &pv->alerts[pv->alerts_next];
+            memcpy(a->res, tmp.res, sizeof(a->res));
+            memcpy(a->id, tmp.id, sizeof(a->id));
+            copy_str(a->type, sizeof(a->type), ev->detail);
+            memcpy(a->sig, s->id, sizeof(a->sig));
+            a->time_ms = ev->time_ms;
+            a->sev = s->severity;
+            pv->alerts_next = (pv->alerts_next + 1) % ALERT_RING;
+            if (pv->alerts_n < ALERT_RING)
+                pv->alerts_n++;
+        }
+    }
+}
 
 static int w_signal(void *ctx, const pd_signal *s)
 {
@@ -43,6 +104,8 @@ static int w_signal(void *ctx, const pd_signal *s)
     if (pv->muted)
         return 0;
     pd_signal_ring_push(pv->ring, s);
+    if (s->kind == PD_SIGNAL_BREACH)
+        keep_alerts(pv, s);
     const char *kind = s->kind == PD_SIGNAL_BREACH ? "breach" : "drift";
     const char *type = s->type ? s->type : "";
     uint32_t i = 0;
@@ -206,6 +269,10 @@ int pd_provider_create(const pd_provider_opts *opts, pd_provider **out, pd_diag 
         goto done;
     pv->ngoal_files = opts->proc.ngoal_files;
     pv->nrule_files = opts->proc.nrule_files;
+    if (!(pv->alerts = calloc(ALERT_RING, sizeof(alert_ent)))) {
+        rc = PD_ENOMEM;
+        goto done;
+    }
     if ((rc = pd_signal_ring_create(opts->ring_capacity, &pv->ring)) ||
         (rc = pd_trend_create(0, 0, &pv->trend)))
         goto done;
@@ -233,6 +300,7 @@ void pd_provider_destroy(pd_provider *pv)
     pd_pipeline_destroy(pv->own_pl);
     pd_signal_ring_destroy(pv->ring);
     pd_trend_destroy(pv->trend);
+    free(pv->alerts);
     free(pv->pipeline_path);
     free_list(pv->goal_files, pv->ngoal_files);
     free_list(pv->rule_files, pv->nrule_files);
@@ -467,8 +535,25 @@ int pd_provider_resource_json(pd_provider *pv, const char *id, pd_buf *out)
     const pd_posture_ops *ops = pd_engine_posture_ops();
     c.n = 0;
     ops->open_findings(e, rv.id, PD_SEV_UNKNOWN, on_finding, &c);
-    /* The correlator keeps alerts in its windows but has no per-resource query: none here. */
-    pd_buf_puts(out, "],\"recent_alerts\":[],\"goals\":[");
+    /* Alerts cited by recent breach signals that name this resource, newest first (the
+     * correlator has no per-resource query of its windows). */
+    pd_buf_puts(out, "],\"recent_alerts\":[");
+    c.n = 0;
+    for (uint32_t k = 0; k < pv->alerts_n && c.n < 20; k++) {
+        const alert_ent *a = &pv->alerts[(pv->alerts_next + ALERT_RING - 1 - k) % ALERT_RING];
+        if (strlen(a->res) != rv.id.len || memcmp(a->res, rv.id.p, rv.id.len) != 0)
+            continue;
+        if (c.n++)
+            pd_buf_putc(out, ',');
+        pd_buf_puts(out, "{\"id\":");
+        pd_buf_json_str(out, a->id, strlen(a->id));
+        pd_buf_puts(out, ",\"type\":");
+        pd_buf_json_str(out, a->type, strlen(a->type));
+        put_time(out, "time", a->time_ms);
+        pd_buf_printf(out, ",\"severity\":\"%s\",\"signal\":\"%s\"}", pd_severity_name(a->sev),
+                      a->sig);
+    }
+    pd_buf_puts(out, "],\"goals\":[");
     c.n = 0;
     ops->violated_goals(e, rv.id, on_goal, &c);
     pd_buf_puts(out, "]}");

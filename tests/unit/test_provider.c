@@ -19,6 +19,7 @@ typedef struct {
     pd_provider *pv;
     pd_http *http;
     uint64_t signals;
+    char breach_res[256], breach_alert[128]; /* the latest breach citing an alert */
 } fixture;
 
 typedef struct {
@@ -75,8 +76,23 @@ static json_t *get_json(fixture *f, const char *path, int want_code)
 
 static int on_sig(void *ctx, const pd_signal *s)
 {
-    (void)s;
-    ((fixture *)ctx)->signals++;
+    fixture *f = ctx;
+    f->signals++;
+    if (s->kind != PD_SIGNAL_BREACH || !s->nresources)
+        return 0;
+    for (uint32_t i = 0; i < s->nevidence; i++) {
+        const pd_evidence *e = &s->evidence[i];
+        if (!e->kind || strcmp(e->kind, "alert") || !e->id.len || e->id.len >= 128)
+            continue;
+        pd_str r = s->resources[0].id;
+        size_t n = r.len < 255 ? r.len : 255;
+        for (size_t k = 0; k < n; k++)
+            f->breach_res[k] = (char)((r.p[k] >= 'A' && r.p[k] <= 'Z') ? r.p[k] + 32 : r.p[k]);
+        f->breach_res[n] = '\0';
+        memcpy(f->breach_alert, e->id.p, e->id.len);
+        f->breach_alert[e->id.len] = '\0';
+        break;
+    }
     return 0;
 }
 
@@ -319,6 +335,29 @@ static void test_resource(void **state)
     json_decref(j);
 }
 
+static void test_resource_alerts(void **state)
+{
+    fixture *f = *state;
+    if (!f->breach_res[0])
+        fail_msg("the generated stream gave no breach signal citing an alert");
+    char *enc = evhttp_uriencode(f->breach_res, -1, 0);
+    char path[1024];
+    snprintf(path, sizeof(path), "/v1/resources/%s", enc);
+    free(enc);
+    json_t *j = get_json(f, path, 200);
+    json_t *al = json_object_get(j, "recent_alerts");
+    bool found = false;
+    for (size_t k = 0; k < json_array_size(al); k++) {
+        json_t *a = json_array_get(al, k);
+        assert_true(json_is_string(json_object_get(a, "time")));
+        if (!strcmp(json_string_value(json_object_get(a, "id")), f->breach_alert))
+            found = true;
+    }
+    if (!found)
+        fail_msg("alert %s not among %s's recent alerts", f->breach_alert, f->breach_res);
+    json_decref(j);
+}
+
 static void test_metrics_and_signals(void **state)
 {
     fixture *f = *state;
@@ -367,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_goals),
         cmocka_unit_test(test_goal_paging),
         cmocka_unit_test(test_resource),
+        cmocka_unit_test(test_resource_alerts),
         cmocka_unit_test(test_metrics_and_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
