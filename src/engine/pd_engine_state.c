@@ -1128,3 +1128,87 @@ int pd_engine_import_tombstone(pd_engine *e, pd_str id)
     rec.gone = 1;
     return pd_engine_import_resource(e, &rec);
 }
+
+/* ---------- change tracking for the changelog ---------- */
+
+uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon)
+{
+    return pd_engine_int_find_res(e, canon);
+}
+
+/* A resource's exportable state in 64 bits: its attributes' hash mixed with the XOR of its
+ * live pairs' hashes (order-free, so the pair-order scan and the per-resource scan agree;
+ * controls by key, so digests compare across engines). */
+static uint64_t res_seed(const pd_engine *e, uint32_t r)
+{
+    const res *R = &e->res[r];
+    uint64_t h = pd_hash_mix(R->scope, R->tagmatch);
+    h = pd_hash_mix(h, (uint64_t)R->attr_hash << 32 | R->snap_s);
+    h = pd_hash_mix(h, (uint64_t)R->live << 16 | (uint64_t)R->gone << 8 | R->cloud);
+    pd_str a = pd_intern_str(e->accts, R->account);
+    return pd_hash_mix(h, pd_hash64(a.p, a.len, 1));
+}
+
+static uint64_t pair_digest(const pd_engine *e, const pair *p, const uint64_t *ctl_h)
+{
+    if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+        return 0;
+    uint64_t h = ctl_h[p->ctl];
+    h = pd_hash_mix(h, (uint64_t)p->ev_s << 32 | p->seen_s);
+    h = pd_hash_mix(h, (uint64_t)p->since_s << 32 | p->flap_s);
+    h = pd_hash_mix(h, (uint64_t)p->status << 24 | (uint64_t)(p->flags & ~F_LINKED) << 16 |
+                           (uint64_t)p->flap_n << 8 | p->sla_bits);
+    (void)e;
+    return h;
+}
+
+static uint64_t *ctl_hashes(const pd_engine *e)
+{
+    uint32_t n = pd_intern_count(e->ctl_ids);
+    uint64_t *h = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (!h)
+        return NULL;
+    h[0] = 0;
+    for (uint32_t c = 1; c <= n; c++) {
+        pd_str k = pd_intern_str(e->ctl_ids, c);
+        h[c] = pd_hash64(k.p, k.len, 7);
+    }
+    return h;
+}
+
+int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
+                               uint32_t nwhich)
+{
+    uint64_t *ch = ctl_hashes(e);
+    if (!ch)
+        return PD_ENOMEM;
+    uint32_t nres = pd_intern_count(e->res_ids);
+    if (!which) {
+        for (uint32_t r = 1; r <= nres; r++)
+            out[r] = res_seed(e, r);
+        for (uint32_t v = 1; v <= e->npairs; v++) {
+            const pair *p = PAIR(e, v);
+            out[p->res] ^= pair_digest(e, p, ch);
+        }
+    } else {
+        uint32_t buf[256];
+        for (uint32_t i = 0; i < nwhich; i++) {
+            uint32_t r = which[i], n;
+            if (!r || r > nres)
+                continue;
+            uint32_t *vs = res_pairs(e, r, buf, 256, &n);
+            if (!vs) {
+                free(ch);
+                return PD_ENOMEM;
+            }
+            uint64_t h = res_seed(e, r);
+            for (uint32_t j = 0; j < n; j++)
+                h ^= pair_digest(e, PAIR(e, vs[j]), ch);
+            out[r] = h;
+            if (vs != buf)
+                free(vs);
+        }
+    }
+    free(ch);
+    return 0;
+}

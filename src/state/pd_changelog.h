@@ -102,6 +102,13 @@ int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *c);
 int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *r);
 /* A tombstone: the resource's pairs are removed and it leaves every scope (gone). */
 int pd_engine_import_tombstone(pd_engine *e, pd_str id);
+/* Change tracking (pd_state_tracker): the id of a resource (0 when unknown), and digests of
+ * resources' exportable state into out[id] (out sized resource_count + 1): every resource
+ * when which is NULL (one pass over the pairs), else the nwhich ids listed. Two engines
+ * holding the same state for a resource give it the same digest. */
+uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon);
+int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
+                               uint32_t nwhich);
 /* After a changelog-only restore (no snapshot): sets the engine's event time (timers already
  * due fire at the next advance) and takes the goals' current values as their met/breached
  * state, without signals. Secure-score and regulatory-compliance records (per account, not

@@ -28,4 +28,27 @@ int pd_state_restore_snapshot(pd_engine *e, const char *path, pd_snapshot_meta *
 int pd_state_apply(pd_engine *e, pd_changelog_dec *d, const void *key, size_t klen,
                    const void *value, size_t vlen, char *why, size_t why_len);
 
+/* The changelog producer's side: which records to write at a commit. The runtime marks the
+ * resource of each message it feeds (the message key: issue 8 re-keys input by canonical
+ * resource id); collect then hands out a control record for every control set up since the
+ * last collect, and a resource record for every resource whose state changed: the marked
+ * ones, resources new since then, and, when timers fired or snapshots were reconciled since
+ * (the engine's statistics say so), every resource (one pass over the pairs, comparing
+ * digests). Records come out controls first. Values passed to fn are valid during the call.
+ * Memory: 8 bytes per resource plus the marks of one commit. */
+typedef struct pd_state_tracker pd_state_tracker;
+typedef int (*pd_state_record_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                  size_t vlen);
+
+int pd_state_tracker_create(pd_state_tracker **out);
+void pd_state_tracker_destroy(pd_state_tracker *t);
+/* Marks the resource with canonical id canon (no-op when the engine does not know it yet:
+ * new resources are found by count). */
+int pd_state_tracker_mark(pd_state_tracker *t, const pd_engine *e, pd_str canon);
+/* Calls fn for each record to write; returns 0, fn's non-zero value, or PD_ENOMEM. The
+ * tracker counts a record as written only when fn returned 0. *nrecords (may be NULL) gets
+ * how many records fn was given. */
+int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_record_fn fn,
+                             void *ctx, uint32_t *nrecords);
+
 #endif
