@@ -1,9 +1,11 @@
 /* pd_provider.c: pd_http_provider over a pd_processor (see pd_provider.h). */
 #include "pd_provider.h"
 
+#include "pd_config.h"
 #include "pd_engine_state.h"
 #include "pd_http_history.h"
 #include "pd_log.h"
+#include "pd_sink.h"
 #include "pd_time.h"
 
 #include <ctype.h>
@@ -707,4 +709,105 @@ void pd_provider_http(pd_provider *pv, pd_http_provider *out)
     out->signals = h_signals;
     out->ready = h_ready;
     out->reload = h_reload;
+}
+
+/* ---- pd_ops: the operations side of `postured run` ---- */
+
+struct pd_ops {
+    pd_ops_opts o;
+    pd_metrics *metrics;
+    pd_http *http;
+};
+
+static void collect_sinks(void *ctx, pd_buf *out)
+{
+    pd_ops *ops = ctx;
+    size_t n = pd_sink_set_count(ops->o.sinks);
+    static const struct {
+        const char *name, *help;
+    } fam[4] = {{PD_M_SINK_SENT, "Signals a sink delivered."},
+                {PD_M_SINK_RETRIED, "Delivery attempts beyond the first."},
+                {PD_M_SINK_DROPPED, "Signals given up (dead letters)."},
+                {PD_M_SINK_DIGESTED, "Signals held back by a rate limit into a digest."}};
+    for (int f = 0; f < 4; f++) {
+        pd_metrics_write_family(out, fam[f].name, fam[f].help, PD_METRIC_COUNTER);
+        for (size_t i = 0; i < n; i++) {
+            pd_sink *s = pd_sink_set_get(ops->o.sinks, i);
+            pd_sink_stats st;
+            pd_sink_get_stats(s, &st);
+            uint64_t v = f == 0   ? st.delivered
+                         : f == 1 ? st.retries
+                         : f == 2 ? st.dead
+                                  : st.digested;
+            pd_metrics_write_sample(out, fam[f].name,
+                                    (const char *[]){"sink", pd_sink_name(s), NULL}, (double)v);
+        }
+    }
+}
+
+int pd_ops_create(const pd_ops_opts *o, pd_metrics *metrics, pd_ops **out, pd_diag *diag)
+{
+    int rc = PD_ENOMEM;
+    pd_ops *ops = calloc(1, sizeof(*ops));
+    if (!ops)
+        goto done;
+    ops->o = *o;
+    ops->metrics = metrics;
+    if (o->cfg && o->cfg->nkafka && (rc = pd_log_add_kv_secrets(o->cfg->kafka, o->cfg->nkafka)))
+        goto done;
+    if (o->pipeline && o->pipeline->nkafka &&
+        (rc = pd_log_add_kv_secrets(o->pipeline->kafka, o->pipeline->nkafka)))
+        goto done;
+    if (metrics && (rc = pd_metrics_add_process(metrics)))
+        goto done;
+    if (metrics && o->sinks && pd_sink_set_count(o->sinks) &&
+        (rc = pd_metrics_add_collector(metrics, collect_sinks, ops)))
+        goto done;
+    if (!o->no_http) {
+        pd_http_config hc;
+        if ((rc = pd_http_config_from(o->cfg, &hc, diag)))
+            goto done;
+        pd_http_provider hp;
+        pd_provider_http(o->provider, &hp);
+        if ((rc = pd_http_create(o->base, &hc, &hp, metrics, &ops->http))) {
+            if (diag && !diag->msg[0])
+                snprintf(diag->msg, sizeof(diag->msg), "http.listen %s: %s",
+                         hc.listen ? hc.listen : PD_HTTP_DEFAULT_LISTEN, pd_strerror(rc));
+            goto done;
+        }
+        if ((rc = pd_http_watch_sighup(ops->http)))
+            goto done;
+    }
+    *out = ops;
+    ops = NULL;
+    rc = 0;
+done:
+    pd_ops_destroy(ops);
+    return rc;
+}
+
+void pd_ops_destroy(pd_ops *ops)
+{
+    if (!ops)
+        return;
+    pd_http_destroy(ops->http);
+    if (ops->metrics && ops->o.sinks)
+        pd_metrics_remove_collector(ops->metrics, collect_sinks, ops);
+    free(ops);
+}
+
+pd_http *pd_ops_http(pd_ops *ops)
+{
+    return ops ? ops->http : NULL;
+}
+
+void pd_ops_sink_dead(void *ctx, const pd_sink_dead *d)
+{
+    (void)ctx;
+    pd_log_fields(PD_LOG_WARN, "sink", "signal dropped",
+                  (pd_log_field[]){PD_LF_STR("sink", d->sink ? d->sink : ""),
+                                   PD_LF_STR("key", d->key ? d->key : ""),
+                                   PD_LF_STR("reason", d->reason ? d->reason : ""),
+                                   PD_LF_INT("attempts", d->attempts), PD_LF_INT("bytes", d->len)},
+                  5);
 }

@@ -64,4 +64,36 @@ int pd_provider_resource_json(pd_provider *pv, const char *id, pd_buf *out);
  * ({"reloaded":false,"error":"file:line:column: message"}); PD_ENOMEM. */
 int pd_provider_reload(pd_provider *pv, pd_buf *out);
 
+/* ---- the operations side of `postured run` ----
+ * One call wires what an operator sees: a metrics registry with the process metrics, the
+ * provider's goal/state/signal series and (when sinks is set) each sink's sent / retried /
+ * dropped / digested counters read at scrape time; the HTTP server from the daemon config
+ * (http.listen, http.token_env; pd_http_config_from) over the provider; SIGHUP -> reload; and
+ * the Kafka settings of the config and the pipeline registered as log secrets.
+ * Ownership: cfg, pl, pv and sinks are borrowed and must outlive the pd_ops. Thread: loop. */
+struct pd_config;
+struct pd_sink_set;
+struct pd_sink_dead;
+typedef struct pd_ops pd_ops;
+
+typedef struct pd_ops_opts {
+    struct event_base *base;
+    const struct pd_config *cfg;
+    const pd_pipeline *pipeline; /* may be NULL */
+    pd_provider *provider;
+    struct pd_sink_set *sinks; /* may be NULL */
+    bool no_http;              /* metrics only (tests, one-shot commands) */
+} pd_ops_opts;
+
+/* metrics (may be NULL; borrowed) is the registry the provider was created with (its
+ * opts.metrics), so goal, state and sink series are served together. PD_ECONFIG (diag) for an
+ * unset http.token_env variable; PD_EINVAL / PD_EIO when http.listen is bad or cannot be
+ * bound. */
+int pd_ops_create(const pd_ops_opts *o, pd_metrics *metrics, pd_ops **out, pd_diag *diag);
+void pd_ops_destroy(pd_ops *ops);
+pd_http *pd_ops_http(pd_ops *ops);
+/* A pd_sink_env.dead callback: logs the sink's dead letter (sink, key, reason, attempts; never
+ * the payload) and counts it. ctx may be NULL. */
+void pd_ops_sink_dead(void *ctx, const struct pd_sink_dead *d);
+
 #endif
