@@ -2,6 +2,7 @@
 
 #include "pd_time.h"
 
+#include <math.h>
 #include <stdio.h>
 
 const char *pd_signal_kind_name(pd_signal_kind k)
@@ -106,7 +107,9 @@ void pd_signal_to_json(const pd_signal *s, pd_buf *b)
         kv_str(b, "title", s->goal.title, true);
         kv_cstr(b, "kind", s->goal.kind, true);
         key(b, "value");
-        pd_buf_printf(b, "%.4g,", s->goal.value);
+        /* two decimals: percentages read as 98.25, counts stay exact integers */
+        pd_buf_json_num(b, round(s->goal.value * 100.0) / 100.0);
+        pd_buf_putc(b, ',');
         kv_str(b, "target", s->goal.target, true);
         key(b, "met");
         pd_buf_puts(b, s->goal.met ? "true" : "false");

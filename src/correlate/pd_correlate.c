@@ -517,6 +517,8 @@ typedef struct cr_input {
     int64_t t;
     uint8_t ekind;
     pd_status prev; /* pair status before the event; PD_STATUS__COUNT = not asked yet */
+    bool late;      /* older than the watermark minus the allowed lateness */
+    bool counted;   /* counted as late once */
     char canon_buf[512];
 } cr_input;
 
@@ -1076,6 +1078,12 @@ static int rule_input(pd_correlator *c, cr_rule *cr, cr_input *in)
     }
     if (r->count_field == PD_RF_TACTIC && !in->tactics)
         return 0;
+    if (in->late) {
+        if (!in->counted)
+            c->stats.late++;
+        in->counted = true;
+        return 0;
+    }
     if (in->ev && !posture_ok(c, &r->posture, in))
         return 0;
     if (!make_key(c, r, in))
@@ -1125,10 +1133,9 @@ static int ingest(pd_correlator *c, cr_input *in)
 {
     if (in->t == PD_TIME_NONE)
         return 0;
-    if (c->watermark != PD_TIME_NONE && in->t < c->watermark - c->opts.allowed_lateness_ms) {
-        c->stats.late++;
-        return 0;
-    }
+    /* A late event is dropped; it counts as late only when a rule wanted it (snapshots
+     * restating old status changes are not late evidence). */
+    in->late = c->watermark != PD_TIME_NONE && in->t < c->watermark - c->opts.allowed_lateness_ms;
     if (c->watermark == PD_TIME_NONE || in->t > c->watermark)
         c->watermark = in->t;
     int first_err = 0;

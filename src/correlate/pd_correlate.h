@@ -60,7 +60,8 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms);
 typedef struct pd_correlate_stats {
     uint64_t events, signals, updates, suppressed, evictions;
     size_t bytes;
-    uint64_t late;    /* events older than the watermark minus the allowed lateness: dropped */
+    uint64_t late;    /* matching events older than the watermark minus the allowed lateness:
+                         dropped */
     uint64_t groups;  /* live correlation groups over all rules */
     uint64_t matched; /* (event, rule) matches */
 } pd_correlate_stats;

@@ -56,7 +56,8 @@ static void usage(FILE *f)
                "Decodes messages and prints one normalized event per JSON line.\n"
                "  --lines   every line is one message (JSON lines)\n"
                "  --whole   every file is one message\n"
-               "  default   a file that is one JSON value is one message, else JSON lines\n"
+               "  default   JSON lines, unless the first line opens a value that continues on\n"
+               "            the next lines (a pretty-printed document: one message)\n"
                "  --errors  print decode errors on stdout (default: stderr)\n"
                "Exit status: 0 when every message decoded, 1 when any failed, 2 on usage.\n");
 }
@@ -136,12 +137,19 @@ int pd_cmd_decode(int argc, char **argv)
         pd_decode_error err;
         int m = mode;
         if (m == MODE_AUTO) {
-            /* One JSON value spanning the file (pretty-printed samples), else JSON lines. */
-            int r = pd_decode(d, in.p, in.len, fmt, NULL, NULL, &err);
-            m = (r == PD_EDEC_SYNTAX || r == PD_EDEC_TOO_BIG || r == PD_EDEC_EMPTY ||
-                 r == PD_EDEC_TOO_MANY_TOKENS)
-                    ? MODE_LINES
-                    : MODE_WHOLE;
+            /* JSON lines, unless the first line is the start of a value that goes on (a
+             * pretty-printed document: then the file is one message). */
+            size_t p0 = 0;
+            while (p0 < in.len &&
+                   (in.p[p0] == ' ' || in.p[p0] == '\t' || in.p[p0] == '\r' || in.p[p0] == '\n'))
+                p0++;
+            const char *nl = p0 < in.len ? memchr(in.p + p0, '\n', in.len - p0) : NULL;
+            m = MODE_LINES;
+            if (nl) {
+                int r = pd_decode(d, in.p + p0, (size_t)(nl - in.p) - p0, fmt, NULL, NULL, &err);
+                if (r == PD_EDEC_SYNTAX && !strncmp(err.message, "truncated", 9))
+                    m = MODE_WHOLE;
+            }
         }
         if (m == MODE_WHOLE) {
             messages++;

@@ -41,7 +41,9 @@ int pd_decoder_create(const pd_decode_opts *opts, pd_decoder **out)
         d->opts = *opts;
     else
         pd_decode_opts_default(&d->opts);
-    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0) {
+    /* jsmn keeps offsets in int: messages stay under 2 GiB. */
+    if (d->opts.max_depth == 0 || d->opts.max_tokens < 2 || d->opts.max_message_bytes == 0 ||
+        d->opts.max_message_bytes > (size_t)INT32_MAX || d->opts.max_tokens > (1u << 30)) {
         rc = PD_EINVAL;
         goto fail;
     }
@@ -89,6 +91,10 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
+    /* Messages quote input bytes: keep them printable ASCII, whatever the input was. */
+    for (char *c = e->message; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     return code;
 }
 
@@ -152,8 +158,6 @@ static int tokenize(pd_decoder *d)
 }
 
 /* ---------- strict validation over the tokens ---------- */
-
-enum { ST_OPEN = 0, ST_ELEM = 1, ST_WANTVAL = 2 };
 
 static inline int hexval(char c)
 {
@@ -220,6 +224,7 @@ static inline int check_string(pd_decoder *d, size_t s, size_t e)
     const char *js = d->js;
     const size_t len = d->len;
     size_t p = s;
+    int esc = 0;
     while (p < e) {
 #ifdef __SSE2__
         while (p + 16 <= len) {
@@ -231,12 +236,12 @@ static inline int check_string(pd_decoder *d, size_t s, size_t e)
             if (m == 0) {
                 p += 16;
                 if (p >= e)
-                    return 0;
+                    return esc;
                 continue;
             }
             p += (size_t)__builtin_ctz(m);
             if (p >= e)
-                return 0;
+                return esc;
             break;
         }
 #endif
@@ -258,6 +263,7 @@ static inline int check_string(pd_decoder *d, size_t s, size_t e)
         }
         if (p + 1 >= e)
             return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "bad escape");
+        esc = 1;
         if (js[p + 1] != 'u') {
             p += 2;
             continue;
@@ -278,7 +284,7 @@ static inline int check_string(pd_decoder *d, size_t s, size_t e)
             p += 6;
         }
     }
-    return 0;
+    return esc;
 }
 
 static inline bool isdig(char c)
@@ -349,72 +355,109 @@ static int check_primitive(pd_decoder *d, size_t s, size_t e)
     return pd_dec_fail(d, PD_EDEC_SYNTAX, s, "invalid literal '%.*s'", (int)PD_MIN(n, 32), p);
 }
 
+/* True when the message has no byte below 0x20, none above 0x7f and no backslash: then no
+ * string can hold a control character, bad UTF-8 or an escape, and validation skips the
+ * per-string checks. Compact JSON (what Kafka carries) usually qualifies; pretty-printed
+ * JSON (newlines) does not and takes the per-string path. */
+static bool plain_ascii(const char *js, size_t len)
+{
+    size_t p = 0;
+#ifdef __SSE2__
+    __m128i acc = _mm_setzero_si128();
+    const __m128i lo = _mm_set1_epi8(0x20), bs = _mm_set1_epi8('\\');
+    for (; p + 16 <= len; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(js + p));
+        acc = _mm_or_si128(acc, _mm_or_si128(_mm_cmplt_epi8(v, lo), _mm_cmpeq_epi8(v, bs)));
+    }
+    if (_mm_movemask_epi8(acc))
+        return false;
+#endif
+    for (; p < len; p++) {
+        unsigned char c = (unsigned char)js[p];
+        if (c < 0x20 || c >= 0x80 || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+static int gap_error(pd_decoder *d, size_t pos, size_t rs, char sep)
+{
+    const char *js = d->js;
+    size_t p = pos;
+    while (p < rs && is_ws(js[p]))
+        p++;
+    if (sep) {
+        if (p >= rs || js[p] != sep)
+            return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "expected '%c'", sep);
+        p++;
+        while (p < rs && is_ws(js[p]))
+            p++;
+    }
+    if (p != rs)
+        return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c'", js[p]);
+    return 0;
+}
+
 /* One pass over the tokens in document order. `cur` is the innermost open container (0 at
- * the top level), `state` where it is in its grammar; the bytes between tokens (the gaps)
- * must be whitespace plus exactly the separator the grammar expects there. Builds next[]. */
+ * the top level); `sep` is what its grammar expects before the next token: 0 right after
+ * the opening bracket, ',' after an element, ':' after a key. The bytes between tokens (the
+ * gaps) must be whitespace plus exactly that separator. Builds next[]. */
 static int validate(pd_decoder *d)
 {
     const char *js = d->js;
-    const jsmntok_t *t = d->tok;
-    const uint32_t n = d->ntok;
+    jsmntok_t *t = d->tok;
+    jsmntok_t *const tend = t + d->ntok;
     const uint32_t max_depth = d->opts.max_depth;
     uint32_t *next = d->next;
     pd_dec_frame *st = d->stack;
     uint32_t sp = 0, cur = 0;
     size_t cur_end = SIZE_MAX, pos = 0;
-    int state = ST_OPEN;
+    char sep = 0;
     bool obj = false;
+    const bool plain = plain_ascii(js, d->len);
     int rc;
 
-    for (uint32_t i = 1; i <= n; i++) {
-        const jsmntok_t *ti = &t[i];
-        size_t rs = i < n ? (size_t)ti->start - (ti->type == JSMN_STRING) : d->len;
-        /* Close every container that ends before token i. */
+    uint32_t i = 1;
+    for (jsmntok_t *ti = t + 1;; ti++, i++) {
+        const bool last = ti == tend;
+        size_t rs = last ? d->len : (size_t)ti->start - (ti->type == JSMN_STRING);
+        /* Close every container that ends before this token. */
         while (cur_end <= rs) {
-            size_t ce1 = cur_end - 1, p = pos;
-            while (p < ce1 && is_ws(js[p]))
-                p++;
-            if (p != ce1)
-                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c' before '%c'", js[p],
-                                   js[ce1]);
-            if (state == ST_WANTVAL)
-                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "object key without a value");
+            size_t ce1 = cur_end - 1;
+            if (pos != ce1 && (rc = gap_error(d, pos, ce1, 0)))
+                return rc;
+            if (sep == ':')
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, ce1, "object key without a value");
             next[cur] = i;
             pos = cur_end;
             cur = st[--sp].tok;
             cur_end = cur ? (size_t)t[cur].end : SIZE_MAX;
             obj = cur && t[cur].type == JSMN_OBJECT;
-            state = ST_ELEM;
+            sep = ',';
         }
-        if (i == n)
+        if (last)
             break;
-        if (cur == 0 && state == ST_ELEM)
-            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
-        char sep = state == ST_ELEM ? ',' : state == ST_WANTVAL ? ':' : 0;
-        if (pos != rs && !(sep && pos + 1 == rs && js[pos] == sep)) {
-            size_t p = pos;
-            while (p < rs && is_ws(js[p]))
-                p++;
-            if (sep) {
-                if (p >= rs || js[p] != sep)
-                    return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "expected '%c'", sep);
-                p++;
-                while (p < rs && is_ws(js[p]))
-                    p++;
-            }
-            if (p != rs)
-                return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "unexpected '%c'", js[p]);
-        } else if (pos == rs && sep) {
-            return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "expected '%c'", sep);
+        if (sep) {
+            if (cur == 0)
+                return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "data after the top-level value");
+            /* Compact JSON: the separator alone fills the gap. */
+            if (!(pos + 1 == rs && js[pos] == sep) && (rc = gap_error(d, pos, rs, sep)))
+                return rc;
+        } else if (pos != rs && (rc = gap_error(d, pos, rs, 0))) {
+            return rc;
         }
-        bool want_key = obj && state != ST_WANTVAL;
+        const bool want_key = obj && sep != ':';
         switch (ti->type) {
         case JSMN_STRING:
-            if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)))
-                return rc;
+            if (!plain) {
+                if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)) < 0)
+                    return rc;
+                if (rc)
+                    ti->size |= PD_DEC_TOK_ESC;
+            }
             next[i] = i + 1;
             pos = (size_t)ti->end + 1;
-            state = want_key ? ST_WANTVAL : ST_ELEM;
+            sep = want_key ? ':' : ',';
             break;
         case JSMN_PRIMITIVE:
             if (want_key)
@@ -423,7 +466,7 @@ static int validate(pd_decoder *d)
                 return rc;
             next[i] = i + 1;
             pos = (size_t)ti->end;
-            state = ST_ELEM;
+            sep = ',';
             break;
         case JSMN_OBJECT:
         case JSMN_ARRAY:
@@ -436,18 +479,15 @@ static int validate(pd_decoder *d)
             cur = i;
             cur_end = (size_t)ti->end;
             obj = ti->type == JSMN_OBJECT;
-            state = ST_OPEN;
+            sep = 0;
             pos = rs + 1;
             break;
         default:
             return pd_dec_fail(d, PD_EDEC_SYNTAX, rs, "invalid JSON");
         }
     }
-    size_t p = pos;
-    while (p < d->len && is_ws(js[p]))
-        p++;
-    if (p != d->len)
-        return pd_dec_fail(d, PD_EDEC_SYNTAX, p, "data after the top-level value");
+    if (pos != d->len && (rc = gap_error(d, pos, d->len, 0)))
+        return pd_dec_fail(d, PD_EDEC_SYNTAX, d->err->offset, "data after the top-level value");
     return 0;
 }
 
@@ -479,6 +519,11 @@ static inline bool key_is(const char *k, uint32_t n, const pd_field *f)
     return true;
 }
 
+static inline unsigned field_hash(uint32_t len, char c0, char cl)
+{
+    return (len * 7u + (unsigned char)c0 * 3u + (unsigned char)cl) & 63u;
+}
+
 int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field *f, size_t nf,
                   uint32_t *slots, size_t nslots)
 {
@@ -487,35 +532,54 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
         return 0;
     if (d->tok[obj].type != JSMN_OBJECT)
         return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, obj), "%s: expected an object", path);
-    /* Most keys are not wanted: a mask of wanted lengths rejects them in one test. */
-    uint64_t lens = 0;
-    for (size_t j = 0; j < nf; j++)
-        lens |= 1ULL << (f[j].len & 63);
+    /* A 64-entry open-addressing index on (length, first, last letter): a key costs one
+     * probe whatever the table size, and most keys (not wanted) stop at the length mask.
+     * Built once per table and decoder; tables are static, so their address is the key. */
+    /* The cache is open-addressed on the table's address. */
+    unsigned c = (unsigned)(((uintptr_t)f >> 4) * 0x9e3779b1u) & (PD_DEC_INDEX_CACHE - 1);
+    unsigned probes = 0;
+    while (d->index[c].table && d->index[c].table != f && probes < PD_DEC_INDEX_CACHE) {
+        c = (c + 1) & (PD_DEC_INDEX_CACHE - 1);
+        probes++;
+    }
+    pd_dec_index local;
+    const pd_dec_index *ix = &d->index[c];
+    if (ix->table != f) {
+        /* A new table (or, never with the tables of this module, a full cache). */
+        pd_dec_index *nx = probes < PD_DEC_INDEX_CACHE ? &d->index[c] : &local;
+        memset(nx, 0, sizeof(*nx));
+        nx->table = f;
+        for (size_t j = 0; j < nf; j++) {
+            nx->lens |= 1ULL << (f[j].len & 63);
+            unsigned h = field_hash(f[j].len, f[j].name[0], f[j].name[f[j].len - 1]);
+            while (nx->slot[h])
+                h = (h + 1) & 63u;
+            nx->slot[h] = (uint8_t)(j + 1);
+        }
+        ix = nx;
+    }
+    const uint64_t lens = ix->lens;
+    const uint8_t *idx = ix->slot;
     uint32_t end = d->next[obj];
     for (uint32_t k = obj + 1; k < end; k = d->next[k + 1]) {
         const char *kp = d->js + d->tok[k].start;
         uint32_t kn = (uint32_t)(d->tok[k].end - d->tok[k].start);
         if (!((lens >> (kn & 63)) & 1) || kn == 0)
             continue;
-        /* Length, first and last letter select the candidate; then a full compare. */
-        char c0 = lc(kp[0]), cl = lc(kp[kn - 1]);
-        for (size_t j = 0; j < nf; j++) {
-            if (f[j].len != kn || f[j].name[0] != c0 || f[j].name[kn - 1] != cl ||
-                !key_is(kp, kn, &f[j]))
+        /* |0x20 lowercases letters; field names neither start nor end with '_'. */
+        char c0 = (char)(kp[0] | 0x20), cl = (char)(kp[kn - 1] | 0x20);
+        for (unsigned h = field_hash(kn, c0, cl); idx[h]; h = (h + 1) & 63u) {
+            const pd_field *fj = &f[idx[h] - 1];
+            if (fj->len != kn || fj->name[0] != c0 || fj->name[kn - 1] != cl || !key_is(kp, kn, fj))
                 continue;
-            if (slots[f[j].slot])
+            if (slots[fj->slot])
                 return pd_dec_fail(d, PD_EDEC_DUPLICATE, pd_dec_off(d, k),
                                    "%s%s%.*s: duplicate key", path, *path ? "." : "", (int)kn, kp);
-            slots[f[j].slot] = k + 1;
+            slots[fj->slot] = k + 1;
             break;
         }
     }
     return 0;
-}
-
-bool pd_dec_absent(const pd_decoder *d, uint32_t i)
-{
-    return i == 0 || (d->tok[i].type == JSMN_PRIMITIVE && d->js[d->tok[i].start] == 'n');
 }
 
 static const char *type_name(const pd_decoder *d, uint32_t i)
@@ -636,7 +700,7 @@ int pd_dec_str(pd_decoder *d, uint32_t i, const char *path, pd_str *out)
         return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, i), "%s: expected a string, got %s", path,
                            type_name(d, i));
     pd_str raw = pd_dec_raw(d, i);
-    *out = memchr(raw.p, '\\', raw.len) ? unescape(d, raw) : raw;
+    *out = (d->tok[i].size & PD_DEC_TOK_ESC) ? unescape(d, raw) : raw;
     return 0;
 }
 
@@ -708,6 +772,48 @@ int pd_dec_u32(pd_decoder *d, uint32_t i, const char *path, uint32_t *out)
     return 0;
 }
 
+static inline int dig2(const char *p)
+{
+    unsigned a = (unsigned)(p[0] - '0'), b = (unsigned)(p[1] - '0');
+    return (a > 9 || b > 9) ? -1 : (int)(a * 10 + b);
+}
+
+/* The shape every source uses, "YYYY-MM-DDTHH:MM:SS[.fraction]Z", without the general
+ * parser; anything else (offsets, dates only, odd days) goes to pd_time_parse. Same result:
+ * fractions beyond milliseconds are truncated. */
+static bool fast_time(pd_str s, int64_t *out)
+{
+    const char *p = s.p;
+    if (s.len < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') ||
+        p[13] != ':' || p[16] != ':')
+        return false;
+    int y1 = dig2(p), y2 = dig2(p + 2), mo = dig2(p + 5), da = dig2(p + 8);
+    int h = dig2(p + 11), mi = dig2(p + 14), se = dig2(p + 17);
+    if (y1 < 0 || y2 < 0 || mo < 1 || mo > 12 || da < 1 || da > 28 || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || se < 0 || se > 59)
+        return false;
+    uint32_t i = 19;
+    int ms = 0, nd = 0;
+    if (p[i] == '.') {
+        i++;
+        while (i < s.len && p[i] >= '0' && p[i] <= '9') {
+            if (nd < 3)
+                ms = ms * 10 + (p[i] - '0');
+            nd++;
+            i++;
+        }
+        if (nd == 0)
+            return false;
+        for (; nd < 3; nd++)
+            ms *= 10;
+    }
+    if (i + 1 != s.len || (p[i] != 'Z' && p[i] != 'z'))
+        return false;
+    int64_t days = pd_days_from_civil(y1 * 100 + y2, (unsigned)mo, (unsigned)da);
+    *out = ((days * 24 + h) * 60 + mi) * 60000LL + se * 1000LL + ms;
+    return true;
+}
+
 int pd_dec_time(pd_decoder *d, uint32_t i, const char *path, int64_t *out)
 {
     if (pd_dec_absent(d, i))
@@ -726,6 +832,8 @@ int pd_dec_time(pd_decoder *d, uint32_t i, const char *path, int64_t *out)
     int rc = pd_dec_str(d, i, path, &s);
     if (rc)
         return rc;
+    if (fast_time(s, out))
+        return 0;
     if (pd_time_parse(s, out))
         return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, i), "%s: bad time '%.*s'", path,
                            (int)PD_MIN(s.len, 40u), s.p);
@@ -801,6 +909,8 @@ bool pd_dec_icontains(pd_str hay, const char *needle)
 
 pd_str pd_dec_path_seg(pd_str path, const char *seg)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     size_t n = strlen(seg);
     const char *p = path.p, *end = path.p + path.len;
     /* Jump from slash to slash; compare only where the segment could start. */
@@ -818,6 +928,8 @@ pd_str pd_dec_path_seg(pd_str path, const char *seg)
 
 pd_str pd_dec_last_seg(pd_str path, char sep)
 {
+    if (!path.len)
+        return PD_STR_NULL;
     uint32_t e = path.len;
     while (e > 0 && path.p[e - 1] == sep)
         e--;
@@ -879,41 +991,78 @@ void pd_dec_tactics(pd_str list, uint32_t *bits)
     }
 }
 
+/* The next '/' at or after p, or end; eight bytes at a time (ARM ids are long). */
+static inline const char *next_slash(const char *p, const char *end)
+{
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= 0x2f2f2f2f2f2f2f2fULL;
+        uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+        if (z)
+            return p + (__builtin_ctzll(z) >> 3);
+        p += 8;
+    }
+    while (p < end && *p != '/')
+        p++;
+    return p;
+}
+
 void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
 {
     r->id = id;
     r->canon = pd_dec_lower(d, id);
     r->cloud = PD_CLOUD_AZURE;
-    r->account = pd_dec_path_seg(id, "subscriptions");
-    r->group = pd_dec_path_seg(id, "resourcegroups");
-    /* The type is namespace/type[/subtype...] after the last "/providers/". */
-    pd_str canon = r->canon;
-    int64_t prov = -1;
-    for (uint32_t i = canon.len >= 11 ? canon.len - 11 + 1 : 0; i-- > 0;)
-        if (canon.p[i] == '/' && canon.p[i + 1] == 'p' && !memcmp(canon.p + i, "/providers/", 11)) {
-            prov = i;
-            break;
+    r->account = r->group = r->type = r->name = PD_STR_NULL;
+    if (!id.len)
+        return;
+    /* One walk over the segments: ".../subscriptions/S/resourceGroups/G/providers/NS/T/N"; the
+     * type is namespace/type[/subtype...] after the last "providers", from the lowercase copy. */
+    const char *p = id.p, *end = id.p + id.len;
+    pd_str prev = PD_STR_NULL;
+    uint32_t prov = 0;
+    bool has_prov = false;
+    while (p < end) {
+        if (*p == '/') {
+            p++;
+            continue;
         }
-    if (prov >= 0) {
-        pd_str rest = {canon.p + prov + 11, canon.len - (uint32_t)prov - 11};
-        char *o = scratch(d, rest.len);
-        uint32_t n = 0, seg = 0, i = 0;
-        while (o && i < rest.len) {
-            uint32_t s = i;
-            while (i < rest.len && rest.p[i] != '/')
-                i++;
+        const char *e = next_slash(p, end);
+        pd_str seg = {p, (uint32_t)(e - p)};
+        if (!r->account.len && PD_IEQ(prev, "subscriptions"))
+            r->account = seg;
+        else if (!r->group.len && PD_IEQ(prev, "resourcegroups"))
+            r->group = seg;
+        if (PD_IEQ(seg, "providers")) {
+            prov = (uint32_t)(e - id.p);
+            has_prov = true;
+        }
+        r->name = seg;
+        prev = seg;
+        p = e;
+    }
+    if (has_prov && r->canon.len == id.len) {
+        const char *c = r->canon.p + prov, *ce = r->canon.p + r->canon.len;
+        char *o = scratch(d, (size_t)(ce - c));
+        uint32_t n = 0, seg = 0;
+        while (o && c < ce) {
+            if (*c == '/') {
+                c++;
+                continue;
+            }
+            const char *e = next_slash(c, ce);
             /* segments: 0 namespace, 1 type, 2 name, 3 type, 4 name, ... */
             if (seg == 0 || seg % 2 == 1) {
                 if (n)
                     o[n++] = '/';
-                memcpy(o + n, rest.p + s, i - s);
-                n += i - s;
+                memcpy(o + n, c, (size_t)(e - c));
+                n += (uint32_t)(e - c);
             }
             seg++;
-            i++;
+            c = e;
         }
         /* An even segment count means the id ends on a type (a collection): drop it. */
-        if (o && seg >= 3 && seg % 2 == 0) {
+        if (o && seg >= 2 && seg % 2 == 0) {
             while (n > 0 && o[n - 1] != '/')
                 n--;
             if (n)
@@ -926,14 +1075,13 @@ void pd_dec_azure_resource(pd_decoder *d, pd_str id, pd_resource *r)
     } else if (r->account.len) {
         r->type = PD_STR_LIT("microsoft.resources/subscriptions");
     }
-    r->name = pd_dec_last_seg(id, '/');
-    if (pd_str_eq_c(r->type, "microsoft.hybridcompute/machines"))
+    if (PD_IEQ(r->type, "microsoft.hybridcompute/machines")) {
         r->cloud = PD_CLOUD_ONPREM;
-    else if (PD_IPREFIX(r->type, "microsoft.security/securityconnectors")) {
+    } else if (PD_IPREFIX(r->type, "microsoft.security/securityconnectors")) {
         /* Multicloud connector entities: .../securityentitydata/aws-ec2-instance-... */
-        if (pd_dec_icontains(canon, "/securityentitydata/aws-"))
+        if (pd_dec_icontains(r->canon, "/securityentitydata/aws-"))
             r->cloud = PD_CLOUD_AWS;
-        else if (pd_dec_icontains(canon, "/securityentitydata/gcp-"))
+        else if (pd_dec_icontains(r->canon, "/securityentitydata/gcp-"))
             r->cloud = PD_CLOUD_GCP;
     }
 }
@@ -988,35 +1136,26 @@ int pd_dec_tags(pd_decoder *d, uint32_t i, const char *path, pd_resource *r)
 
 /* ---------- detection and dispatch ---------- */
 
-enum {
-    DT_TYPE,
-    DT_ALERTID,
-    DT_ALERTTYPE,
-    DT_SCHEMA,
-    DT_DETAIL,
-    DT_FINDING,
-    DT_CLASS,
-    DT_RECORDS,
-    DT_FCLASS,
-    DT_RESOURCE,
-    DT_RESNAME,
-    DT_PROPS,
-    DT__N
-};
-
-static const pd_field detect_fields[] = {
-    PD_F("type", DT_TYPE),
-    PD_F("systemalertid", DT_ALERTID),
-    PD_F("alerttype", DT_ALERTTYPE),
-    PD_F("schemaversion", DT_SCHEMA),
-    PD_F("detail", DT_DETAIL),
-    PD_F("finding", DT_FINDING),
-    PD_F("class_uid", DT_CLASS),
-    PD_F("records", DT_RECORDS),
-    PD_F("findingclass", DT_FCLASS),
-    PD_F("resource", DT_RESOURCE),
-    PD_F("resourcename", DT_RESNAME),
-    PD_F("properties", DT_PROPS),
+static const pd_field top_fields[] = {
+    PD_F("type", PD_TOP_TYPE),
+    PD_F("id", PD_TOP_ID),
+    PD_F("name", PD_TOP_NAME),
+    PD_F("properties", PD_TOP_PROPS),
+    PD_F("tags", PD_TOP_TAGS),
+    PD_F("location", PD_TOP_LOCATION),
+    PD_F("assessmenteventdataenrichment", PD_TOP_ENRICH),
+    PD_F("subassessmenteventdataenrichment", PD_TOP_ENRICH),
+    PD_F("securityeventdataenrichment", PD_TOP_SECENRICH),
+    PD_F("systemalertid", PD_TOP_ALERTID),
+    PD_F("alerttype", PD_TOP_ALERTTYPE),
+    PD_F("schemaversion", PD_TOP_SCHEMA),
+    PD_F("detail", PD_TOP_DETAIL),
+    PD_F("finding", PD_TOP_FINDING),
+    PD_F("class_uid", PD_TOP_CLASS),
+    PD_F("records", PD_TOP_RECORDS),
+    PD_F("findingclass", PD_TOP_FCLASS),
+    PD_F("resource", PD_TOP_RESOURCE),
+    PD_F("resourcename", PD_TOP_RESNAME),
 };
 
 typedef struct pd_run {
@@ -1028,7 +1167,8 @@ typedef struct pd_run {
 
 typedef enum { U_DEFENDER, U_ASFF, U_SCC, U_OCSF } unit_kind;
 
-static int unit(pd_decoder *d, pd_run *run, unit_kind k, uint32_t obj, uint32_t extra)
+static int unit(pd_decoder *d, pd_run *run, unit_kind k, uint32_t obj, uint32_t extra,
+                const uint32_t *top)
 {
     int rc;
     pd_event *e = &run->ev;
@@ -1037,7 +1177,7 @@ static int unit(pd_decoder *d, pd_run *run, unit_kind k, uint32_t obj, uint32_t 
     pd_event_reset(e);
     switch (k) {
     case U_DEFENDER:
-        rc = pd_dec_defender(d, obj, e);
+        rc = pd_dec_defender(d, obj, top, e);
         break;
     case U_ASFF:
         rc = pd_dec_asff(d, obj, e);
@@ -1065,32 +1205,32 @@ static bool fmt_ok(pd_format want, pd_format got)
 static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int level)
 {
     int rc;
-    uint32_t s[DT__N];
+    uint32_t s[PD_TOP__N];
     if (d->tok[obj].type != JSMN_OBJECT)
         return pd_dec_fail(d, level ? PD_EDEC_TYPE : PD_EDEC_TOP_LEVEL, pd_dec_off(d, obj),
                            level ? "records: element is not an object"
                                  : "top level is not an object or array");
-    if ((rc = pd_dec_fields(d, obj, "", detect_fields, PD_ARRAY_LEN(detect_fields), s, DT__N)))
+    if ((rc = pd_dec_fields(d, obj, "", top_fields, PD_ARRAY_LEN(top_fields), s, PD_TOP__N)))
         return rc;
 
-    if (s[DT_RECORDS] && level == 0 && d->tok[s[DT_RECORDS]].type == JSMN_ARRAY) {
-        uint32_t arr = s[DT_RECORDS];
+    if (s[PD_TOP_RECORDS] && level == 0 && d->tok[s[PD_TOP_RECORDS]].type == JSMN_ARRAY) {
+        uint32_t arr = s[PD_TOP_RECORDS];
         for (uint32_t j = pd_dec_first(d, arr); j; j = pd_dec_after(d, arr, j))
             if ((rc = dispatch(d, run, j, fmt, 1)))
                 return rc;
         return 0;
     }
-    if (s[DT_CLASS] && fmt_ok(fmt, PD_FMT_OCSF))
-        return unit(d, run, U_OCSF, obj, 0);
-    if (s[DT_SCHEMA] && fmt_ok(fmt, PD_FMT_ASFF))
-        return unit(d, run, U_ASFF, obj, 0);
-    if (s[DT_DETAIL] && fmt_ok(fmt, PD_FMT_ASFF)) {
+    if (s[PD_TOP_CLASS] && fmt_ok(fmt, PD_FMT_OCSF))
+        return unit(d, run, U_OCSF, obj, 0, s);
+    if (s[PD_TOP_SCHEMA] && fmt_ok(fmt, PD_FMT_ASFF))
+        return unit(d, run, U_ASFF, obj, 0, s);
+    if (s[PD_TOP_DETAIL] && fmt_ok(fmt, PD_FMT_ASFF)) {
         static const pd_field ff[] = {PD_F("findings", 0)};
         uint32_t fs[1];
-        if ((rc = pd_dec_fields(d, s[DT_DETAIL], "detail", ff, 1, fs, 1)))
+        if ((rc = pd_dec_fields(d, s[PD_TOP_DETAIL], "detail", ff, 1, fs, 1)))
             return rc;
         if (!fs[0])
-            return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, s[DT_DETAIL]),
+            return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, s[PD_TOP_DETAIL]),
                                "detail.findings: required field missing");
         if ((rc = pd_dec_expect(d, fs[0], JSMN_ARRAY, "detail.findings")))
             return rc;
@@ -1098,32 +1238,34 @@ static int dispatch(pd_decoder *d, pd_run *run, uint32_t obj, pd_format fmt, int
             if (d->tok[j].type != JSMN_OBJECT)
                 return pd_dec_fail(d, PD_EDEC_TYPE, pd_dec_off(d, j),
                                    "detail.findings[]: expected an object");
-            if ((rc = unit(d, run, U_ASFF, j, 0)))
+            if ((rc = unit(d, run, U_ASFF, j, 0, s)))
                 return rc;
         }
         return 0;
     }
-    if (s[DT_FINDING] && fmt_ok(fmt, PD_FMT_SCC)) {
-        if ((rc = pd_dec_expect(d, s[DT_FINDING], JSMN_OBJECT, "finding")) ||
-            (rc = pd_dec_expect(d, s[DT_RESOURCE], JSMN_OBJECT, "resource")))
+    if (s[PD_TOP_FINDING] && fmt_ok(fmt, PD_FMT_SCC)) {
+        if ((rc = pd_dec_expect(d, s[PD_TOP_FINDING], JSMN_OBJECT, "finding")) ||
+            (rc = pd_dec_expect(d, s[PD_TOP_RESOURCE], JSMN_OBJECT, "resource")))
             return rc;
-        if (pd_dec_absent(d, s[DT_FINDING]))
+        if (pd_dec_absent(d, s[PD_TOP_FINDING]))
             return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj), "finding: is null");
-        return unit(d, run, U_SCC, s[DT_FINDING],
-                    pd_dec_absent(d, s[DT_RESOURCE]) ? 0 : s[DT_RESOURCE]);
+        return unit(d, run, U_SCC, s[PD_TOP_FINDING],
+                    pd_dec_absent(d, s[PD_TOP_RESOURCE]) ? 0 : s[PD_TOP_RESOURCE], s);
     }
-    if ((s[DT_FCLASS] || s[DT_RESNAME]) && fmt_ok(fmt, PD_FMT_SCC))
-        return unit(d, run, U_SCC, obj, 0);
+    if ((s[PD_TOP_FCLASS] || s[PD_TOP_RESNAME]) && fmt_ok(fmt, PD_FMT_SCC))
+        return unit(d, run, U_SCC, obj, 0, s);
     if (fmt_ok(fmt, PD_FMT_DEFENDER)) {
-        if (s[DT_ALERTID] || s[DT_ALERTTYPE])
-            return unit(d, run, U_DEFENDER, obj, 0);
-        if (d->tok[s[DT_TYPE]].type == JSMN_STRING && s[DT_TYPE] &&
-            PD_IPREFIX(pd_dec_raw(d, s[DT_TYPE]), "microsoft.security/"))
-            return unit(d, run, U_DEFENDER, obj, 0);
+        if (s[PD_TOP_ALERTID] || s[PD_TOP_ALERTTYPE])
+            return unit(d, run, U_DEFENDER, obj, 0, s);
+        if (pd_dec_is(d, s[PD_TOP_TYPE], JSMN_STRING) &&
+            (PD_IPREFIX(pd_dec_raw(d, s[PD_TOP_TYPE]), "microsoft.security/") ||
+             (pd_dec_is(d, s[PD_TOP_ID], JSMN_STRING) &&
+              PD_IPREFIX(pd_dec_raw(d, s[PD_TOP_ID]), "/subscriptions/"))))
+            return unit(d, run, U_DEFENDER, obj, 0, s);
     }
-    if (s[DT_TYPE] && d->tok[s[DT_TYPE]].type == JSMN_STRING) {
-        pd_str t = pd_dec_raw(d, s[DT_TYPE]);
-        return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, s[DT_TYPE]),
+    if (s[PD_TOP_TYPE] && d->tok[s[PD_TOP_TYPE]].type == JSMN_STRING) {
+        pd_str t = pd_dec_raw(d, s[PD_TOP_TYPE]);
+        return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, s[PD_TOP_TYPE]),
                            "type '%.*s' is not a known %s message", (int)PD_MIN(t.len, 60u), t.p,
                            fmt == PD_FMT_AUTO ? "security" : pd_format_name(fmt));
     }
@@ -1200,7 +1342,10 @@ int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit
         d->scratch = p;
         d->sccap = cap;
     }
-    pd_run run = {.emit = emit, .ctx = ctx, .dry = false};
+    pd_run run; /* not zero-initialised: the event inside is reset per event */
+    run.emit = emit;
+    run.ctx = ctx;
+    run.dry = false;
     if (is_multi(d)) {
         /* Validate every event before emitting any. */
         run.dry = true;

@@ -191,35 +191,8 @@ static int status_code(pd_decoder *d, uint32_t i, const char *path, pd_status *o
 
 /* ---------- top level ---------- */
 
-enum {
-    TP_TYPE,
-    TP_ID,
-    TP_NAME,
-    TP_PROPS,
-    TP_TAGS,
-    TP_LOCATION,
-    TP_ENRICH,
-    TP_SECENRICH,
-    TP_ALERTID,
-    TP_ALERTTYPE,
-    TP__N
-};
-static const pd_field top_fields[] = {
-    PD_F("type", TP_TYPE),
-    PD_F("id", TP_ID),
-    PD_F("name", TP_NAME),
-    PD_F("properties", TP_PROPS),
-    PD_F("tags", TP_TAGS),
-    PD_F("location", TP_LOCATION),
-    PD_F("assessmenteventdataenrichment", TP_ENRICH),
-    PD_F("subassessmenteventdataenrichment", TP_ENRICH),
-    PD_F("securityeventdataenrichment", TP_SECENRICH),
-    PD_F("systemalertid", TP_ALERTID),
-    PD_F("alerttype", TP_ALERTTYPE),
-};
-
 typedef struct top {
-    uint32_t s[TP__N];
+    const uint32_t *s; /* PD_TOP_* slots */
     pd_str type, id, name;
 } top;
 
@@ -369,7 +342,8 @@ static int key_from(pd_decoder *d, const top *t, const char *seg, pd_str *out)
 {
     pd_str k = t->name.len ? t->name : pd_dec_path_seg(t->id, seg);
     if (!k.len)
-        return pd_dec_fail(d, PD_EDEC_MISSING, t->s[TP_NAME] ? pd_dec_off(d, t->s[TP_NAME]) : 0,
+        return pd_dec_fail(d, PD_EDEC_MISSING,
+                           t->s[PD_TOP_NAME] ? pd_dec_off(d, t->s[PD_TOP_NAME]) : 0,
                            "name: required field missing");
     *out = pd_dec_lower(d, k);
     return 0;
@@ -380,11 +354,11 @@ static int assessment(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
     uint32_t s[AS__N], st[ST__N], md[MD__N];
     int rc;
     e->kind = PD_KIND_ASSESSMENT;
-    if (pd_dec_absent(d, t->s[TP_PROPS]))
+    if (pd_dec_absent(d, t->s[PD_TOP_PROPS]))
         return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj),
                            "properties: required field missing");
-    if ((rc = pd_dec_fields(d, t->s[TP_PROPS], "properties", as_fields, PD_ARRAY_LEN(as_fields), s,
-                            AS__N)) ||
+    if ((rc = pd_dec_fields(d, t->s[PD_TOP_PROPS], "properties", as_fields, PD_ARRAY_LEN(as_fields),
+                            s, AS__N)) ||
         (rc = pd_dec_fields(d, s[AS_STATUS], "properties.status", st_fields,
                             PD_ARRAY_LEN(st_fields), st, ST__N)) ||
         (rc = pd_dec_fields(d, s[AS_META], "properties.metadata", md_fields,
@@ -414,7 +388,7 @@ static int assessment(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
         return rc;
     }
     if (pd_dec_absent(d, s[AS_RD]) && !t->id.len)
-        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[TP_PROPS]),
+        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[PD_TOP_PROPS]),
                            "properties.resourceDetails: required field missing");
     if ((rc = resource_details(d, s[AS_RD], "properties.resourceDetails", t->id, e)))
         return rc;
@@ -473,11 +447,11 @@ static int sub_assessment(pd_decoder *d, uint32_t obj, const top *t, pd_event *e
     uint32_t s[SA__N], st[ST__N], ad[AD__N];
     int rc;
     e->kind = PD_KIND_VULNERABILITY;
-    if (pd_dec_absent(d, t->s[TP_PROPS]))
+    if (pd_dec_absent(d, t->s[PD_TOP_PROPS]))
         return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj),
                            "properties: required field missing");
-    if ((rc = pd_dec_fields(d, t->s[TP_PROPS], "properties", sa_fields, PD_ARRAY_LEN(sa_fields), s,
-                            SA__N)) ||
+    if ((rc = pd_dec_fields(d, t->s[PD_TOP_PROPS], "properties", sa_fields, PD_ARRAY_LEN(sa_fields),
+                            s, SA__N)) ||
         (rc = pd_dec_fields(d, s[SA_STATUS], "properties.status", st_fields,
                             PD_ARRAY_LEN(st_fields), st, ST__N)) ||
         (rc = pd_dec_fields(d, s[SA_DATA], "properties.additionalData", ad_fields,
@@ -518,7 +492,7 @@ static int sub_assessment(pd_decoder *d, uint32_t obj, const top *t, pd_event *e
         e->vuln.cve = vid;
     e->vuln.parent_key = pd_dec_lower(d, pd_dec_path_seg(t->id, "assessments"));
     if (pd_dec_absent(d, s[SA_RD]) && !t->id.len)
-        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[TP_PROPS]),
+        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[PD_TOP_PROPS]),
                            "properties.resourceDetails: required field missing");
     if ((rc = resource_details(d, s[SA_RD], "properties.resourceDetails", t->id, e)))
         return rc;
@@ -547,14 +521,14 @@ static int score(pd_decoder *d, uint32_t obj, const top *t, bool control, pd_eve
     uint32_t s[SC__N], v[SV__N];
     int rc;
     e->kind = PD_KIND_SCORE;
-    if (pd_dec_absent(d, t->s[TP_PROPS]))
+    if (pd_dec_absent(d, t->s[PD_TOP_PROPS]))
         return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj),
                            "properties: required field missing");
-    if ((rc = pd_dec_fields(d, t->s[TP_PROPS], "properties", sc_fields, PD_ARRAY_LEN(sc_fields), s,
-                            SC__N)))
+    if ((rc = pd_dec_fields(d, t->s[PD_TOP_PROPS], "properties", sc_fields, PD_ARRAY_LEN(sc_fields),
+                            s, SC__N)))
         return rc;
     if (pd_dec_absent(d, s[SC_SCORE]))
-        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[TP_PROPS]),
+        return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, t->s[PD_TOP_PROPS]),
                            "properties.score: required field missing");
     if ((rc = pd_dec_fields(d, s[SC_SCORE], "properties.score", sv_fields, PD_ARRAY_LEN(sv_fields),
                             v, SV__N)) ||
@@ -599,12 +573,12 @@ static int compliance(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
     int rc;
     e->kind = PD_KIND_COMPLIANCE;
     pd_compliance *c = &e->compliance;
-    if (pd_dec_absent(d, t->s[TP_PROPS]))
+    if (pd_dec_absent(d, t->s[PD_TOP_PROPS]))
         return pd_dec_fail(d, PD_EDEC_MISSING, pd_dec_off(d, obj),
                            "properties: required field missing");
-    if ((rc = pd_dec_fields(d, t->s[TP_PROPS], "properties", rc_fields, PD_ARRAY_LEN(rc_fields), s,
-                            RC__N)) ||
-        (rc = pd_dec_str_req(d, s[RC_STATE], t->s[TP_PROPS], "properties.state", &c->state)) ||
+    if ((rc = pd_dec_fields(d, t->s[PD_TOP_PROPS], "properties", rc_fields, PD_ARRAY_LEN(rc_fields),
+                            s, RC__N)) ||
+        (rc = pd_dec_str_req(d, s[RC_STATE], t->s[PD_TOP_PROPS], "properties.state", &c->state)) ||
         (rc = pd_dec_u32(d, s[RC_PASSED], "properties.passedResources", &c->passed)) ||
         (rc = pd_dec_u32(d, s[RC_FAILED], "properties.failedResources", &c->failed)) ||
         (rc = pd_dec_u32(d, s[RC_SKIPPED], "properties.skippedResources", &c->skipped)) ||
@@ -615,7 +589,7 @@ static int compliance(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
     c->standard = pd_dec_path_seg(t->id, "regulatorycompliancestandards");
     c->control = pd_dec_path_seg(t->id, "regulatorycompliancecontrols");
     if (!c->standard.len)
-        return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, t->s[TP_ID]),
+        return pd_dec_fail(d, PD_EDEC_VALUE, pd_dec_off(d, t->s[PD_TOP_ID]),
                            "id: no regulatoryComplianceStandards segment");
     if (PD_IEQ(c->state, "passed"))
         e->status = PD_STATUS_HEALTHY;
@@ -638,27 +612,27 @@ static int compliance(pd_decoder *d, uint32_t obj, const top *t, pd_event *e)
 
 /* ---------- entry ---------- */
 
-int pd_dec_defender(pd_decoder *d, uint32_t obj, pd_event *e)
+int pd_dec_defender(pd_decoder *d, uint32_t obj, const uint32_t *slots, pd_event *e)
 {
     top t;
     int rc;
     memset(&t, 0, sizeof(t));
+    t.s = slots;
     e->format = PD_FMT_DEFENDER;
-    if ((rc = pd_dec_fields(d, obj, "", top_fields, PD_ARRAY_LEN(top_fields), t.s, TP__N)))
-        return rc;
-    if (t.s[TP_ALERTID] || t.s[TP_ALERTTYPE])
+    if (t.s[PD_TOP_ALERTID] || t.s[PD_TOP_ALERTTYPE])
         return alert(d, obj, &t, false, e);
-    if ((rc = pd_dec_str_req(d, t.s[TP_TYPE], obj, "type", &t.type)) ||
-        (rc = pd_dec_str(d, t.s[TP_ID], "id", &t.id)) ||
-        (rc = pd_dec_str(d, t.s[TP_NAME], "name", &t.name)) ||
-        (rc = pd_dec_expect(d, t.s[TP_PROPS], JSMN_OBJECT, "properties")))
+    if ((rc = pd_dec_str_req(d, t.s[PD_TOP_TYPE], obj, "type", &t.type)) ||
+        (rc = pd_dec_str(d, t.s[PD_TOP_ID], "id", &t.id)) ||
+        (rc = pd_dec_str(d, t.s[PD_TOP_NAME], "name", &t.name)) ||
+        (rc = pd_dec_expect(d, t.s[PD_TOP_PROPS], JSMN_OBJECT, "properties")))
         return rc;
     /* Both wrappers may be present with the same content; the specific one wins. */
-    uint32_t en = t.s[TP_ENRICH] ? t.s[TP_ENRICH] : t.s[TP_SECENRICH];
+    uint32_t en = t.s[PD_TOP_ENRICH] ? t.s[PD_TOP_ENRICH] : t.s[PD_TOP_SECENRICH];
     if (!pd_dec_absent(d, en) &&
-        (rc = enrichment(
-             d, en,
-             t.s[TP_ENRICH] ? "assessmentEventDataEnrichment" : "securityEventDataEnrichment", e)))
+        (rc = enrichment(d, en,
+                         t.s[PD_TOP_ENRICH] ? "assessmentEventDataEnrichment"
+                                            : "securityEventDataEnrichment",
+                         e)))
         return rc;
     if (e->deleted)
         e->status = PD_STATUS_REMOVED;
@@ -675,19 +649,25 @@ int pd_dec_defender(pd_decoder *d, uint32_t obj, pd_event *e)
         rc = score(d, obj, &t, true, e);
     else if (pd_dec_icontains(ty, "/regulatorycompliance"))
         rc = compliance(d, obj, &t, e);
-    else if (pd_dec_icontains(ty, "/alerts") && !pd_dec_absent(d, t.s[TP_PROPS]))
-        rc = alert(d, t.s[TP_PROPS], &t, true, e);
-    else
-        return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, t.s[TP_TYPE]),
+    else if (pd_dec_icontains(ty, "/alerts") && !pd_dec_absent(d, t.s[PD_TOP_PROPS]))
+        rc = alert(d, t.s[PD_TOP_PROPS], &t, true, e);
+    else if (!PD_IPREFIX(ty, "microsoft.security/") && PD_IPREFIX(t.id, "/subscriptions/")) {
+        /* An ARM resource (Resource Graph / resource events): inventory with its tags. */
+        e->kind = PD_KIND_INVENTORY;
+        pd_dec_azure_resource(d, t.id, &e->resource);
+        if (t.name.len)
+            e->resource.name = t.name;
+    } else
+        return pd_dec_fail(d, PD_EDEC_UNKNOWN_TYPE, pd_dec_off(d, t.s[PD_TOP_TYPE]),
                            "type '%.*s' is not a known Defender for Cloud record",
                            (int)PD_MIN(ty.len, 80u), ty.p);
     if (rc)
         return rc;
     if (e->deleted)
         e->status = PD_STATUS_REMOVED;
-    if (!e->resource.region.len && pd_dec_is(d, t.s[TP_LOCATION], JSMN_STRING))
-        e->resource.region = pd_dec_raw(d, t.s[TP_LOCATION]);
+    if (!e->resource.region.len && pd_dec_is(d, t.s[PD_TOP_LOCATION], JSMN_STRING))
+        e->resource.region = pd_dec_raw(d, t.s[PD_TOP_LOCATION]);
     if (e->resource.ntags == 0)
-        rc = pd_dec_tags(d, t.s[TP_TAGS], "tags", &e->resource);
+        rc = pd_dec_tags(d, t.s[PD_TOP_TAGS], "tags", &e->resource);
     return rc;
 }

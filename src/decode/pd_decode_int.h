@@ -17,10 +17,18 @@
 #endif
 
 #include <stdio.h>
+#include <string.h>
+
+/* A field table's lookup index (see pd_dec_fields), cached per decoder by table address. */
+typedef struct pd_dec_index {
+    const void *table;
+    uint64_t lens; /* bit n: some field has length n (mod 64) */
+    uint8_t slot[64];
+} pd_dec_index;
+#define PD_DEC_INDEX_CACHE 128 /* a power of two, well above the number of tables */
 
 typedef struct pd_dec_frame {
-    uint32_t tok;
-    uint8_t state; /* see pd_decode.c */
+    uint32_t tok; /* the enclosing container (0: top level) */
 } pd_dec_frame;
 
 struct pd_decoder {
@@ -33,8 +41,9 @@ struct pd_decoder {
     size_t sccap, sclen;
     const char *js; /* current message */
     size_t len;
-    pd_decode_error *err; /* never NULL while decoding */
-    bool scratch_full;    /* a scratch copy did not fit: the event fails */
+    pd_decode_error *err;                   /* never NULL while decoding */
+    bool scratch_full;                      /* a scratch copy did not fit: the event fails */
+    pd_dec_index index[PD_DEC_INDEX_CACHE]; /* open-addressed by table address */
 };
 
 /* Field tables: names are lowercase ASCII; keys match case-insensitively. Several names may
@@ -63,7 +72,15 @@ int pd_dec_fail(pd_decoder *d, int code, size_t offset, const char *fmt, ...)
  * folded partners are control characters or DEL, which validated text does not hold. */
 static inline bool pd_dec_ieq_n(const char *p, const char *lit, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lit + i, 8);
+        if ((a | 0x2020202020202020ULL) != (b | 0x2020202020202020ULL))
+            return false;
+    }
+    for (; i < n; i++)
         if ((p[i] | 0x20) != (lit[i] | 0x20))
             return false;
     return true;
@@ -77,7 +94,10 @@ static inline bool pd_dec_is(const pd_decoder *d, uint32_t i, jsmntype_t type)
     return i && d->tok[i].type == type;
 }
 /* Absent (0) or a JSON null. */
-bool pd_dec_absent(const pd_decoder *d, uint32_t i);
+static inline bool pd_dec_absent(const pd_decoder *d, uint32_t i)
+{
+    return i == 0 || (d->tok[i].type == JSMN_PRIMITIVE && d->js[d->tok[i].start] == 'n');
+}
 static inline size_t pd_dec_off(const pd_decoder *d, uint32_t i)
 {
     int s = d->tok[i].start;
@@ -134,8 +154,36 @@ void pd_dec_add_framework(pd_event *e, pd_str f);
  * "value"} objects into e->resource.tags. */
 int pd_dec_tags(pd_decoder *d, uint32_t i, const char *path, pd_resource *r);
 
-/* Format decoders: decode one event object into *e (already reset). */
-int pd_dec_defender(pd_decoder *d, uint32_t obj, pd_event *e);
+/* The top-level keys format detection looks at; pd_dec_defender reuses the same scan. */
+enum {
+    PD_TOP_TYPE,
+    PD_TOP_ID,
+    PD_TOP_NAME,
+    PD_TOP_PROPS,
+    PD_TOP_TAGS,
+    PD_TOP_LOCATION,
+    PD_TOP_ENRICH,
+    PD_TOP_SECENRICH,
+    PD_TOP_ALERTID,
+    PD_TOP_ALERTTYPE,
+    PD_TOP_SCHEMA,
+    PD_TOP_DETAIL,
+    PD_TOP_FINDING,
+    PD_TOP_CLASS,
+    PD_TOP_RECORDS,
+    PD_TOP_FCLASS,
+    PD_TOP_RESOURCE,
+    PD_TOP_RESNAME,
+    PD_TOP__N
+};
+
+/* A string token's size field carries this flag when the string holds a backslash (set by
+ * validation; jsmn's own size of a string is 0 or 1). */
+#define PD_DEC_TOK_ESC (1 << 30)
+
+/* Format decoders: decode one event object into *e (already reset). pd_dec_defender gets the
+ * object's PD_TOP_* slots from detection. */
+int pd_dec_defender(pd_decoder *d, uint32_t obj, const uint32_t *top, pd_event *e);
 int pd_dec_asff(pd_decoder *d, uint32_t obj, pd_event *e);
 int pd_dec_scc(pd_decoder *d, uint32_t obj, uint32_t resource, pd_event *e);
 int pd_dec_ocsf(pd_decoder *d, uint32_t obj, pd_event *e);

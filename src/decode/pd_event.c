@@ -3,11 +3,18 @@
 #include "pd_buf.h"
 #include "pd_time.h"
 
+#include <stddef.h>
 #include <string.h>
 
 void pd_event_reset(pd_event *e)
 {
-    memset(e, 0, sizeof(*e));
+    /* Everything but the tag and framework arrays (their counts say what is valid): this
+     * runs once per decoded event. */
+    memset(e, 0, offsetof(pd_event, resource.tags));
+    memset((char *)e + offsetof(pd_event, resource.ntags), 0,
+           offsetof(pd_event, control.frameworks) - offsetof(pd_event, resource.ntags));
+    memset((char *)e + offsetof(pd_event, control.nframeworks), 0,
+           sizeof(*e) - offsetof(pd_event, control.nframeworks));
     e->time_ms = PD_TIME_NONE;
     e->first_seen_ms = PD_TIME_NONE;
     e->status_change_ms = PD_TIME_NONE;

@@ -86,7 +86,8 @@ typedef struct pd_event {
     pd_compliance compliance; /* kind == COMPLIANCE */
 } pd_event;
 
-/* Clears e to "nothing known": times PD_TIME_NONE, cvss -1, everything else empty. */
+/* Clears e to "nothing known": times PD_TIME_NONE, cvss -1, everything else empty (tag and
+ * framework entries beyond ntags / nframeworks are left as they were). */
 void pd_event_reset(pd_event *e);
 
 struct pd_buf;

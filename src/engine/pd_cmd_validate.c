@@ -6,6 +6,7 @@
 #include "pd_correlate.h"
 #include "pd_goals.h"
 #include "pd_pipeline.h"
+#include "pd_sink.h"
 #include "pd_yaml.h"
 
 #include <stdio.h>
@@ -78,9 +79,20 @@ static int check_pipeline(const char *path)
         pd_controls_destroy(t);
     }
 #endif
+    /* The sinks as `postured run` reads them, without opening files or connecting. Relative
+     * file paths resolve where `run` resolves them (its working directory). */
+    uint32_t nsinks = 0;
+    if (p->sinks) {
+        if (pd_sink_set_check(NULL, p->doc, p->sinks, &d)) {
+            fprintf(stderr, "%s\n", d.msg);
+            rc = PD_ECONFIG;
+        } else if (p->sinks->type == PD_YSEQ) {
+            nsinks = p->sinks->n;
+        }
+    }
     if (!rc)
-        printf("%s: ok (pipeline %s: %u goals, %u rules, %u inputs)\n", path, p->name,
-               pd_goal_set_count(set), nrules, p->ninputs);
+        printf("%s: ok (pipeline %s: %u goals, %u rules, %u inputs, %u sinks)\n", path, p->name,
+               pd_goal_set_count(set), nrules, p->ninputs, nsinks);
     pd_goal_set_destroy(set);
     pd_pipeline_destroy(p);
     return rc;
@@ -99,7 +111,9 @@ static int check_file(const char *path)
     if (root && root->type == PD_YMAP) {
         goals = pd_ymap_get(root, "goals") != NULL;
         rules = pd_ymap_get(root, "rules") != NULL;
-        pipeline = pd_ymap_get(root, "pipeline") != NULL;
+        /* A daemon config names its pipeline file (`pipeline: path`); a pipeline file is a map. */
+        const pd_ynode *pn = pd_ymap_get(root, "pipeline");
+        pipeline = pn && pn->type == PD_YMAP;
         controls = pd_ymap_get(root, "controls") != NULL;
     }
     int rc = 0;

@@ -10,6 +10,7 @@
  *     intrusive doubly linked lists through the pair records.
  * Times in pair records are uint32 seconds since the Unix epoch (valid until 2106). */
 #include "pd_engine.h"
+#include "pd_engine_int.h"
 
 #include "pd_arena.h"
 #include "pd_intern.h"
@@ -19,96 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WHEEL_BITS 20 /* 2^20 one-second slots: about 12 days before an entry goes round */
-#define WHEEL_SIZE (1u << WHEEL_BITS)
-#define WHEEL_MASK (WHEEL_SIZE - 1)
-#define MAX_SLA    8 /* SLA goals per control (one bit each in a pair) */
-
-enum {
-    F_STALE = 1u << 0,
-    F_LINKED = 1u << 1,
-    F_FLAPPING = 1u << 2,
-    F_EMITTED_BAD = 1u << 3, /* the last per-resource signal said "unhealthy" */
-    F_SEV_SHIFT = 4,         /* bits 4..6: pd_severity */
-};
-
-typedef struct pair {
-    uint32_t res, ctl;
-    uint32_t ev_s;    /* event time of the last applied event (ordering) */
-    uint32_t seen_s;  /* when last confirmed (the watermark then): staleness counts from it */
-    uint32_t since_s; /* unhealthy since */
-    uint32_t tprev, tnext;
-    uint32_t flap_s; /* start of the current flapping window */
-    uint8_t status;  /* last known pd_status; REMOVED after a delete or reconciliation */
-    uint8_t flags;
-    uint8_t flap_n;   /* toggles in the current window */
-    uint8_t sla_bits; /* bit i: the control's i-th SLA goal has expired for this pair */
-} pair;
-_Static_assert(sizeof(pair) == 36, "pair record must stay 36 bytes");
-
-typedef struct res {
-    uint64_t scope;    /* goals this resource is in scope of */
-    uint64_t tagmatch; /* goals whose tag conditions the resource's last known tags meet */
-    uint32_t account, group, type, name, region; /* account: acct table; others: strs */
-    uint32_t attr_hash;
-    uint8_t cloud;
-} res;
-
-typedef struct ctl {
-    uint64_t goals; /* goals selecting this control */
-    uint32_t name;  /* strs */
-    pd_str *frameworks;
-    uint32_t nframeworks;
-    uint32_t stale_s; /* smallest stale_after of its goals; 0 = never */
-    uint32_t flap_window_s;
-    uint8_t flap_toggles;
-    uint8_t sev;
-    uint8_t nsla;
-    uint8_t sla_goal[MAX_SLA];
-} ctl;
-
-typedef struct rgc {
-    uint16_t unh, hea, unk, na; /* per (resource, goal) pair counts; sla goals: na = expired */
-} rgc;
-
-enum { RS_NONE = 0, RS_BAD, RS_UNKNOWN, RS_HEALTHY, RS_NA };
-
-typedef struct hu {
-    uint32_t h, u;
-} hu;
-
-typedef struct acct {
-    double score_num, score_den;
-    bool has_score;
-    bool snap_open, reconciling;
-    uint32_t snap_start_s, snap_last_s;
-    uint8_t cloud;
-} acct;
-
-typedef struct comprec {
-    uint32_t passed, failed;
-    uint32_t account;
-    uint64_t goals; /* compliance goals it counts for */
-} comprec;
-
-typedef struct goal_rt {
-    const pd_goal *g;
-    uint64_t in_scope, res_bad, res_healthy, res_na, res_unk_pairs, sla_viol;
-    uint32_t *ctls; /* control ids selecting this goal */
-    uint32_t nctls, ctls_cap;
-    hu *per_ctl; /* score/compliance from assessments, indexed by control id */
-    uint32_t per_ctl_cap;
-    /* score and compliance from their own events */
-    double ev_num, ev_den;
-    uint32_t ev_records;
-    int state; /* -1 unset, 0 breached, 1 met */
-    bool has_value;
-    double last_value;
-    int64_t changed_ms;
-    bool dirty;
-    pd_str target;
-} goal_rt;
 
 /* A word-at-a-time hash for the hot path (the interning tables hash bytewise). */
 static uint64_t fhash(const char *p, size_t n, uint64_t seed)
@@ -131,10 +42,6 @@ static uint64_t fhash(const char *p, size_t n, uint64_t seed)
 
 /* Id lookup by string: (hash32, id) slots in open addressing, verified against the intern
  * table that owns the strings. */
-typedef struct ftab {
-    uint64_t *slots;
-    uint32_t mask, count;
-} ftab;
 
 static uint32_t ftab_find(const ftab *t, const pd_intern *in, pd_str s, uint32_t h)
 {
@@ -184,40 +91,6 @@ static uint32_t hash32(pd_str s)
     uint64_t h = fhash(s.p, s.len, 0x2545f4914f6cdd1dULL);
     return (uint32_t)h;
 }
-
-struct pd_engine {
-    pd_engine_opts o;
-    const pd_goal_set *set;
-    uint32_t ngoals;
-    goal_rt *goals;
-
-    pd_intern *res_ids, *ctl_ids, *strs, *accts, *comp_ids;
-    ftab res_tab, ctl_tab;
-    uint32_t last_res; /* events come in bursts per resource */
-    res *res;
-    uint32_t res_cap;
-    rgc *rg; /* res_cap * ngoals */
-    ctl *ctls;
-    uint32_t ctls_cap;
-    acct *accts_v;
-    uint32_t accts_cap, open_snapshots;
-    comprec *comp;
-    uint32_t comp_cap;
-
-    pair *pairs;
-    uint32_t npairs, pairs_cap;
-    uint32_t *index;
-    uint32_t index_mask;
-
-    uint32_t *wheel;
-    uint32_t wheel_cur; /* every slot before this second has been processed */
-
-    int64_t now_ms;
-    uint32_t now_s;
-    pd_arena arena;
-    pd_engine_stats st;
-    char timebuf[32];
-};
 
 /* ---------- small helpers ---------- */
 
@@ -270,7 +143,7 @@ void pd_engine_opts_default(pd_engine_opts *o)
     memset(o, 0, sizeof(*o));
     o->flap_toggles = 4;
     o->flap_window_ms = 3600 * 1000;
-    o->snapshot_quiet_ms = 3600 * 1000;
+    o->timer_lateness_ms = 5 * 60 * 1000;
 }
 
 /* ---------- creation ---------- */
@@ -289,8 +162,9 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         e->o.flap_toggles = 4;
     if (e->o.flap_window_ms <= 0)
         e->o.flap_window_ms = 3600 * 1000;
-    if (e->o.snapshot_quiet_ms <= 0)
-        e->o.snapshot_quiet_ms = 3600 * 1000;
+    if (e->o.timer_lateness_ms < 0)
+        e->o.timer_lateness_ms = 0;
+    e->lateness_s = (uint32_t)(e->o.timer_lateness_ms / 1000);
     e->set = goals;
     e->ngoals = pd_goal_set_count(goals);
     pd_arena_init(&e->arena, 64 * 1024);
@@ -302,12 +176,13 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         g->g = pd_goal_set_at(goals, i);
         g->state = -1;
         g->target = pd_str_c(g->g->target_text);
+        g->rgi = kind_per_resource(g->g->kind) ? (int)e->nrg++ : -1;
     }
     if (pd_intern_create(&e->res_ids) || pd_intern_create(&e->ctl_ids) ||
         pd_intern_create(&e->strs) || pd_intern_create(&e->accts) || pd_intern_create(&e->comp_ids))
         goto fail;
-    e->index_mask = 1023;
-    if (!(e->index = calloc(e->index_mask + 1, sizeof(uint32_t))))
+    e->index_groups = 64;
+    if (!(e->index = calloc((size_t)e->index_groups * 16, sizeof(uint32_t))))
         goto fail;
     e->res_tab.mask = e->ctl_tab.mask = 255;
     if (!(e->res_tab.slots = calloc(256, sizeof(uint64_t))) ||
@@ -341,7 +216,9 @@ void pd_engine_destroy(pd_engine *e)
     free(e->ctls);
     free(e->accts_v);
     free(e->comp);
-    free(e->pairs);
+    for (uint32_t i = 0; i < e->nchunks; i++)
+        free(e->chunks[i]);
+    free(e->chunks);
     free(e->index);
     free(e->wheel);
     free(e->res_tab.slots);
@@ -398,64 +275,93 @@ static bool scope_match(const pd_goal_scope *sc, pd_cloud cloud, pd_str account,
 
 /* ---------- pairs: index and timers ---------- */
 
-/* The index: uint32 slots holding (tag << 26) | (pair index + 1). A pair's home slot is in
- * its resource's 16-slot group (one cache line), offset by its control, so the records of a
- * resource evaluated together share index lines; the 6-bit tag skips most foreign slots
- * without touching their pair records. */
+/* The index: uint32 slots holding (tag << 26) | (pair index + 1), in groups of 16 slots
+ * (one cache line). A pair's home is its resource's group, at its control's offset, so the
+ * records of a resource evaluated together share index lines; the 6-bit tag skips most
+ * foreign slots without touching their pair records. The group count is not a power of two
+ * (it grows by half), which keeps the index near its load limit instead of doubling. */
 #define IDX_BITS  26
 #define IDX_MASK  ((1u << IDX_BITS) - 1)
 #define PAIRS_MAX (IDX_MASK - 1)
 #define TAG_OF(h) ((uint32_t)((h) >> 58) << IDX_BITS)
+#define IDX_LOAD  85 /* percent */
 
-/* Low 32 bits: the home (the resource's group, the control's slot in it); top 6: the tag. */
+/* Low 32 bits: the resource's hash; bits 32..35: the control's offset; top 6: the tag. */
 static uint64_t pair_hash(uint32_t r, uint32_t c)
 {
     uint64_t hr = pd_hash_mix((uint64_t)r * 0x9e3779b97f4a7c15ULL, 0x5bd1e995);
     uint64_t hc = pd_hash_mix((uint64_t)c * 0xc2b2ae3d27d4eb4fULL, 0x27d4eb2f);
-    uint32_t home = ((uint32_t)hr & ~15u) | ((uint32_t)hc & 15u);
-    return ((hr ^ (hc << 7)) & 0xffffffff00000000ULL) | home;
+    return ((hr ^ (hc << 7)) & 0xfc00000000000000ULL) | ((hc & 15u) << 32) | (uint32_t)hr;
 }
 
-static uint32_t pair_home(uint64_t h, uint32_t mask)
+static uint32_t pair_home(uint64_t h, uint32_t ngroups)
 {
-    return (uint32_t)h & mask;
+    uint32_t g = (uint32_t)(((uint64_t)(uint32_t)h * ngroups) >> 32);
+    return g * 16 + (uint32_t)((h >> 32) & 15);
 }
 
 static uint32_t pair_find(const pd_engine *e, uint32_t r, uint32_t c)
 {
     uint64_t h = pair_hash(r, c);
-    uint32_t tag = TAG_OF(h);
-    for (uint32_t j = pair_home(h, e->index_mask);; j = (j + 1) & e->index_mask) {
+    uint32_t tag = TAG_OF(h), cap = e->index_groups * 16;
+    for (uint32_t j = pair_home(h, e->index_groups);; j = j + 1 == cap ? 0 : j + 1) {
         uint32_t v = e->index[j];
         if (!v)
             return 0;
         if ((v & ~IDX_MASK) != tag)
             continue;
-        const pair *p = &e->pairs[(v & IDX_MASK) - 1];
+        const pair *p = PAIR(e, v & IDX_MASK);
         if (p->res == r && p->ctl == c)
             return v & IDX_MASK;
     }
 }
 
-static void index_put(uint32_t *index, uint32_t mask, uint64_t h, uint32_t v)
+/* The pairs of resource r: with linear probing and no deletions, each lies between its home
+ * (in r's group) and the first empty slot after it, so one scan of the cluster that starts
+ * at r's group finds them all (independent of how many controls exist). Writes up to cap
+ * pair indexes into out; returns the count found (which may exceed cap). */
+static uint32_t pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
 {
-    uint32_t j = pair_home(h, mask);
+    uint64_t h = pair_hash(r, 0);
+    uint32_t slots = e->index_groups * 16;
+    uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16, n = 0;
+    for (uint32_t k = 0; k < slots; k++) {
+        uint32_t j = gs + k < slots ? gs + k : gs + k - slots;
+        uint32_t v = e->index[j];
+        if (!v) {
+            if (k >= 15)
+                break;
+            continue;
+        }
+        v &= IDX_MASK;
+        if (PAIR(e, v)->res != r)
+            continue;
+        if (n < cap)
+            out[n] = v;
+        n++;
+    }
+    return n;
+}
+
+static void index_put(uint32_t *index, uint32_t ngroups, uint64_t h, uint32_t v)
+{
+    uint32_t cap = ngroups * 16, j = pair_home(h, ngroups);
     while (index[j])
-        j = (j + 1) & mask;
+        j = j + 1 == cap ? 0 : j + 1;
     index[j] = TAG_OF(h) | v;
 }
 
 static int index_grow(pd_engine *e)
 {
-    uint32_t ncap = (e->index_mask + 1) * 2;
-    uint32_t *ni = calloc(ncap, sizeof(uint32_t));
+    uint32_t ng = e->index_groups + e->index_groups / 2;
+    uint32_t *ni = calloc((size_t)ng * 16, sizeof(uint32_t));
     if (!ni)
         return PD_ENOMEM;
-    for (uint32_t i = 0; i < e->npairs; i++)
-        index_put(ni, ncap - 1, pair_hash(e->pairs[i].res, e->pairs[i].ctl), i + 1);
+    for (uint32_t i = 1; i <= e->npairs; i++)
+        index_put(ni, ng, pair_hash(PAIR(e, i)->res, PAIR(e, i)->ctl), i);
     free(e->index);
     e->index = ni;
-    e->index_mask = ncap - 1;
+    e->index_groups = ng;
     return 0;
 }
 
@@ -463,23 +369,30 @@ static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
 {
     if (e->npairs >= PAIRS_MAX)
         return PD_ENOMEM; /* the index addresses 2^26 pairs */
-    if ((uint64_t)(e->npairs + 1) * 4 >= (uint64_t)(e->index_mask + 1) * 3 && index_grow(e))
+    if ((uint64_t)(e->npairs + 1) * 100 >= (uint64_t)e->index_groups * 16 * IDX_LOAD &&
+        index_grow(e))
         return PD_ENOMEM;
-    if (e->npairs == e->pairs_cap) {
-        uint32_t nc = e->pairs_cap ? e->pairs_cap * 2 : 1024;
-        pair *np = realloc(e->pairs, (size_t)nc * sizeof(pair));
-        if (!np)
+    if (e->npairs == e->nchunks * PAIR_CHUNK) {
+        /* Chunks, not one array: no copy and no doubling slack as the fleet grows. */
+        if (e->nchunks == e->chunks_cap) {
+            uint32_t nc = e->chunks_cap ? e->chunks_cap * 2 : 16;
+            pair **n = realloc(e->chunks, nc * sizeof(pair *));
+            if (!n)
+                return PD_ENOMEM;
+            e->chunks = n;
+            e->chunks_cap = nc;
+        }
+        if (!(e->chunks[e->nchunks] = malloc(PAIR_CHUNK * sizeof(pair))))
             return PD_ENOMEM;
-        e->pairs = np;
-        e->pairs_cap = nc;
+        e->nchunks++;
     }
-    pair *p = &e->pairs[e->npairs];
+    pair *p = PAIR(e, e->npairs + 1);
     memset(p, 0, sizeof(*p));
     p->res = r;
     p->ctl = c;
     p->status = PD_STATUS_UNKNOWN;
     uint32_t v = ++e->npairs;
-    index_put(e->index, e->index_mask, pair_hash(r, c), v);
+    index_put(e->index, e->index_groups, pair_hash(r, c), v);
     *out = v;
     return 0;
 }
@@ -489,15 +402,15 @@ static int pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *out)
 
 static void unlink_timer(pd_engine *e, uint32_t v)
 {
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     if (!(p->flags & F_LINKED))
         return;
     if (p->tprev & HEAD_BIT)
         e->wheel[p->tprev & ~HEAD_BIT] = p->tnext;
     else
-        e->pairs[p->tprev - 1].tnext = p->tnext;
+        PAIR(e, p->tprev)->tnext = p->tnext;
     if (p->tnext)
-        e->pairs[p->tnext - 1].tprev = p->tprev;
+        PAIR(e, p->tnext)->tprev = p->tprev;
     p->tprev = p->tnext = 0;
     p->flags &= (uint8_t)~F_LINKED;
 }
@@ -505,11 +418,11 @@ static void unlink_timer(pd_engine *e, uint32_t v)
 static void link_timer(pd_engine *e, uint32_t v, uint32_t deadline_s)
 {
     uint32_t slot = deadline_s & WHEEL_MASK;
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     p->tnext = e->wheel[slot];
     p->tprev = HEAD_BIT | slot;
     if (p->tnext)
-        e->pairs[p->tnext - 1].tprev = v;
+        PAIR(e, p->tnext)->tprev = v;
     e->wheel[slot] = v;
     p->flags |= F_LINKED;
 }
@@ -604,13 +517,25 @@ static void contrib(pd_engine *e, uint32_t gi, uint32_t r, uint32_t cid, pstate 
         if (ensure_per_ctl(e, G))
             return;
         hu *h = &G->per_ctl[cid];
-        if (s.status == PD_STATUS_HEALTHY && !stale)
+        /* Totals move by exact integer amounts, so they never drift. */
+        if (h->h + h->u) {
+            G->score_fp -= ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n--;
+        }
+        if (s.status == PD_STATUS_HEALTHY && !stale) {
             h->h += (uint32_t)sign;
-        else if (s.status == PD_STATUS_UNHEALTHY)
+            G->pc_h += (uint64_t)(int64_t)sign;
+        } else if (s.status == PD_STATUS_UNHEALTHY) {
             h->u += (uint32_t)sign;
+            G->pc_u += (uint64_t)(int64_t)sign;
+        }
+        if (h->h + h->u) {
+            G->score_fp += ((uint64_t)h->h << 32) / (h->h + h->u);
+            G->score_n++;
+        }
         return;
     }
-    rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+    rgc *rc = &e->rg[(size_t)r * e->nrg + (uint32_t)G->rgi];
     int before = rg_state(rc);
     uint16_t *slot = NULL;
     switch (s.status) {
@@ -664,6 +589,7 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
     const goal_rt *G = &e->goals[gi];
     memset(st, 0, sizeof(*st));
     st->goal = G->g;
+    st->index = gi;
     st->changed_ms = G->changed_ms;
     st->met = G->state == 1;
     uint64_t known = G->res_bad + G->res_healthy + G->res_na;
@@ -673,13 +599,14 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
         st->unknown = G->in_scope - known;
         st->denominator = G->in_scope;
         st->value = (double)G->res_bad;
-        st->has_value = G->in_scope > 0;
+        /* Zero violators stays a value once the goal had one (resources may all go). */
+        st->has_value = G->in_scope > 0 || G->has_value;
         break;
     case PD_GOAL_SLA:
         st->violators = G->sla_viol;
         st->denominator = G->in_scope;
         st->value = (double)G->sla_viol;
-        st->has_value = G->in_scope > 0;
+        st->has_value = G->in_scope > 0 || G->has_value;
         break;
     case PD_GOAL_COVERAGE:
         st->numerator = G->res_healthy;
@@ -700,36 +627,16 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
         }
         if (G->g->kind == PD_GOAL_SCORE) {
             /* Defender's formula, every control weighing the same (max score 1 each). */
-            double sum = 0;
-            uint32_t n = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c >= G->per_ctl_cap)
-                    continue;
-                hu h = G->per_ctl[c];
-                if (h.h + h.u == 0)
-                    continue;
-                sum += (double)h.h / (double)(h.h + h.u);
-                n++;
-            }
-            st->numerator = (uint64_t)sum;
-            st->denominator = n;
-            st->has_value = n > 0;
-            st->value = n ? 100.0 * sum / n : 0;
+            st->numerator = G->score_fp >> 32;
+            st->denominator = G->score_n;
+            st->has_value = G->score_n > 0;
+            st->value = G->score_n ? 100.0 * ((double)G->score_fp / 4294967296.0) / G->score_n : 0;
         } else {
-            uint64_t h = 0, u = 0;
-            for (uint32_t i = 0; i < G->nctls; i++) {
-                uint32_t c = G->ctls[i];
-                if (c < G->per_ctl_cap) {
-                    h += G->per_ctl[c].h;
-                    u += G->per_ctl[c].u;
-                }
-            }
-            st->numerator = h;
-            st->denominator = h + u;
-            st->violators = u;
-            st->has_value = h + u > 0;
-            st->value = st->has_value ? 100.0 * (double)h / (double)(h + u) : 0;
+            st->numerator = G->pc_h;
+            st->denominator = G->pc_h + G->pc_u;
+            st->violators = G->pc_u;
+            st->has_value = G->pc_h + G->pc_u > 0;
+            st->value = st->has_value ? 100.0 * (double)G->pc_h / (double)(G->pc_h + G->pc_u) : 0;
         }
         break;
     default:
@@ -873,7 +780,9 @@ static int emit_pair(pd_engine *e, const char *type, uint32_t gi, const pair *p,
         ev.id = s.control.key;
     s.evidence = &ev;
     s.nevidence = 1;
-    make_id(&s, s.goal.id, r.id, s.control.key, t_ms);
+    /* Ids must not depend on how the inputs interleave (partitions): staleness counts from
+     * when the engine saw the pair, so its id takes the pair's last record time instead. */
+    make_id(&s, s.goal.id, r.id, s.control.key, type[0] == 'c' && type[1] == 'o' ? ev_ms : t_ms);
     return emit(e, &s);
 }
 
@@ -940,10 +849,10 @@ static int fire_pair(pd_engine *e, uint32_t v);
 static int relink(pd_engine *e, uint32_t v)
 {
     unlink_timer(e, v);
-    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    uint32_t d = pair_deadline(e, PAIR(e, v));
     if (!d)
         return 0;
-    if (d <= e->now_s)
+    if (d <= e->clock_s)
         return fire_pair(e, v);
     link_timer(e, v, d);
     return 0;
@@ -954,7 +863,7 @@ static int emit_pair_goals(pd_engine *e, const char *type, uint32_t v, pd_severi
                            int64_t t_ms, bool flapping, const char *evkind, pd_str evid,
                            int64_t ev_ms, bool only_stale_goals)
 {
-    const pair *p = &e->pairs[v - 1];
+    const pair *p = PAIR(e, v);
     uint64_t m = e->ctls[p->ctl].goals & e->res[p->res].scope;
     while (m) {
         uint32_t gi = (uint32_t)__builtin_ctzll(m);
@@ -975,9 +884,9 @@ static int fire_pair(pd_engine *e, uint32_t v)
 {
     int rc = 0;
     for (;;) {
-        pair *p = &e->pairs[v - 1];
+        pair *p = PAIR(e, v);
         uint32_t d = pair_deadline(e, p);
-        if (!d || d > e->now_s)
+        if (!d || d > e->clock_s)
             break;
         const ctl *c = &e->ctls[p->ctl];
         uint32_t at = d > p->ev_s ? d : p->ev_s;
@@ -1019,7 +928,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
             if (!(expired & (1u << i)))
                 continue;
             uint32_t gi = c->sla_goal[i];
-            p = &e->pairs[v - 1];
+            p = PAIR(e, v);
             if (!(e->res[p->res].scope & (1ull << gi)) || !sev_passes(e->goals[gi].g, sev))
                 continue;
             if ((rc = emit_pair(e, "sla.expired", gi, p, t_ms, false, "finding", PD_STR_NULL,
@@ -1027,7 +936,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
                 return rc;
         }
         if (flap_end) {
-            p = &e->pairs[v - 1];
+            p = PAIR(e, v);
             bool bad = p->status == PD_STATUS_UNHEALTHY;
             if (bad != ((p->flags & F_EMITTED_BAD) != 0)) {
                 if (bad)
@@ -1040,11 +949,11 @@ static int fire_pair(pd_engine *e, uint32_t v)
                     return rc;
             }
         }
-        if ((rc = eval_dirty(e, t_ms, &e->pairs[v - 1])))
+        if ((rc = eval_dirty(e, t_ms, PAIR(e, v))))
             return rc;
     }
     unlink_timer(e, v);
-    uint32_t d = pair_deadline(e, &e->pairs[v - 1]);
+    uint32_t d = pair_deadline(e, PAIR(e, v));
     if (d)
         link_timer(e, v, d);
     return rc;
@@ -1073,10 +982,34 @@ static int flap_mode(pair *p, const ctl *c, uint32_t t_s)
 
 /* Sets a pair's status as of t (ns PD_STATUS_REMOVED for deletes and reconciliation), emits
  * the per-resource transitions, re-evaluates touched goals and re-arms the pair's timer. */
+static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter);
+
+static bool status_live(pd_status s)
+{
+    return s == PD_STATUS_HEALTHY || s == PD_STATUS_UNHEALTHY || s == PD_STATUS_NOT_APPLICABLE;
+}
+
+/* A resource whose every pair was removed (decommissioned: Delete records, or an inventory
+ * delete) leaves every scope, so coverage does not count it as unknown forever. */
+static int resource_gone(pd_engine *e, uint32_t r)
+{
+    uint64_t m = e->res[r].scope;
+    while (m) {
+        uint32_t gi = (uint32_t)__builtin_ctzll(m);
+        m &= m - 1;
+        int rc = scope_change(e, r, gi, false);
+        if (rc)
+            return rc;
+    }
+    e->res[r].gone = 1;
+    e->res[r].attr_hash = 0; /* a later record recomputes its scopes */
+    return 0;
+}
+
 static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uint32_t t_s,
                     int64_t t_ms, uint32_t since_s, const char *evkind, pd_str evid)
 {
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
     const ctl *c = &e->ctls[p->ctl];
     pstate old = pstate_of(p);
     pd_status prev = (pd_status)p->status;
@@ -1109,6 +1042,12 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
     contrib_all(e, p, pstate_of(p), +1);
 
     int rc = 0;
+    res *R = &e->res[p->res];
+    bool was_live = status_live(prev), is_live = status_live(ns), gone = false;
+    if (is_live && !was_live && R->live < UINT16_MAX)
+        R->live++;
+    else if (was_live && !is_live && R->live && R->live < UINT16_MAX)
+        gone = --R->live == 0;
     bool old_bad = prev == PD_STATUS_UNHEALTHY, new_bad = ns == PD_STATUS_UNHEALTHY;
     if (prev == PD_STATUS_UNKNOWN) {
         /* The first observation is the baseline: no transition to report. */
@@ -1128,8 +1067,12 @@ static int pair_set(pd_engine *e, uint32_t v, pd_status ns, pd_severity sev, uin
                 return rc;
         }
     }
-    /* Goals flip when the engine learns of the change: at the watermark. */
-    if ((rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, &e->pairs[v - 1])))
+    /* After its last pair's signals: the resource leaves its scopes. */
+    if (gone && (rc = resource_gone(e, PAIR(e, v)->res)))
+        return rc;
+    /* Goals flip when the engine learns of the change: at the watermark (not in the middle
+     * of a batch: a resource delete or reconciliation evaluates once at its end). */
+    if (!e->defer_eval && (rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, PAIR(e, v))))
         return rc;
     return relink(e, v);
 }
@@ -1157,11 +1100,19 @@ static int scope_change(pd_engine *e, uint32_t r, uint32_t gi, bool enter)
         G->in_scope++;
         e->res[r].scope |= 1ull << gi;
     }
-    for (uint32_t i = 0; i < G->nctls; i++) {
-        uint32_t v = pair_find(e, r, G->ctls[i]);
-        if (v)
-            contrib(e, gi, r, G->ctls[i], pstate_of(&e->pairs[v - 1]), enter ? +1 : -1);
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
+    for (uint32_t i = 0; i < n; i++) {
+        const pair *p = PAIR(e, vs[i]);
+        if (e->ctls[p->ctl].goals & (1ull << gi))
+            contrib(e, gi, r, p->ctl, pstate_of(p), enter ? +1 : -1);
+    }
+    if (vs != buf)
+        free(vs);
     if (!enter) {
         G->in_scope--;
         e->res[r].scope &= ~(1ull << gi);
@@ -1215,7 +1166,7 @@ static int get_acct(pd_engine *e, pd_str account, uint32_t *out)
     return grow_array((void **)&e->accts_v, &e->accts_cap, *out + 1, sizeof(acct), 16);
 }
 
-static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
+static int get_res(pd_engine *e, const pd_resource *rs, bool deleting, uint32_t *out)
 {
     pd_str canon = rs->canon.len ? rs->canon : rs->id;
     if (!canon.len)
@@ -1228,26 +1179,43 @@ static int get_res(pd_engine *e, const pd_resource *rs, uint32_t *out)
         r = e->last_res;
     else if ((rc = get_id(&e->res_tab, e->res_ids, canon, &r, &fresh)))
         return rc;
+    e->burst_start = r != e->last_res;
+    if (r != e->last_res && !fresh && r < e->res_cap) {
+        /* Start the loads this event will need while the attributes are hashed. */
+        uint64_t h = pair_hash(r, 0);
+        __builtin_prefetch(&e->res[r]);
+        __builtin_prefetch(
+            &e->index[(uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16]);
+        if (e->nrg)
+            __builtin_prefetch(&e->rg[(size_t)r * e->nrg]);
+    }
     e->last_res = r;
     if (fresh) {
         uint32_t old_cap = e->res_cap;
         if ((rc = grow_array((void **)&e->res, &e->res_cap, r + 1, sizeof(res), 1024)))
             return rc;
-        if (e->res_cap != old_cap && e->ngoals) {
-            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->ngoals * sizeof(rgc));
+        if (e->res_cap != old_cap && e->nrg) {
+            rgc *nrg = realloc(e->rg, (size_t)e->res_cap * e->nrg * sizeof(rgc));
             if (!nrg)
                 return PD_ENOMEM;
-            memset(nrg + (size_t)old_cap * e->ngoals, 0,
-                   (size_t)(e->res_cap - old_cap) * e->ngoals * sizeof(rgc));
+            memset(nrg + (size_t)old_cap * e->nrg, 0,
+                   (size_t)(e->res_cap - old_cap) * e->nrg * sizeof(rgc));
             e->rg = nrg;
         }
         e->st.resources++;
     }
     *out = r;
+    if (deleting && (fresh || e->res[r].gone)) {
+        /* A delete neither creates a resource nor brings a gone one back into scope. */
+        e->res[r].gone = 1;
+        e->res[r].attr_hash = 0;
+        return 0;
+    }
     uint32_t h = attr_hash(rs);
     res *R = &e->res[r];
     if (!fresh && h == R->attr_hash)
         return 0;
+    R->gone = 0;
     R->attr_hash = h;
     /* Attributes an event leaves empty keep their last known value. */
     if (rs->cloud != PD_CLOUD_UNKNOWN)
@@ -1459,41 +1427,37 @@ static int get_ctl(pd_engine *e, const pd_event *ev, uint32_t *out)
 
 /* ---------- snapshots ---------- */
 
-static int complete_snapshots(pd_engine *e)
+/* A resource's part of a snapshot is complete when a record for it that is not a snapshot
+ * record arrives: its records come in order (one partition per resource), so everything the
+ * snapshot had for it came before. Its pairs unhealthy and not confirmed since its snapshot
+ * began are missing from the snapshot, hence resolved. This depends on the resource's own
+ * records only, so it is the same however resources interleave. */
+static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
 {
-    /* Snapshots whose last event is snapshot_quiet old are complete. */
-    uint32_t quiet_s = (uint32_t)(e->o.snapshot_quiet_ms / 1000);
-    uint32_t ndone = 0;
-    for (uint32_t a = 1; a < e->accts_cap && e->open_snapshots; a++) {
-        acct *A = &e->accts_v[a];
-        if (A->snap_open && e->now_s >= A->snap_last_s + quiet_s) {
-            A->snap_open = false;
-            A->reconciling = true;
-            e->open_snapshots--;
-            ndone++;
-        }
+    e->res[r].snap_s = 0;
+    e->st.snapshots_completed++;
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
     }
-    if (!ndone)
-        return 0;
-    e->st.snapshots_completed += ndone;
-    /* One pass over the pairs: a pair unhealthy before the snapshot started and not refreshed
-     * since is missing from it, hence resolved. */
     int rc = 0;
-    for (uint32_t i = 0; i < e->npairs && !rc; i++) {
-        pair *p = &e->pairs[i];
-        if (p->status != PD_STATUS_UNHEALTHY)
+    e->defer_eval = true;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
+        bool present = (p->flags & F_IN_SNAP) != 0;
+        p->flags &= (uint8_t)~F_IN_SNAP;
+        if (p->status != PD_STATUS_UNHEALTHY || present)
             continue;
-        uint32_t a = e->res[p->res].account;
-        if (!a || !e->accts_v[a].reconciling)
-            continue;
-        if (p->seen_s >= e->accts_v[a].snap_start_s)
-            continue;
-        uint32_t at = e->accts_v[a].snap_last_s + quiet_s;
-        rc = pair_set(e, i + 1, PD_STATUS_REMOVED, pair_sev(p), at, (int64_t)at * 1000, 0,
-                      "snapshot", pd_intern_str(e->accts, a));
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "snapshot",
+                      pd_intern_str(e->accts, e->res[r].account));
     }
-    for (uint32_t a = 1; a < e->accts_cap; a++)
-        e->accts_v[a].reconciling = false;
+    e->defer_eval = false;
+    if (vs != buf)
+        free(vs);
+    if (!rc)
+        rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, NULL);
     return rc;
 }
 
@@ -1510,14 +1474,16 @@ static int advance_to(pd_engine *e, int64_t now_ms)
     if (now_s <= e->now_s && e->wheel_cur)
         return 0;
     e->now_s = now_s;
+    /* Timers run `lateness` behind event time: a record of the pair that is late on another
+     * input (a lagging partition) still arrives before its timer fires. */
+    uint32_t clock = now_s > e->lateness_s ? now_s - e->lateness_s : 0;
+    e->clock_s = clock;
     if (!e->wheel_cur) {
-        e->wheel_cur = now_s + 1;
+        e->wheel_cur = clock + 1;
         return 0;
     }
     int rc = 0;
-    uint64_t steps = (uint64_t)now_s - e->wheel_cur + 1;
-    if (now_s < e->wheel_cur)
-        steps = 0;
+    uint64_t steps = clock >= e->wheel_cur ? (uint64_t)clock - e->wheel_cur + 1 : 0;
     if (steps > WHEEL_SIZE)
         steps = WHEEL_SIZE;
     for (uint64_t k = 0; k < steps && !rc; k++) {
@@ -1526,25 +1492,24 @@ static int advance_to(pd_engine *e, int64_t now_ms)
         uint32_t v = e->wheel[slot];
         e->wheel[slot] = 0;
         if (v)
-            e->pairs[v - 1].tprev = 0;
+            PAIR(e, v)->tprev = 0;
         while (v && !rc) {
-            pair *p = &e->pairs[v - 1];
+            pair *p = PAIR(e, v);
             uint32_t next = p->tnext;
             p->tprev = p->tnext = 0;
             p->flags &= (uint8_t)~F_LINKED;
             if (next)
-                e->pairs[next - 1].tprev = 0;
+                PAIR(e, next)->tprev = 0;
             uint32_t d = pair_deadline(e, p);
-            if (d && d <= now_s)
+            if (d && d <= clock)
                 rc = fire_pair(e, v);
             else if (d)
                 link_timer(e, v, d);
             v = next;
         }
     }
-    e->wheel_cur = now_s + 1;
-    if (!rc && e->open_snapshots)
-        rc = complete_snapshots(e);
+    if (clock >= e->wheel_cur)
+        e->wheel_cur = clock + 1;
     return rc;
 }
 
@@ -1666,25 +1631,35 @@ static int apply_compliance(pd_engine *e, const pd_event *ev)
 
 static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms, pd_str evid)
 {
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        pair *p = &e->pairs[v - 1];
+    uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
+    if (n > 256) {
+        if (!(vs = malloc(n * sizeof(uint32_t))))
+            return PD_ENOMEM;
+        pairs_of_res(e, r, vs, n);
+    }
+    int rc = 0;
+    e->defer_eval = true;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        pair *p = PAIR(e, vs[i]);
         if (p->status == PD_STATUS_REMOVED || p->ev_s > t_s)
             continue;
-        int rc = pair_set(e, v, PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
-        if (rc)
-            return rc;
+        rc = pair_set(e, vs[i], PD_STATUS_REMOVED, pair_sev(p), t_s, t_ms, 0, "inventory", evid);
     }
-    return 0;
+    e->defer_eval = false;
+    if (vs != buf)
+        free(vs);
+    if (!rc && !e->res[r].gone)
+        rc = resource_gone(e, r);
+    if (!rc)
+        rc = eval_dirty(e, e->now_ms > t_ms ? e->now_ms : t_ms, NULL);
+    return rc;
 }
 
-static int apply_pair_event(pd_engine *e, const pd_event *ev)
+static int apply_pair_record(pd_engine *e, const pd_event *ev, uint32_t *rout)
 {
     uint32_t r, c;
-    int rc = get_res(e, &ev->resource, &r);
+    int rc = get_res(e, &ev->resource, ev->deleted, &r);
+    *rout = rc ? 0 : r;
     if (rc == PD_ENOTFOUND) {
         e->st.ignored++;
         return 0;
@@ -1698,28 +1673,28 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     if (rc)
         return rc;
     uint32_t t_s = to_s(ev->time_ms);
-    if (ev->snapshot) {
-        uint32_t a = e->res[r].account;
-        if (a) {
-            acct *A = &e->accts_v[a];
-            /* Snapshot records carry their old status-change times: presence is judged by
-             * when the engine saw them (the watermark), not by their event time. */
-            if (!A->snap_open) {
-                A->snap_open = true;
-                A->snap_start_s = e->now_s;
-                e->open_snapshots++;
-            }
-            A->snap_last_s = e->now_s;
+    if (ev->snapshot && !e->res[r].snap_s)
+        e->res[r].snap_s = e->now_s ? e->now_s : 1;
+    uint32_t v = pair_find(e, r, c);
+    if (e->burst_start) {
+        /* The first record of a machine: its other records usually follow, so start loading
+         * the pair records its index lines point at (the line is in cache now). */
+        uint64_t h = pair_hash(r, 0);
+        uint32_t slots = e->index_groups * 16;
+        uint32_t gs = (uint32_t)(((uint64_t)(uint32_t)h * e->index_groups) >> 32) * 16;
+        for (uint32_t k = 0; k < 32; k++) {
+            uint32_t x = e->index[gs + k < slots ? gs + k : gs + k - slots];
+            if (x)
+                __builtin_prefetch(PAIR(e, x & IDX_MASK));
         }
     }
-    uint32_t v = pair_find(e, r, c);
     pd_severity sev = ev->severity != PD_SEV_UNKNOWN ? ev->severity : (pd_severity)e->ctls[c].sev;
     if (ev->deleted) {
         if (!v) {
             e->st.ignored++;
             return 0;
         }
-        pair *p = &e->pairs[v - 1];
+        pair *p = PAIR(e, v);
         if (t_s < p->ev_s) {
             e->st.out_of_order++;
             return 0;
@@ -1742,7 +1717,9 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
             return rc;
         e->st.pairs++;
     }
-    pair *p = &e->pairs[v - 1];
+    pair *p = PAIR(e, v);
+    if (e->res[r].snap_s)
+        p->flags |= F_IN_SNAP; /* present, even when older than what we know */
     if (p->ev_s && t_s < p->ev_s) {
         e->st.out_of_order++;
         return 0;
@@ -1763,6 +1740,16 @@ static int apply_pair_event(pd_engine *e, const pd_event *ev)
     else if (ev->first_seen_ms != PD_TIME_NONE)
         since = to_s(ev->first_seen_ms);
     return pair_set(e, v, ns, sev, t_s, ev->time_ms, since, "assessment", ev->event_id);
+}
+
+static int apply_pair_event(pd_engine *e, const pd_event *ev)
+{
+    uint32_t r = 0;
+    int rc = apply_pair_record(e, ev, &r);
+    /* The record itself first: a pair it confirms is not missing from the snapshot. */
+    if (!rc && r && !ev->snapshot && e->res[r].snap_s)
+        rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
+    return rc;
 }
 
 int pd_engine_apply(pd_engine *e, const pd_event *ev)
@@ -1794,7 +1781,7 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
         return apply_compliance(e, ev);
     case PD_KIND_INVENTORY: {
         uint32_t r;
-        rc = get_res(e, &ev->resource, &r);
+        rc = get_res(e, &ev->resource, ev->deleted, &r);
         if (rc == PD_ENOTFOUND) {
             e->st.ignored++;
             return 0;
@@ -1804,6 +1791,8 @@ int pd_engine_apply(pd_engine *e, const pd_event *ev)
         e->st.applied++;
         if (ev->deleted)
             rc = delete_resource(e, r, to_s(ev->time_ms), ev->time_ms, ev->event_id);
+        else if (e->res[r].snap_s)
+            rc = reconcile_res(e, r, to_s(ev->time_ms), ev->time_ms);
         if (!rc)
             rc = eval_dirty(e, ev->time_ms, NULL);
         return rc;
@@ -1847,7 +1836,9 @@ static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void 
         uint32_t gi = (uint32_t)__builtin_ctzll(m);
         m &= m - 1;
         const goal_rt *G = &e->goals[gi];
-        const rgc *rc = &e->rg[(size_t)r * e->ngoals + gi];
+        if (G->rgi < 0)
+            continue;
+        const rgc *rc = &e->rg[(size_t)r * e->nrg + (uint32_t)G->rgi];
         bool v = false;
         if (G->g->kind == PD_GOAL_SLA)
             v = rc->na > 0;
@@ -1862,6 +1853,14 @@ static uint32_t q_violated(void *ctx, pd_str canon, pd_posture_goal_fn fn, void 
     return n;
 }
 
+static int key_cmp(const pd_engine *e, uint32_t va, uint32_t vb)
+{
+    pd_str a = pd_intern_str(e->ctl_ids, PAIR(e, va)->ctl);
+    pd_str b = pd_intern_str(e->ctl_ids, PAIR(e, vb)->ctl);
+    int c = memcmp(a.p, b.p, PD_MIN(a.len, b.len));
+    return c ? c : (int)a.len - (int)b.len;
+}
+
 static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_finding_fn fn,
                            void *fctx)
 {
@@ -1869,19 +1868,31 @@ static uint32_t q_findings(void *ctx, pd_str canon, pd_severity min, pd_posture_
     uint32_t r = find_res(e, canon), n = 0;
     if (!r)
         return 0;
-    uint32_t nc = pd_intern_count(e->ctl_ids);
-    for (uint32_t c = 1; c <= nc; c++) {
-        uint32_t v = pair_find(e, r, c);
-        if (!v)
-            continue;
-        const pair *p = &e->pairs[v - 1];
+    uint32_t buf[256], *vs = buf, k = pairs_of_res(e, r, buf, 256);
+    if (k > 256) {
+        if (!(vs = malloc(k * sizeof(uint32_t))))
+            return 0;
+        pairs_of_res(e, r, vs, k);
+    }
+    /* By control key: the same order whatever order the records came in. */
+    for (uint32_t a = 1; a < k; a++)
+        for (uint32_t b = a; b > 0 && key_cmp(e, vs[b - 1], vs[b]) > 0; b--) {
+            uint32_t t = vs[b];
+            vs[b] = vs[b - 1];
+            vs[b - 1] = t;
+        }
+    for (uint32_t i = 0; i < k; i++) {
+        const pair *p = PAIR(e, vs[i]);
         if (p->status != PD_STATUS_UNHEALTHY || pair_sev(p) < min)
             continue;
         n++;
         if (fn)
-            fn(fctx, pd_intern_str(e->ctl_ids, c), pd_intern_str(e->strs, e->ctls[c].name),
-               pair_sev(p), (int64_t)p->since_s * 1000);
+            fn(fctx, pd_intern_str(e->ctl_ids, p->ctl),
+               pd_intern_str(e->strs, e->ctls[p->ctl].name), pair_sev(p),
+               (int64_t)p->since_s * 1000);
     }
+    if (vs != buf)
+        free(vs);
     return n;
 }
 
@@ -1894,7 +1905,7 @@ static pd_status q_status(void *ctx, pd_str canon, pd_str key)
     uint32_t v = pair_find(e, r, c);
     if (!v)
         return PD_STATUS_UNKNOWN;
-    const pair *p = &e->pairs[v - 1];
+    const pair *p = PAIR(e, v);
     if (p->flags & F_STALE)
         return PD_STATUS_UNKNOWN;
     return (pd_status)p->status;
@@ -1914,9 +1925,10 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
     *out = e->st;
     out->pairs = e->npairs;
     out->resources = pd_intern_count(e->res_ids);
-    size_t pairs = (size_t)e->pairs_cap * sizeof(pair) + (size_t)(e->index_mask + 1) * 4;
+    size_t pairs = (size_t)e->nchunks * PAIR_CHUNK * sizeof(pair) +
+                   (size_t)e->chunks_cap * sizeof(pair *) + (size_t)e->index_groups * 16 * 4;
     size_t b = pairs + WHEEL_SIZE * sizeof(uint32_t);
-    b += (size_t)e->res_cap * sizeof(res) + (size_t)e->res_cap * e->ngoals * sizeof(rgc);
+    b += (size_t)e->res_cap * sizeof(res) + (size_t)e->res_cap * e->nrg * sizeof(rgc);
     b += (size_t)e->ctls_cap * sizeof(ctl) + (size_t)e->accts_cap * sizeof(acct);
     b += (size_t)e->comp_cap * sizeof(comprec) + e->ngoals * sizeof(goal_rt);
     for (uint32_t i = 0; i < e->ngoals; i++)
@@ -1926,4 +1938,97 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out)
          pd_intern_bytes(e->accts) + pd_intern_bytes(e->comp_ids) + e->arena.bytes_reserved;
     out->bytes = b + sizeof(*e);
     out->bytes_pairs = pairs;
+}
+
+/* ---------- internal entry points for pd_engine_state.c (pd_engine_int.h) ---------- */
+
+int pd_engine_int_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t min)
+{
+    return grow_array(arr, cap, need, elem, min);
+}
+
+int pd_engine_int_res_id(pd_engine *e, pd_str canon, uint32_t *out, bool *fresh)
+{
+    return get_id(&e->res_tab, e->res_ids, canon, out, fresh);
+}
+
+int pd_engine_int_ctl_id(pd_engine *e, pd_str key, uint32_t *out, bool *fresh)
+{
+    return get_id(&e->ctl_tab, e->ctl_ids, key, out, fresh);
+}
+
+int pd_engine_int_pair_add(pd_engine *e, uint32_t r, uint32_t c, uint32_t *v)
+{
+    return pair_add(e, r, c, v);
+}
+
+void pd_engine_int_link(pd_engine *e, uint32_t v, uint32_t deadline_s)
+{
+    link_timer(e, v, deadline_s);
+}
+
+void pd_engine_int_contrib(pd_engine *e, uint32_t v, int sign)
+{
+    const pair *p = PAIR(e, v);
+    contrib_all(e, p, pstate_of(p), sign);
+}
+
+uint32_t pd_engine_int_find_res(const pd_engine *e, pd_str canon)
+{
+    return find_res(e, canon);
+}
+
+uint32_t pd_engine_int_find_ctl(const pd_engine *e, pd_str key)
+{
+    return find_ctl(e, key);
+}
+
+uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c)
+{
+    return pair_find(e, r, c);
+}
+
+uint64_t pd_engine_int_pair_hash(uint32_t r, uint32_t c)
+{
+    return pair_hash(r, c);
+}
+
+uint32_t pd_engine_int_pair_home(uint64_t h, uint32_t ngroups)
+{
+    return pair_home(h, ngroups);
+}
+
+uint32_t pd_engine_int_idx_tag(uint64_t h)
+{
+    return TAG_OF(h);
+}
+
+uint32_t pd_engine_int_idx_mask(void)
+{
+    return IDX_MASK;
+}
+
+uint32_t pd_engine_int_pairs_of_res(const pd_engine *e, uint32_t r, uint32_t *out, uint32_t cap)
+{
+    return pairs_of_res(e, r, out, cap);
+}
+
+uint32_t pd_engine_int_deadline(const pd_engine *e, uint32_t v)
+{
+    return pair_deadline(e, PAIR(e, v));
+}
+
+void pd_engine_int_unlink(pd_engine *e, uint32_t v)
+{
+    unlink_timer(e, v);
+}
+
+int pd_engine_int_acct(pd_engine *e, pd_str account, uint32_t *out)
+{
+    return get_acct(e, account, out);
+}
+
+int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out)
+{
+    return get_ctl(e, ev, out);
 }

@@ -81,8 +81,9 @@ static int parse(pd_pipeline_impl *pi, const char *path, pd_diag *diag)
     if (!(n = pd_ymap_get(root, "pipeline")))
         return pd_diag_at(diag, doc, root, "missing top-level 'pipeline:' map");
     static const char *const keys[] = {
-        "name",    "description", "goals",          "rules", "controls", "inputs", "consumer_group",
-        "outputs", "flapping",    "snapshot_quiet", "sinks", "kafka",    NULL};
+        "name",           "description",    "goals",   "rules",    "controls",
+        "inputs",         "consumer_group", "outputs", "flapping", "timer_lateness",
+        "snapshot_quiet", "sinks",          "kafka",   NULL};
     if ((rc = pd_ymap_check(doc, n, keys, diag)))
         return rc;
     const char *s;
@@ -178,11 +179,17 @@ static int parse(pd_pipeline_impl *pi, const char *path, pd_diag *diag)
     if ((v = pd_ymap_get(n, "flapping")) &&
         (rc = pd_goals_parse_flapping(doc, v, &p->flap_toggles, &p->flap_window_ms, diag)))
         return rc;
+    /* snapshot_quiet: accepted for older files; snapshots now complete per resource. */
     if ((v = pd_ymap_get(n, "snapshot_quiet"))) {
-        if ((rc = pd_ynode_duration(doc, v, &p->snapshot_quiet_ms, diag)))
+        int64_t ignored;
+        if ((rc = pd_ynode_duration(doc, v, &ignored, diag)))
             return rc;
-        if (p->snapshot_quiet_ms <= 0)
-            return pd_diag_at(diag, doc, v, "snapshot_quiet must be positive");
+    }
+    if ((v = pd_ymap_get(n, "timer_lateness"))) {
+        if ((rc = pd_ynode_duration(doc, v, &p->timer_lateness_ms, diag)))
+            return rc;
+        if (p->timer_lateness_ms < 0)
+            return pd_diag_at(diag, doc, v, "timer_lateness must not be negative");
     }
     if ((v = pd_ymap_get(n, "sinks"))) {
         if (v->type != PD_YSEQ)
@@ -222,7 +229,7 @@ int pd_pipeline_load(const char *path, pd_pipeline **out, pd_diag *diag)
     pd_arena_init(&pi->arena, 8 * 1024);
     pi->pub.flap_toggles = 4;
     pi->pub.flap_window_ms = 3600 * 1000;
-    pi->pub.snapshot_quiet_ms = 3600 * 1000;
+    pi->pub.timer_lateness_ms = 5 * 60 * 1000;
     int rc = pd_yaml_load_file(path, &pi->doc, diag);
     if (!rc) {
         pi->pub.doc = pi->doc;

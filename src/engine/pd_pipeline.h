@@ -13,7 +13,8 @@
  *     consumer_group: postured-servers
  *     outputs: {drift: T, breach: T, status: T, dead_letter: T}
  *     flapping: {toggles: 4, window: 1h}        # engine default for goals without one
- *     snapshot_quiet: 1h                        # a snapshot is complete after this gap
+ *     timer_lateness: 5m                        # timers run this far behind event time
+ *     snapshot_quiet: 1h                        # accepted, ignored (older files)
  *     sinks: [...]                              # kept as a YAML node for the sinks module
  *     kafka: {bootstrap.servers: ..., ...}      # pass-through client settings
  *
@@ -48,7 +49,7 @@ typedef struct pd_pipeline {
     } outputs;
     uint32_t flap_toggles;     /* default 4 */
     int64_t flap_window_ms;    /* default 1h */
-    int64_t snapshot_quiet_ms; /* default 1h */
+    int64_t timer_lateness_ms; /* default 5 min */
     const pd_ydoc *doc;        /* the parsed file: owns `sinks` */
     const pd_ynode *sinks;     /* NULL when absent; not interpreted here */
     pd_kv *kafka;              /* pass-through settings, values as written */

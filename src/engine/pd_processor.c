@@ -163,7 +163,7 @@ int pd_processor_create(const pd_processor_opts *opts, pd_processor **out, pd_di
         eo.pipeline = pd_str_c(pl->name);
         eo.flap_toggles = pl->flap_toggles;
         eo.flap_window_ms = pl->flap_window_ms;
-        eo.snapshot_quiet_ms = pl->snapshot_quiet_ms;
+        eo.timer_lateness_ms = pl->timer_lateness_ms;
     }
     eo.emit = on_drift;
     eo.emit_ctx = p;
@@ -266,15 +266,7 @@ static int on_event(void *ctx, const pd_event *ev)
     }
     if ((rc = pd_correlator_on_event(p->corr, ev)))
         return rc;
-    pd_engine_stats before, after;
-    pd_engine_stats_get(p->eng, &before);
-    if ((rc = pd_engine_apply(p->eng, ev)))
-        return rc;
-    pd_engine_stats_get(p->eng, &after);
-    p->st.events_ignored += (after.ignored - before.ignored) +
-                            (after.duplicates - before.duplicates) +
-                            (after.out_of_order - before.out_of_order);
-    return 0;
+    return pd_engine_apply(p->eng, ev);
 }
 
 int pd_processor_feed(pd_processor *p, const char *msg, size_t len, pd_format format, pd_str source)
@@ -321,4 +313,7 @@ pd_engine *pd_processor_engine(pd_processor *p)
 void pd_processor_stats_get(const pd_processor *p, pd_processor_stats *out)
 {
     *out = p->st;
+    pd_engine_stats es;
+    pd_engine_stats_get(p->eng, &es);
+    out->events_ignored = es.ignored + es.duplicates + es.out_of_order;
 }

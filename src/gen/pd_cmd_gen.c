@@ -24,6 +24,8 @@ static void usage(FILE *f)
                "  --mix defender|all  Defender shapes only, or also ASFF (aws) and SCC (gcp)\n"
                "  --inventory         also ARM resource events (VMs, Arc machines) with tags\n"
                "  --no-tags           assessments' \"tags\" null, as in captured exports\n"
+               "  --alert-shape S     flat (continuous export, default), rest (properties.*) or "
+               "mixed\n"
                "  --churn P           per pair per day status change probability (default "
                "0.02)\n"
                "  --alert-rate R      background alerts per server per day (default 0.05; noise "
@@ -126,9 +128,10 @@ int pd_cmd_gen(int argc, char **argv)
         if (!takes)
             continue;
         static const char *const valued[] = {
-            "--seed",     "--servers",    "--days",        "--events", "--keys",     "--mix",
-            "--churn",    "--alert-rate", "--delete-rate", "--start",  "--disorder", "--controls",
-            "--manifest", "-o",           "--output"};
+            "--seed",        "--servers", "--days",     "--events",
+            "--keys",        "--mix",     "--churn",    "--alert-rate",
+            "--delete-rate", "--start",   "--disorder", "--controls",
+            "--manifest",    "-o",        "--output",   "--alert-shape"};
         bool known = false;
         for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
             known |= !strcmp(a, valued[k]);
@@ -162,6 +165,15 @@ int pd_cmd_gen(int argc, char **argv)
                 o.mix = PD_GEN_MIX_DEFENDER;
             else if (!strcmp(v, "all"))
                 o.mix = PD_GEN_MIX_ALL;
+            else
+                bad = 1;
+        } else if (!strcmp(a, "--alert-shape")) {
+            if (!strcmp(v, "flat"))
+                o.alert_rest_pct = 0;
+            else if (!strcmp(v, "rest"))
+                o.alert_rest_pct = 100;
+            else if (!strcmp(v, "mixed"))
+                o.alert_rest_pct = 50;
             else
                 bad = 1;
         } else if (!strcmp(a, "--churn")) {

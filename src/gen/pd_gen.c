@@ -255,9 +255,18 @@ static int build_server(pd_gen *g, uint32_t s, uint32_t *cap)
     uint32_t role = gen_below(&r, PD_ARRAY_LEN(roles));
     sv->tier = (uint8_t)role;
     sv->owner = (uint8_t)gen_below(&r, PD_ARRAY_LEN(owners));
-    sv->noise[0] = (uint8_t)gen_below(&r, AT_NOISE__COUNT);
-    sv->noise[1] =
-        (uint8_t)((sv->noise[0] + 1 + gen_below(&r, AT_NOISE__COUNT - 1)) % AT_NOISE__COUNT);
+    /* Two background alert types that fit the server's OS (one tactic each). */
+    uint8_t fit[AT_NOISE__COUNT], nfit = 0;
+    for (uint8_t k = 0; k < AT_NOISE__COUNT; k++) {
+        bool lin_only = k == AT_NOISE_SSHFAIL || k == AT_NOISE_AAC || k == AT_NOISE_MINER ||
+                        k == AT_NOISE_FILELESS_L || k == AT_NOISE_SSHKEY;
+        bool win_only = k == AT_NOISE_FILELESS_W;
+        if ((sv->os == OS_LINUX && !win_only) || (sv->os == OS_WINDOWS && !lin_only))
+            fit[nfit++] = k;
+    }
+    uint32_t a = gen_below(&r, nfit), b2 = (a + 1 + gen_below(&r, nfit - 1u)) % nfit;
+    sv->noise[0] = fit[a];
+    sv->noise[1] = fit[b2];
     if (g->o.mix == PD_GEN_MIX_ALL && sv->cloud == PD_CLOUD_GCP)
         sv->noise[0] = AT_SCC_BRUTE;
     sv->name = pool_fmt(g, "%s-%s-%05u", roles[role], envs[sv->env], s);
@@ -528,6 +537,9 @@ static int plan_incidents(pd_gen *g)
                 cand[nc++] = s;
         }
     uint32_t weeks = g->o.days ? (g->o.days + 6) / 7 : 52, next = 0;
+    /* Incident servers are frozen (no churn, noise or delete): keep them under a fifth of
+     * the fleet so long streams still churn. */
+    weeks = PD_MIN(weeks, PD_MAX(1u, g->nservers / 45));
     int rc = 0;
     for (uint32_t w = 0; w < weeks && next + 9 <= nc; w++) {
         uint32_t day = 7 * w + ((g->o.days == 0 || g->o.days >= 2) ? 1 : 0);
@@ -860,22 +872,29 @@ static int day_item(pd_gen *g, int64_t t, uint8_t type, uint8_t flags, uint32_t 
     return 0;
 }
 
-static uint32_t poisson(gen_rng *r, double lam)
+/* Poisson draw by multiplication (Knuth) for lam <= 2, summed over pieces for larger lam.
+ * e^-lam comes from its series, not libm, so every machine draws the same numbers. */
+static uint32_t poisson_small(gen_rng *r, double lam)
 {
-    double l = 1.0, lim = 0;
-    uint32_t k = 0;
-    /* e^-lam without libm: lam is small (alerts per server per day). */
-    double e = 1.0, term = 1.0;
+    double lim = 1.0, term = 1.0, l = 1.0;
     for (int i = 1; i < 30; i++) {
         term *= -lam / i;
-        e += term;
+        lim += term;
     }
-    lim = e;
+    uint32_t k = 0;
     do {
         k++;
         l *= gen_unit(r);
     } while (l > lim && k < 64);
     return k - 1;
+}
+
+static uint32_t poisson(gen_rng *r, double lam)
+{
+    uint32_t k = 0;
+    for (; lam > 2.0; lam -= 2.0)
+        k += poisson_small(r, 2.0);
+    return k + poisson_small(r, lam);
 }
 
 static bool is_vuln_pair(const pd_gen *g, const gen_pair *p)

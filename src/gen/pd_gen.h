@@ -43,6 +43,7 @@ typedef struct pd_gen_opts {
     double churn;         /* probability a pair changes status on a given day; default 0.02 */
     double alert_rate;    /* background alerts per server per day; default 0.05, noise 0.5 */
     double delete_rate;   /* probability a server is decommissioned on a given day; 0.002 */
+    uint32_t alert_rest_pct;     /* % of Defender alerts in the REST shape (properties.*); 0 */
     const pd_controls *controls; /* NULL: pd_controls_load_default() */
 } pd_gen_opts;
 
@@ -65,7 +66,8 @@ const char *pd_gen_incident_rule(pd_gen_incident i); /* "alert-on-weak-resource"
 typedef struct pd_gen_meta {
     pd_kind kind;
     pd_format format;
-    bool envelope; /* ASFF inside EventBridge; SCC notification with notificationConfigName */
+    bool envelope;   /* ASFF inside EventBridge; SCC notification with notificationConfigName */
+    bool rest_shape; /* a Defender alert in the REST shape (properties.*, camelCase) */
     pd_cloud cloud;
     const char *key;         /* Kafka key: the server's canonical id (lowercase; the ARN or GCP name
                                 for aws/gcp), or "/subscriptions/<id>" for score and compliance */

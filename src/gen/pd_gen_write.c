@@ -937,6 +937,66 @@ static int render_sub(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m)
 
 /* ---- Defender: alerts (flat PascalCase, as continuous export writes them) ---- */
 
+/* The REST shape of an alert (Microsoft.Security/locations/alerts, camelCase under
+ * properties), as the alerts API and Azure Resource Graph return it. */
+static void write_rest_alert(pd_gen *g, const gen_server *sv, const gen_alert_type *at,
+                             int64_t start, int64_t t, pd_buf *b)
+{
+    const char *sub = gen_str(g, g->subs[sv->sub].guid);
+    const char *id = gen_str(g, sv->id);
+    const char *loc = sv->cloud == PD_CLOUD_AZURE || sv->cloud == PD_CLOUD_ONPREM
+                          ? pd_gen_region(g, sv)
+                          : "centralus";
+    PUT(b, "{\"id\":\"/subscriptions/");
+    put_s(b, sub);
+    PUT(b, "/resourceGroups/");
+    put_s(b, gen_str(g, sv->rg));
+    PUT(b, "/providers/Microsoft.Security/locations/");
+    put_s(b, loc);
+    PUT(b, "/alerts/");
+    put_s(b, g->s_alert);
+    PUT(b, "\",\"name\":");
+    put_q(b, g->s_alert);
+    PUT(b, ",\"type\":\"Microsoft.Security/Locations/alerts\",\"properties\":{\"status\":"
+           "\"Active\",\"timeGeneratedUtc\":");
+    put_time(b, t, 7);
+    PUT(b, ",\"processingEndTimeUtc\":");
+    put_time(b, t + 2000, 7);
+    PUT(b, ",\"version\":\"2022-01-01.0\",\"vendorName\":\"Microsoft\",\"productName\":"
+           "\"Microsoft Defender for Cloud\",\"productComponentName\":\"Servers\","
+           "\"alertType\":");
+    put_q(b, at->type);
+    PUT(b, ",\"startTimeUtc\":");
+    put_time(b, start, 7);
+    PUT(b, ",\"endTimeUtc\":");
+    put_time(b, start, 7);
+    PUT(b, ",\"severity\":\"");
+    put_s(b, sev_word[at->sev]);
+    PUT(b, "\",\"isIncident\":false,\"systemAlertId\":");
+    put_q(b, g->s_alert);
+    PUT(b, ",\"intent\":");
+    put_q(b, at->intent);
+    PUT(b, ",\"resourceIdentifiers\":[{\"type\":\"AzureResource\",\"azureResourceId\":");
+    put_q(b, id);
+    PUT(b, "}],\"compromisedEntity\":");
+    put_q(b, gen_str(g, sv->name));
+    PUT(b, ",\"alertDisplayName\":");
+    put_q(b, at->display);
+    PUT(b, ",\"description\":");
+    put_q(b, at->description);
+    PUT(b, ",\"remediationSteps\":[\"Review the activity on the machine and isolate it if it "
+           "is not expected.\"],\"extendedProperties\":{\"resourceType\":\"");
+    put_s(b, sv->cloud == PD_CLOUD_ONPREM ? "Hybrid Machine" : "Virtual Machine");
+    PUT(b, "\"},\"entities\":[{\"$id\":\"2\",\"hostName\":");
+    put_q(b, gen_str(g, sv->name));
+    PUT(b, ",\"azureID\":");
+    put_q(b, id);
+    PUT(b, ",\"type\":\"host\"}],\"alertUri\":\"https://portal.azure.com/#blade/"
+           "Microsoft_Azure_Security_AzureDefenderForData/AlertBlade/alertId/");
+    put_s(b, g->s_alert);
+    PUT(b, "\"}}");
+}
+
 static int render_alert(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m)
 {
     gen_server *sv = &g->servers[it->a];
@@ -985,6 +1045,15 @@ static int render_alert(pd_gen *g, const gen_item *it, pd_buf *b, pd_gen_meta *m
     m->event_id = g->s_alert;
     const char *sub = gen_str(g, g->subs[sv->sub].guid);
     const char *id = gen_str(g, sv->id);
+    if (g->o.alert_rest_pct &&
+        pd_hash_mix(g->o.seed ^ 0x7e57ULL, it->seq) % 100 < (uint64_t)g->o.alert_rest_pct) {
+        write_rest_alert(g, sv, at, start, it->t, b);
+        m->rest_shape = true;
+        m->region = sv->cloud == PD_CLOUD_AZURE || sv->cloud == PD_CLOUD_ONPREM
+                        ? pd_gen_region(g, sv)
+                        : "centralus";
+        return 0;
+    }
     PUT(b, "{\"VendorName\":\"Microsoft\",\"AlertType\":");
     put_q(b, at->type);
     PUT(b, ",\"ProductName\":\"Microsoft Defender for Cloud\",\"StartTimeUtc\":");

@@ -1175,7 +1175,11 @@ static int parse_url(wh *w, const pd_ydoc *doc, const pd_ynode *at, const char *
     w->port = evhttp_uri_get_port(u);
     if (w->port <= 0)
         w->port = w->https ? 443 : 80;
-    w->host = strdup(host);
+    size_t hl = strlen(host);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') /* an IPv6 literal */
+        w->host = dupn(host + 1, hl - 2);
+    else
+        w->host = strdup(host);
     size_t n = strlen(path && *path ? path : "/") + (query ? strlen(query) + 1 : 0) + 1;
     w->path = malloc(n);
     if (!w->host || !w->path) {
@@ -1330,7 +1334,11 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
             const char *val;
             if ((rc = pd_ynode_str(doc, v->items[2 * i + 1], &val, diag)))
                 goto fail;
-            evhttp_add_header(&w->headers, v->items[2 * i]->str, val);
+            if (evhttp_add_header(&w->headers, v->items[2 * i]->str, val)) {
+                rc = pd_diag_at(diag, doc, v->items[2 * i], "invalid header '%s'",
+                                v->items[2 * i]->str);
+                goto fail;
+            }
         }
     }
     if ((v = pd_ymap_get(n, "template"))) {
@@ -1388,7 +1396,8 @@ static int wh_create(const pd_sink_create_args *a, void **impl, pd_diag *diag)
     struct in6_addr a6;
     struct in_addr a4;
     if (inet_pton(AF_INET, w->host, &a4) != 1 && inet_pton(AF_INET6, w->host, &a6) != 1)
-        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS); /* NULL: blocking */
+        w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                             EVDNS_BASE_DISABLE_WHEN_INACTIVE); /* NULL: blocking */
     *impl = w;
     return 0;
 fail:

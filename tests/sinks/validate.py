@@ -242,6 +242,19 @@ def check_replay(schemas, registry, src, bin_, emit):
         with open(stream, "w") as f:
             subprocess.run([bin_, "gen", "--seed", "7", "--servers", "40", "--days", "3",
                             "--mix", "all", "--controls", controls], stdout=f, check=True)
+        # the shipped pipeline's goal pack, when there is one: its signals validate too
+        default = os.path.join(src, "pipelines", "default.yaml")
+        if os.path.exists(default):
+            out = subprocess.run([bin_, "replay", "--quiet", "-p", default, stream],
+                                 capture_output=True, text=True, cwd=src)
+            if out.returncode != 0:
+                fail(f"replay -p default.yaml failed ({out.returncode}): {out.stderr[-500:]}")
+            n = 0
+            for i, l in enumerate(out.stdout.splitlines()):
+                if l.strip():
+                    check(v_sig, json.loads(l), f"default pipeline signal {i}")
+                    n += 1
+            print(f"replay -p pipelines/default.yaml: {n} signals validated")
         args = [bin_, "replay", "--quiet", "--goals", goals, "--controls", controls]
         if os.path.exists(rules):
             args += ["--rules", rules]
@@ -276,6 +289,19 @@ def check_replay(schemas, registry, src, bin_, emit):
             check(v_in, o, f"OCSF of replayed signal {i} as postured input")
             if o["finding_info"]["uid"] != sigs[i]["id"]:
                 fail(f"OCSF of replayed signal {i}: uid is not the signal id")
+        # interop: postured reads its own OCSF output back (chained instances, or a SIEM
+        # that forwards findings): one event per finding, detections as alerts
+        dec = subprocess.run([bin_, "decode", "--lines", os.path.join(d, "replay.ocsf")],
+                             capture_output=True, text=True)
+        events = [json.loads(l) for l in dec.stdout.splitlines() if l.strip()]
+        if dec.returncode != 0 or len(events) != len(ocsf):
+            fail(f"postured decode read {len(events)} events from {len(ocsf)} OCSF findings "
+                 f"(rc {dec.returncode}): {dec.stderr[-300:]}")
+        else:
+            for i, (o, e) in enumerate(zip(ocsf, events)):
+                if (o["class_uid"] == 2004) != (e.get("kind") == "alert"):
+                    fail(f"OCSF finding {i} (class {o['class_uid']}) decoded as {e.get('kind')}")
+            checked["ok"] += 1
         try:
             import msgpack
             with open(os.path.join(d, "replay.msgpack"), "rb") as f:

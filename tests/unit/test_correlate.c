@@ -580,6 +580,17 @@ static void test_kill_chain(void **state)
          -1,
          -1,
          1},
+        {"a late event no rule wants is not counted as late",
+         "kill-chain-progression",
+         {ALERT(0, "vm1", "a1", "VM_PortScan", LOW, TAC(RECONNAISSANCE)),
+          ALERT(20, "vm1", "a3", "VM_NewService", HIGH, TAC(PERSISTENCE)),
+          ASSESS(7, "vm1", "s1", UPD_KEY, HEALTHY), END},
+         {.npairs = 0},
+         0,
+         0,
+         -1,
+         -1,
+         0},
         {"a fourth step updates the signal",
          "kill-chain-progression",
          {ALERT(0, "vm1", "a1", "VM_PortScan", LOW, TAC(RECONNAISSANCE)),
@@ -1150,15 +1161,54 @@ static void test_rule_file_errors(void **state)
     }
 }
 
+/* Defender's intents in rule files map into the one tactic table: PreAttack is
+ * Reconnaissance, Exploitation is InitialAccess. */
+static void test_rule_tactic_alias(void **state)
+{
+    (void)state;
+    static const char yaml[] = "rules:\n"
+                               "  - id: recon\n"
+                               "    title: Reconnaissance\n"
+                               "    type: event_count\n"
+                               "    match: {kind: alert, tactics: [PreAttack, Exploitation]}\n"
+                               "    group-by: resource\n"
+                               "    timespan: 1h\n"
+                               "    condition: {gte: 2}\n"
+                               "    severity: low\n";
+    pd_rule_set *set = NULL;
+    pd_diag d = {{0}};
+    if (pd_rule_set_load_buf(&set, "alias.yaml", yaml, sizeof(yaml) - 1, &d))
+        fail_msg("%s", d.msg);
+    assert_int_equal(set->rules[0].match.tactics, TAC(RECONNAISSANCE) | TAC(INITIAL_ACCESS));
+    assert_int_equal(set->rules[0].ngroup_by, 1);
+    assert_int_equal(set->rules[0].group_by[0], PD_RF_RESOURCE);
+    assert_int_equal(set->rules[0].suppress_ms, 3600000);
+    runner rn;
+    memset(&rn, 0, sizeof(rn));
+    pd_buf_init(&rn.cap.buf);
+    assert_int_equal(pd_correlator_create(set, NULL, &fake_ops, &rn.fp, on_signal, &rn.cap, &rn.c),
+                     0);
+    feed_alert(&rn, T0, "vm1", "x1", "VM_Scan", PD_SEV_LOW, TAC(RECONNAISSANCE));
+    feed_alert(&rn, T0 + 1000, "vm1", "x2", "VM_Exec", PD_SEV_LOW, TAC(EXECUTION));
+    assert_int_equal(rn.cap.n, 0);
+    feed_alert(&rn, T0 + 2000, "vm1", "x3", "VM_Brute", PD_SEV_LOW, TAC(INITIAL_ACCESS));
+    assert_int_equal(rn.cap.n, 1);
+    assert_string_equal(rn.cap.s[0].type, "breach.recon");
+    assert_int_equal(rn.cap.s[0].nevidence, 2);
+    pd_correlator_destroy(rn.c);
+    pd_rule_set_destroy(set);
+    pd_buf_free(&rn.cap.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin_rules_load),     cmocka_unit_test(test_rule_file_errors),
-        cmocka_unit_test(test_alert_on_weak_resource), cmocka_unit_test(test_kill_chain),
-        cmocka_unit_test(test_lateral_spread),         cmocka_unit_test(test_drift_then_alert),
-        cmocka_unit_test(test_defense_tampering),      cmocka_unit_test(test_alert_burst),
-        cmocka_unit_test(test_evidence_complete),      cmocka_unit_test(test_deterministic_ids),
-        cmocka_unit_test(test_memcap_evictions),
+        cmocka_unit_test(test_builtin_rules_load), cmocka_unit_test(test_rule_file_errors),
+        cmocka_unit_test(test_rule_tactic_alias),  cmocka_unit_test(test_alert_on_weak_resource),
+        cmocka_unit_test(test_kill_chain),         cmocka_unit_test(test_lateral_spread),
+        cmocka_unit_test(test_drift_then_alert),   cmocka_unit_test(test_defense_tampering),
+        cmocka_unit_test(test_alert_burst),        cmocka_unit_test(test_evidence_complete),
+        cmocka_unit_test(test_deterministic_ids),  cmocka_unit_test(test_memcap_evictions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -703,6 +703,185 @@ static void test_schema_alert_example(void **state)
     free(m);
 }
 
+static void test_inventory(void **state)
+{
+    (void)state;
+    static const char m[] =
+        "{\"id\":\"/subscriptions/S2/resourceGroups/rg-prod-web/providers/Microsoft.HybridCompute/"
+        "machines/web-01\",\"name\":\"web-01\",\"type\":\"Microsoft.HybridCompute/machines\","
+        "\"location\":\"westeurope\",\"tags\":{\"env\":\"prod\",\"owner\":\"team-web\",\"tier\":"
+        "\"web\"},\"properties\":{\"status\":\"Connected\"}}";
+    decode_ok(m, sizeof(m) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_INVENTORY);
+    assert_int_equal(e->format, PD_FMT_DEFENDER);
+    assert_int_equal(e->resource.cloud, PD_CLOUD_ONPREM);
+    expect_str(e->resource.type, "microsoft.hybridcompute/machines");
+    expect_str(e->resource.name, "web-01");
+    expect_str(e->resource.group, "rg-prod-web");
+    expect_str(e->resource.account, "S2");
+    expect_str(e->resource.region, "westeurope");
+    assert_int_equal(e->resource.ntags, 3);
+    expect_str(e->resource.tags[1].key, "owner");
+    expect_str(e->resource.tags[1].value, "team-web");
+    assert_int_equal(e->status, PD_STATUS_UNKNOWN);
+}
+
+/* The decoder's fast path for times must agree with pd_time_parse everywhere. */
+static void test_times(void **state)
+{
+    (void)state;
+    static const char *const times[] = {
+        "2023-05-11T13:17:09.0170422Z", "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00.1Z",       "2024-02-29T23:59:59.999Z",
+        "2024-12-31T23:59:59.5Z",       "1970-01-01T00:00:00Z",
+        "2024-03-10T02:30:00+01:00",    "2024-03-10",
+        "2024-03-10 02:30:00",          "2024-01-28T10:11:12.12345678901Z",
+        "2000-02-28t01:02:03z",
+    };
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        char m[512];
+        int n = snprintf(m, sizeof(m),
+                         "{\"SystemAlertId\":\"a\",\"AlertType\":\"t\",\"AzureResourceId\":"
+                         "\"/subscriptions/s\",\"TimeGenerated\":\"%s\"}",
+                         times[i]);
+        int64_t want;
+        if (pd_time_parse(pd_str_c(times[i]), &want) != 0)
+            fail_msg("pd_time_parse rejects %s", times[i]);
+        decode_ok(m, (size_t)n, PD_FMT_AUTO, 1);
+        if (C.ev[0].time_ms != want)
+            fail_msg("%s: decoded %lld, pd_time_parse %lld", times[i], (long long)C.ev[0].time_ms,
+                     (long long)want);
+    }
+    /* Bad times are typed errors naming the field. */
+    static const char bad[] = "{\"SystemAlertId\":\"a\",\"AlertType\":\"t\",\"AzureResourceId\":"
+                              "\"/subscriptions/s\",\"TimeGenerated\":\"2024-13-01T00:00:00Z\"}";
+    pd_decode_error err;
+    assert_int_equal(decode_str(bad, sizeof(bad) - 1, PD_FMT_AUTO, &err), PD_EDEC_VALUE);
+    assert_non_null(strstr(err.message, "TimeGenerated"));
+}
+
+/* Sub-assessments as the REST API documents them (camelCase), a secure score, and an AWS
+ * machine assessed through Defender's connector (the ARN becomes the canonical id). */
+static void test_defender_more_shapes(void **state)
+{
+    (void)state;
+    static const char sub[] =
+        "{\"type\":\"Microsoft.Security/assessments/subAssessments\",\"id\":\"/subscriptions/s/"
+        "resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v/providers/"
+        "Microsoft.Security/assessments/1195AFFF-C881-495E-9BC5-1486211AE03F/subAssessments/"
+        "9F3A\",\"name\":\"9F3A\",\"securityEventDataEnrichment\":{\"action\":\"Write\","
+        "\"isSnapshot\":true},\"properties\":{\"id\":\"CVE-2021-44228\",\"displayName\":"
+        "\"Log4Shell\",\"status\":{\"code\":\"Unhealthy\",\"severity\":\"High\"},"
+        "\"timeGenerated\":\"2024-01-01T00:00:00Z\",\"resourceDetails\":{\"source\":\"Azure\","
+        "\"id\":\"/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/"
+        "v\"},\"additionalData\":{\"assessedResourceType\":\"ServerVulnerability\",\"cve\":[{"
+        "\"title\":\"CVE-2021-44228\",\"link\":\"x\"}],\"cvss\":{\"2.0\":{\"base\":9.3},\"3.0\":{"
+        "\"base\":10}},\"patchable\":true}}}";
+    decode_ok(sub, sizeof(sub) - 1, PD_FMT_AUTO, 1);
+    pd_event *e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_VULNERABILITY);
+    expect_str(e->control.key, "9f3a");
+    expect_str(e->vuln.parent_key, "1195afff-c881-495e-9bc5-1486211ae03f");
+    expect_str(e->vuln.cve, "CVE-2021-44228");
+    assert_true(e->vuln.cvss == 10.0);
+    assert_true(e->vuln.fix_available);
+    assert_true(e->snapshot);
+    assert_int_equal(e->status, PD_STATUS_UNHEALTHY);
+    assert_int_equal(e->severity, PD_SEV_HIGH);
+    expect_str(e->resource.name, "v");
+
+    static const char score[] =
+        "{\"type\":\"Microsoft.Security/secureScores\",\"id\":\"/subscriptions/S9/providers/"
+        "Microsoft.Security/secureScores/ascScore\",\"name\":\"ascScore\",\"properties\":{"
+        "\"displayName\":\"ASC score\",\"score\":{\"max\":58,\"current\":33.5,\"percentage\":"
+        "0.5776},\"weight\":199}}";
+    decode_ok(score, sizeof(score) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->kind, PD_KIND_SCORE);
+    assert_int_equal(e->score.control.len, 0);
+    assert_true(e->score.max == 58.0);
+    assert_true(e->score.current == 33.5);
+    assert_true(e->score.percentage == 0.5776);
+    expect_str(e->resource.canon, "/subscriptions/s9");
+    expect_str(e->control.key, "ascscore");
+
+    static const char aws[] =
+        "{\"type\":\"Microsoft.Security/assessments\",\"name\":\"4BE5393D-CC33-4EF7-ACAE-"
+        "80295BC3AE35\",\"properties\":{\"resourceDetails\":{\"source\":\"Aws\",\"id\":"
+        "\"/subscriptions/s/resourcegroups/rg/providers/microsoft.security/securityconnectors/"
+        "aws-761723954040/securityentitydata/aws-ec2-instance-i-003d-ap-southeast-2\","
+        "\"region\":\"ap-southeast-2\",\"nativeResourceId\":\"arn:aws:ec2:ap-southeast-2:"
+        "761723954040:instance/i-003D\",\"resourceName\":\"jump-prod-00027\",\"resourceType\":"
+        "\"ec2.instance\",\"resourceProvider\":\"aws\",\"hierarchyId\":\"761723954040\"},"
+        "\"status\":{\"code\":\"Healthy\"},\"metadata\":{\"severity\":\"Medium\"}}}";
+    decode_ok(aws, sizeof(aws) - 1, PD_FMT_AUTO, 1);
+    e = &C.ev[0];
+    assert_int_equal(e->resource.cloud, PD_CLOUD_AWS);
+    expect_str(e->resource.id, "arn:aws:ec2:ap-southeast-2:761723954040:instance/i-003D");
+    expect_str(e->resource.canon, "arn:aws:ec2:ap-southeast-2:761723954040:instance/i-003d");
+    expect_str(e->resource.account, "761723954040");
+    expect_str(e->resource.region, "ap-southeast-2");
+    expect_str(e->resource.type, "ec2.instance");
+    expect_str(e->resource.name, "jump-prod-00027");
+    assert_int_equal(e->status, PD_STATUS_HEALTHY);
+}
+
+/* `postured decode`: one JSON line per event on stdout; errors as JSON lines (stdout with
+ * --errors) naming code and offset; exit status 1 when any message failed. */
+static void test_cli_decode(void **state)
+{
+    (void)state;
+    const char *bin = getenv("PD_BIN");
+    const char *dir = getenv("PD_SAMPLES_DIR");
+    if (!bin || !dir) {
+        fprintf(stderr, "SKIP: PD_BIN or PD_SAMPLES_DIR not set\n");
+        skip();
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' decode '%s/elastic_integrations__test-alert.log'", bin, dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[65536];
+    int n = 0;
+    const char *kinds[] = {"compliance", "assessment", "score", "vulnerability", "alert"};
+    while (fgets(line, sizeof(line), p)) {
+        assert_true(n < 5);
+        char want[64];
+        snprintf(want, sizeof(want), "{\"kind\":\"%s\",\"format\":\"defender\"", kinds[n]);
+        assert_true(!strncmp(line, want, strlen(want)));
+        n++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(n, 5);
+    /* A pretty-printed file is one message; a bad line is an error line and exit status 1. */
+    snprintf(cmd, sizeof(cmd),
+             "'%s' decode '%s/aws-solutions_automated-security-response-on-aws__afsbp-ec2.8.json'"
+             " | grep -c '\"format\":\"asff\"'",
+             bin, dir);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_int_equal(atoi(line), 1);
+    pclose(p);
+    snprintf(
+        cmd, sizeof(cmd),
+        "printf '{\"a\":NaN}\\n\\n{}\\n' | '%s' decode --errors - 2>/dev/null; echo \"status $?\"",
+        bin);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"number\""));
+    assert_non_null(strstr(line, "\"offset\":5"));
+    assert_non_null(strstr(line, "\"line\":1"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_non_null(strstr(line, "\"error\":\"unknown_type\""));
+    assert_non_null(strstr(line, "\"line\":3"));
+    assert_non_null(fgets(line, sizeof(line), p));
+    assert_string_equal(line, "status 1\n");
+    pclose(p);
+}
+
 /* ---------- API behaviour ---------- */
 
 static const char ASSESS[] =
@@ -869,11 +1048,15 @@ int main(void)
         cmocka_unit_test(test_ocsf),
         cmocka_unit_test(test_schema_recommendation_example),
         cmocka_unit_test(test_schema_alert_example),
+        cmocka_unit_test(test_defender_more_shapes),
+        cmocka_unit_test(test_inventory),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_assessment_template),
         cmocka_unit_test(test_case_insensitive),
         cmocka_unit_test(test_rest_alert),
         cmocka_unit_test(test_api),
         cmocka_unit_test(test_event_json),
+        cmocka_unit_test(test_cli_decode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include "pd_time.h"
 
 #include <jansson.h>
+#include <unistd.h>
 
 static pd_controls *g_controls;
 
@@ -206,8 +207,31 @@ static void check_defender_assessment(json_t *j, const pd_gen_meta *m)
     assert_string_equal(d->name, m->control_name);
 }
 
+static void check_rest_alert(json_t *j, const pd_gen_meta *m)
+{
+    assert_string_equal(jstr(j, "type"), "Microsoft.Security/Locations/alerts");
+    assert_string_equal(jstr(j, "name"), m->event_id);
+    json_t *p = json_object_get(j, "properties");
+    assert_non_null(p);
+    assert_string_equal(jstr(p, "alertType"), m->alert_type);
+    assert_string_equal(jstr(p, "systemAlertId"), m->event_id);
+    assert_string_equal(jstr(p, "resourceIdentifiers.0.azureResourceId"), m->resource_id);
+    assert_string_equal(jstr(p, "compromisedEntity"), m->resource_name);
+    assert_int_equal(intent_bits(jstr(p, "intent")), m->tactics);
+    assert_int_equal(jsev(p, "severity"), m->severity);
+    assert_int_equal(jtime(p, "timeGeneratedUtc"), m->time_ms);
+    assert_int_equal(jtime(p, "startTimeUtc"), m->alert_start_ms);
+    char loc[64];
+    snprintf(loc, sizeof(loc), "/locations/%s/alerts/", m->region);
+    assert_non_null(strstr(jstr(j, "id"), loc));
+}
+
 static void check_alert(json_t *j, const pd_gen_meta *m)
 {
+    if (m->rest_shape) {
+        check_rest_alert(j, m);
+        return;
+    }
     assert_string_equal(jstr(j, "AlertType"), m->alert_type);
     assert_string_equal(jstr(j, "SystemAlertId"), m->event_id);
     assert_string_equal(jstr(j, "AzureResourceId"), m->resource_id);
@@ -479,6 +503,7 @@ static void test_shapes(void **state)
     memset(f, 0, sizeof(f));
     opts_base(&o, 12, 50, 3);
     o.disorder_ms = 300000;
+    o.alert_rest_pct = 50;
     o.assessment_tags = false;
     run_shapes(&o, k, f);
     assert_int_equal(f[PD_FMT_ASFF] + f[PD_FMT_SCC], 0);
@@ -778,6 +803,39 @@ static void test_cli(void **state)
     free(out[1]);
     snprintf(cmd, sizeof(cmd), "%s gen --mix nope >/dev/null 2>&1", bin);
     assert_int_not_equal(system(cmd), 0);
+
+    /* The manifest lists one line per scripted incident, each naming its rule. */
+    char man[] = "/tmp/pd_gen_manifest_XXXXXX";
+    int fd = mkstemp(man);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd),
+             "%s gen --seed 3 --servers 30 --days 2 --controls %s/pipelines/controls.yaml "
+             "--manifest %s >/dev/null",
+             bin, ctl ? ctl : ".", man);
+    assert_int_equal(system(cmd), 0);
+    size_t mlen = 0;
+    char *mtext = pd_test_read_file(man, &mlen);
+    unlink(man);
+    assert_non_null(mtext);
+    bool seen[PD_GEN_INC__COUNT] = {false};
+    int mlines = 0;
+    for (char *l = strtok(mtext, "\n"); l; l = strtok(NULL, "\n")) {
+        json_t *j = json_loads(l, 0, NULL);
+        assert_non_null(j);
+        const char *rule = json_string_value(json_object_get(j, "rule"));
+        assert_non_null(rule);
+        for (int k = 1; k < PD_GEN_INC__COUNT; k++)
+            if (!strcmp(rule, pd_gen_incident_rule(k)))
+                seen[k] = true;
+        assert_true(json_array_size(json_object_get(j, "resources")) >= 1);
+        json_decref(j);
+        mlines++;
+    }
+    assert_int_equal(mlines, PD_GEN_INC__COUNT - 1);
+    for (int k = 1; k < PD_GEN_INC__COUNT; k++)
+        assert_true(seen[k]);
+    free(mtext);
 }
 
 int main(void)

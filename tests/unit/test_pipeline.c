@@ -46,7 +46,7 @@ static void test_full(void **state)
                                          "    - topic: b\n"
                                          "  outputs: {drift: d, status: s}\n"
                                          "  flapping: {toggles: 2, window: 10m}\n"
-                                         "  snapshot_quiet: 2h\n"
+                                         "  timer_lateness: 2m\n"
                                          "  sinks:\n"
                                          "    - {type: stdout}\n"
                                          "  kafka:\n"
@@ -79,7 +79,7 @@ static void test_full(void **state)
     assert_string_equal(pl->outputs.status, "s");
     assert_int_equal(pl->flap_toggles, 2);
     assert_true(pl->flap_window_ms == 600000);
-    assert_true(pl->snapshot_quiet_ms == 7200000);
+    assert_true(pl->timer_lateness_ms == 120000);
     assert_non_null(pl->sinks);
     assert_int_equal(pl->sinks->type, PD_YSEQ);
     assert_int_equal(pl->sinks->n, 1);

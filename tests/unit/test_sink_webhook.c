@@ -639,6 +639,35 @@ static void test_shutdown_in_flight(void **state)
     close(fd);
 }
 
+/* A host name goes through evdns (and its hosts file), not the blocking resolver. */
+static void test_hostname(void **state)
+{
+    PD_UNUSED(state);
+    wt t;
+    wt_open_port(&t, false, "{type: stdout}");
+    /* localhost may resolve to ::1 first: listen there too when the system has IPv6 */
+    bool v6 = evhttp_bind_socket(t.r.http, "::1", (unsigned short)t.r.port) == 0;
+    wt_reload(&t, "{type: webhook, url: 'http://localhost:%d/named', retries: 2, backoff: 10ms}");
+    pd_signal s = fx_drift("goal.breached", PD_SEV_HIGH, "edr-prod");
+    assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
+    assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+    if (t.dl.n)
+        fail_msg("dead letter: %s", t.dl.reason);
+    assert_int_equal(t.r.n, 1);
+    assert_string_equal(t.r.reqs[0].path, "/named");
+    if (v6) { /* an IPv6 literal: the brackets are not part of the address */
+        wt_reload(&t, "{type: webhook, url: 'http://[::1]:%d/v6', retries: 0}");
+        assert_int_equal(pd_sink_set_signal(t.set, &s), 0);
+        assert_int_equal(pd_sink_set_drain(t.set, 5000), 0);
+        if (t.dl.n)
+            fail_msg("dead letter: %s", t.dl.reason);
+        assert_int_equal(t.r.n, 2);
+        assert_string_equal(t.r.reqs[1].path, "/v6");
+    } else
+        fprintf(stderr, "note: no IPv6 loopback, [::1] not tested\n");
+    wt_close(&t);
+}
+
 static void test_4xx_no_retry(void **state)
 {
     PD_UNUSED(state);
@@ -741,6 +770,10 @@ static void test_config(void **state)
          "cannot load CA certificates"},
         {"- {type: webhook}", "needs 'url' or 'url_env'"},
         {"- {type: webhook, url: 'http://h/', retry: 3}", "unknown key 'retry'"},
+        {"- {type: webhook, url: 'http://h/', headers: {\"X-A\": \"a\\r\\nX-B: b\"}}",
+         "invalid header 'X-A'"},
+        {"- {type: webhook, url: 'http://h/', preset: slack, batch: 5}",
+         "batch is for the splunk preset only"},
     };
     struct event_base *base = event_base_new();
     for (size_t i = 0; i < PD_ARRAY_LEN(cases); i++) {
@@ -748,8 +781,8 @@ static void test_config(void **state)
         pd_diag diag;
         pd_sink_env env = {.base = base};
         pd_sink_set *set = NULL;
-        assert_int_equal(pd_yaml_load_buf("<c>", cases[i].yaml, strlen(cases[i].yaml), &doc, &diag),
-                         0);
+        if (pd_yaml_load_buf("<c>", cases[i].yaml, strlen(cases[i].yaml), &doc, &diag))
+            fail_msg("case %zu: %s", i, diag.msg);
         assert_int_equal(pd_sink_set_load(&env, doc, pd_yaml_root(doc), &set, &diag), PD_ECONFIG);
         if (!strstr(diag.msg, cases[i].want) || strncmp(diag.msg, "<c>:1:", 6))
             fail_msg("case %zu: got '%s', want '%s'", i, diag.msg, cases[i].want);
@@ -828,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_receiver_down_dead_letter),
         cmocka_unit_test(test_timeout_and_queue_full),
         cmocka_unit_test(test_shutdown_in_flight),
+        cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_4xx_no_retry),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_rate_limit_digest_webhook),
