@@ -1079,6 +1079,41 @@ int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *rc_)
     return 0;
 }
 
+int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (i >= e->ngoals)
+        return PD_ENOTFOUND;
+    const goal_rt *G = &e->goals[i];
+    pd_changelog_goal g = {pd_engine_state_fingerprint(e),
+                           pd_str_c(G->g->id),
+                           (int8_t)G->state,
+                           G->has_value,
+                           G->last_value,
+                           G->changed_ms};
+    pd_buf_append(key_out, PD_CHANGELOG_GOAL_PREFIX, strlen(PD_CHANGELOG_GOAL_PREFIX));
+    pd_buf_append(key_out, g.id.p, g.id.len);
+    if (key_out->oom)
+        return PD_ENOMEM;
+    return pd_changelog_encode_goal(&g, out);
+}
+
+int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g)
+{
+    if (g->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        goal_rt *G = &e->goals[i];
+        if (!pd_str_eq_c(g->id, G->g->id))
+            continue;
+        G->state = g->state;
+        G->has_value = g->has_value;
+        G->last_value = g->value;
+        G->changed_ms = g->changed_ms;
+        return 0;
+    }
+    return PD_ENOTFOUND;
+}
+
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
 {
     if (now_ms != PD_TIME_NONE && (e->now_ms == PD_TIME_NONE || now_ms > e->now_ms)) {
@@ -1108,8 +1143,8 @@ int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
         pd_goal_status st;
         pd_engine_goal_status(e, i, &st);
         G->dirty = false;
-        if (!st.has_value)
-            continue;
+        if (!st.has_value || G->state != -1)
+            continue; /* no value yet, or a state from a record or a snapshot */
         G->state = pd_goal_cmp(G->g->cmp, st.value, G->g->target) ? 1 : 0;
         G->has_value = true;
         G->last_value = st.value;

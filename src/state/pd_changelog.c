@@ -576,3 +576,111 @@ int pd_changelog_decode_control(pd_changelog_dec *d, const void *data, size_t le
         return bad(why, why_len, "missing keys (have mask %#x)", seen);
     return 0;
 }
+
+/* ---------- goal records ---------- */
+
+bool pd_changelog_key_is_goal(pd_str key)
+{
+    return pd_str_iprefix(key, PD_CHANGELOG_GOAL_PREFIX);
+}
+
+int pd_changelog_encode_goal(const pd_changelog_goal *g, pd_buf *out)
+{
+    size_t start = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 7);
+    pack_key(&pk, "v");
+    msgpack_pack_uint32(&pk, PD_CHANGELOG_VERSION);
+    pack_key(&pk, "fp");
+    msgpack_pack_uint64(&pk, g->fingerprint);
+    pack_key(&pk, "goal");
+    pack_str(&pk, g->id);
+    pack_key(&pk, "state");
+    msgpack_pack_int8(&pk, g->state);
+    pack_key(&pk, "has");
+    if (g->has_value)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    pack_key(&pk, "value");
+    msgpack_pack_double(&pk, g->value);
+    pack_key(&pk, "changed");
+    msgpack_pack_int64(&pk, g->changed_ms);
+    if (out->oom) {
+        out->len = start;
+        return PD_ENOMEM;
+    }
+    return 0;
+}
+
+static bool get_int(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+int pd_changelog_decode_goal(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_goal *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mp_sane(data, len))
+        return bad(why, why_len, "truncated or corrupt msgpack");
+    size_t off = 0;
+    if (msgpack_unpack_next(&d->u, data, len, &off) != MSGPACK_UNPACK_SUCCESS)
+        return bad(why, why_len, "not msgpack");
+    if (off != len)
+        return bad(why, why_len, "%zu bytes after the record", len - off);
+    const msgpack_object *o = &d->u.data;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return bad(why, why_len, "record is not a map");
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        uint64_t u = 0;
+        int64_t x = 0;
+        bool ok = true;
+        uint32_t bit;
+        if (key_is(k, "v")) {
+            bit = 1;
+            ok = get_uint(v, UINT32_MAX, &u) && u == PD_CHANGELOG_VERSION;
+        } else if (key_is(k, "fp")) {
+            bit = 2;
+            ok = get_uint(v, UINT64_MAX, &out->fingerprint);
+        } else if (key_is(k, "goal")) {
+            bit = 4;
+            ok = get_str(v, &out->id) && out->id.len;
+        } else if (key_is(k, "state")) {
+            bit = 8;
+            ok = get_int(v, &x) && x >= -1 && x <= 1;
+            out->state = (int8_t)x;
+        } else if (key_is(k, "has")) {
+            bit = 16;
+            ok = v->type == MSGPACK_OBJECT_BOOLEAN;
+            out->has_value = ok && v->via.boolean;
+        } else if (key_is(k, "value")) {
+            bit = 32;
+            ok = v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32;
+            out->value = ok ? v->via.f64 : 0;
+        } else if (key_is(k, "changed")) {
+            bit = 64;
+            ok = get_int(v, &out->changed_ms);
+        } else {
+            return bad(why, why_len, "unknown key");
+        }
+        if (!ok)
+            return bad(why, why_len, "\"%.*s\": wrong type, value or version", (int)k->via.str.size,
+                       k->via.str.ptr);
+        if (seen & bit)
+            return bad(why, why_len, "a key appears twice");
+        seen |= bit;
+    }
+    if (seen != 127)
+        return bad(why, why_len, "missing keys (have mask %#x)", seen);
+    return 0;
+}

@@ -22,6 +22,8 @@
 
 #define PD_CHANGELOG_VERSION 1
 
+typedef struct pd_changelog_dec pd_changelog_dec; /* a reusable decoder */
+
 typedef struct pd_changelog_pair {
     pd_str control;   /* control key (lowercase, as the engine interned it); its name, goals
                          and frameworks are in the control's own record */
@@ -63,12 +65,28 @@ typedef struct pd_changelog_ctl {
 } pd_changelog_ctl;
 
 #define PD_CHANGELOG_CTL_PREFIX "#ctl:"
+
+/* A goal's met/breached state (key "#goal:" + goal id): restored with the resources, so a
+ * changelog-only restore does not re-announce a goal flip the old process already signalled. */
+typedef struct pd_changelog_goal {
+    uint64_t fingerprint;
+    pd_str id;
+    int8_t state; /* -1 unset, 0 breached, 1 met */
+    bool has_value;
+    double value;
+    int64_t changed_ms;
+} pd_changelog_goal;
+
+#define PD_CHANGELOG_GOAL_PREFIX "#goal:"
+bool pd_changelog_key_is_goal(pd_str key);
+int pd_changelog_encode_goal(const pd_changelog_goal *g, pd_buf *out);
+int pd_changelog_decode_goal(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_goal *out, char *why, size_t why_len);
 bool pd_changelog_key_is_control(pd_str key);
 
 /* Appends r as a msgpack map to out. Returns 0 or PD_ENOMEM. */
 int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out);
 
-typedef struct pd_changelog_dec pd_changelog_dec;
 int pd_changelog_dec_create(pd_changelog_dec **out);
 void pd_changelog_dec_destroy(pd_changelog_dec *d);
 /* Decodes one record value. PD_EINVAL (why says what) for anything that is not a complete,
@@ -95,6 +113,10 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
 uint32_t pd_engine_control_count(const pd_engine *e);
 int pd_engine_export_control(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
 int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *c);
+/* Goal i's state record (key "#goal:" + id into key_out); import sets the goal of the same id
+ * (PD_ENOTFOUND when this goal set has none). */
+int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
+int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g);
 /* Applies one record: creates or replaces the resource's attributes and pairs (pairs the
  * record does not name are removed), moving the goal counters by exactly the difference.
  * Timers are re-armed, and fire at the next advance when due. Emits no signal. A record
@@ -110,9 +132,10 @@ uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon);
 int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
                                uint32_t nwhich);
 /* After a changelog-only restore (no snapshot): sets the engine's event time (timers already
- * due fire at the next advance) and takes the goals' current values as their met/breached
- * state, without signals. Secure-score and regulatory-compliance records (per account, not
- * per resource) are not in the changelog: they come back with the next export of them. */
+ * due fire at the next advance); goals that got no state record take their current values as
+ * their met/breached state, without signals. Secure-score and regulatory-compliance records (per
+ * account, not per resource) are not in the changelog: they come back with the next export of them.
+ */
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms);
 
 #endif

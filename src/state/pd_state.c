@@ -22,7 +22,16 @@ int pd_state_apply(pd_engine *e, pd_changelog_dec *d, const void *key, size_t kl
     }
     pd_str k = {key, (uint32_t)klen};
     int rc;
-    if (pd_changelog_key_is_control(k)) {
+    if (pd_changelog_key_is_goal(k)) {
+        if (!value)
+            return 0;
+        pd_changelog_goal g;
+        if ((rc = pd_changelog_decode_goal(d, value, vlen, &g, why, why_len)))
+            return rc;
+        rc = pd_engine_import_goal(e, &g);
+        if (rc == PD_ENOTFOUND)
+            rc = 0; /* a goal this goal set no longer has (cannot happen under one fingerprint) */
+    } else if (pd_changelog_key_is_control(k)) {
         if (!value) /* controls are never deleted */
             return 0;
         pd_changelog_ctl c;
@@ -58,6 +67,8 @@ struct pd_state_tracker {
     uint64_t *now;
     uint32_t cap, nres_written, nctl_written;
     uint64_t timers_seen, snaps_seen;
+    pd_goal_status goal_last[PD_GOALS_MAX];
+    bool goal_written[PD_GOALS_MAX];
     uint32_t *marks;
     uint32_t nmarks, marks_cap;
     pd_buf val, key;
@@ -181,6 +192,24 @@ int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_r
         count++;
         if (nrecords)
             *nrecords = count;
+    }
+    /* Goal states after the resources, so a reader that stops mid-way errs on the old side. */
+    for (uint32_t i = 0; i < pd_engine_goal_count(e) && i < PD_GOALS_MAX; i++) {
+        pd_goal_status gs;
+        pd_engine_goal_status(e, i, &gs);
+        const pd_goal_status *o = &t->goal_last[i];
+        if (t->goal_written[i] && o->met == gs.met && o->has_value == gs.has_value &&
+            o->value == gs.value && o->changed_ms == gs.changed_ms)
+            continue;
+        pd_buf_reset(&t->val);
+        pd_buf_reset(&t->key);
+        if ((rc = pd_engine_export_goal(e, i, &t->val, &t->key)))
+            return rc;
+        if ((rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len)))
+            return rc;
+        t->goal_last[i] = gs;
+        t->goal_written[i] = true;
+        count++;
     }
     t->nmarks = 0;
     t->nres_written = nres;

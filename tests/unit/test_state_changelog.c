@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* Changelog records: msgpack round trip, hostile values refused, and an engine rebuilt only
  * from its resources' records measures the same per-resource goals and, fed the rest of the
  * stream, raises the same per-resource signals as the engine that wrote them. */
@@ -150,6 +151,23 @@ static void test_hostile(void **state)
         msgpack_pack_uint32(&pk, i == 0 ? 200 : 1);
     assert_int_equal(pd_changelog_decode(d, b.p, b.len, &o, why, sizeof(why)), PD_EINVAL);
     assert_non_null(strstr(why, "pair 0"));
+    /* Goal records: round trip, and a state out of range. */
+    pd_changelog_goal gin = {42, PD_STR_LIT("edr-prod"), 0, true, 97.5, 1767225600000LL}, gout;
+    pd_buf_reset(&b);
+    assert_int_equal(pd_changelog_encode_goal(&gin, &b), 0);
+    assert_int_equal(pd_changelog_decode_goal(d, b.p, b.len, &gout, why, sizeof(why)), 0);
+    assert_true(gout.fingerprint == 42 && pd_str_eq(gout.id, gin.id) && gout.state == 0 &&
+                gout.has_value && gout.value == 97.5 && gout.changed_ms == gin.changed_ms);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(pd_changelog_decode_goal(d, b.p, n, &gout, why, sizeof(why)), PD_EINVAL);
+    gin.state = 1;
+    pd_buf_reset(&b);
+    assert_int_equal(pd_changelog_encode_goal(&gin, &b), 0);
+    char *st = memmem(b.p, b.len, "state", 5); /* the key; its value (fixint 1) follows */
+    assert_non_null(st);
+    assert_int_equal(st[5], 0x01);
+    st[5] = 0x05;
+    assert_int_equal(pd_changelog_decode_goal(d, b.p, b.len, &gout, why, sizeof(why)), PD_EINVAL);
     pd_buf_free(&b);
     pd_changelog_dec_destroy(d);
 }
@@ -558,6 +576,9 @@ static void test_tracker(void **state)
             x.goal->kind == PD_GOAL_SLA)
             assert_true(x.value == y.value && x.violators == y.violators &&
                         x.denominator == y.denominator);
+        /* Met/breached and when it last flipped: from the goal records, for every goal. */
+        assert_true(x.met == y.met);
+        assert_int_equal(x.changed_ms, y.changed_ms);
     }
     free(da);
     free(db);
