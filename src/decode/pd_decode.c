@@ -535,15 +535,18 @@ int pd_dec_fields(pd_decoder *d, uint32_t obj, const char *path, const pd_field 
     /* A 64-entry open-addressing index on (length, first, last letter): a key costs one
      * probe whatever the table size, and most keys (not wanted) stop at the length mask.
      * Built once per table and decoder; tables are static, so their address is the key. */
-    const pd_dec_index *ix = NULL;
-    for (uint32_t c = 0; c < d->nindex; c++)
-        if (d->index[c].table == f) {
-            ix = &d->index[c];
-            break;
-        }
+    /* The cache is open-addressed on the table's address. */
+    unsigned c = (unsigned)(((uintptr_t)f >> 4) * 0x9e3779b1u) & (PD_DEC_INDEX_CACHE - 1);
+    unsigned probes = 0;
+    while (d->index[c].table && d->index[c].table != f && probes < PD_DEC_INDEX_CACHE) {
+        c = (c + 1) & (PD_DEC_INDEX_CACHE - 1);
+        probes++;
+    }
     pd_dec_index local;
-    if (!ix) {
-        pd_dec_index *nx = d->nindex < PD_DEC_INDEX_CACHE ? &d->index[d->nindex++] : &local;
+    const pd_dec_index *ix = &d->index[c];
+    if (ix->table != f) {
+        /* A new table (or, never with the tables of this module, a full cache). */
+        pd_dec_index *nx = probes < PD_DEC_INDEX_CACHE ? &d->index[c] : &local;
         memset(nx, 0, sizeof(*nx));
         nx->table = f;
         for (size_t j = 0; j < nf; j++) {

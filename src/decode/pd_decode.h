@@ -77,9 +77,19 @@ const char *pd_decode_error_name(int code); /* "syntax", "utf8", ... */
  *   carry no time (time_ms PD_TIME_NONE: use the transport's timestamp). ARM resource
  *   records (`type` outside Microsoft.Security, `id` /subscriptions/...) are kind INVENTORY
  *   with `location` as region and `tags`.
- * - ASFF (`SchemaVersion`), bare or in an EventBridge envelope (`detail.findings[]`).
- * - SCC notifications (`finding` + optional sibling `resource`) and bare findings.
- * - OCSF (`class_uid` 2002, 2003, 2004).
+ *   Alerts: status UNHEALTHY, HEALTHY once Status is Resolved or Dismissed; tactics from
+ *   every comma-separated Intent value.
+ * - ASFF (`SchemaVersion`), bare or in an EventBridge envelope (`detail.findings[]`):
+ *   Resources[0] is the resource (ARN canonical); Compliance.Status PASSED -> healthy,
+ *   FAILED/WARNING -> unhealthy, NOT_AVAILABLE -> not applicable; RecordState ARCHIVED ->
+ *   deleted; control = SecurityControlId, else ProductFields.ControlId, else GeneratorId;
+ *   TTPs/Effects/Unusual Behaviors types without Compliance are alerts; CVEs vulnerabilities.
+ * - SCC notifications (`finding` + optional sibling `resource`) and bare findings: state
+ *   ACTIVE -> unhealthy, INACTIVE -> healthy; findingClass THREAT -> alert (mitreAttack
+ *   tactics), VULNERABILITY with a CVE -> vulnerability, else assessment; frameworks from
+ *   sourceProperties.compliance_standards and compliances[] as "CIS:4.9".
+ * - OCSF (`class_uid` 2002 vulnerability, 2003 compliance, 2004 detection; a 2004 with
+ *   status_code PASS/FAIL, as Prowler writes, is an assessment).
  * Wrappers: `{"records":[...]}` and top-level arrays, each element one message.
  *
  * Validation is strict JSON (RFC 8259) for the whole message, on top of jsmn: separators,

@@ -25,7 +25,7 @@ typedef struct pd_dec_index {
     uint64_t lens; /* bit n: some field has length n (mod 64) */
     uint8_t slot[64];
 } pd_dec_index;
-#define PD_DEC_INDEX_CACHE 64
+#define PD_DEC_INDEX_CACHE 128 /* a power of two, well above the number of tables */
 
 typedef struct pd_dec_frame {
     uint32_t tok; /* the enclosing container (0: top level) */
@@ -41,10 +41,9 @@ struct pd_decoder {
     size_t sccap, sclen;
     const char *js; /* current message */
     size_t len;
-    pd_decode_error *err; /* never NULL while decoding */
-    bool scratch_full;    /* a scratch copy did not fit: the event fails */
-    pd_dec_index index[PD_DEC_INDEX_CACHE];
-    uint32_t nindex;
+    pd_decode_error *err;                   /* never NULL while decoding */
+    bool scratch_full;                      /* a scratch copy did not fit: the event fails */
+    pd_dec_index index[PD_DEC_INDEX_CACHE]; /* open-addressed by table address */
 };
 
 /* Field tables: names are lowercase ASCII; keys match case-insensitively. Several names may

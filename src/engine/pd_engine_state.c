@@ -813,7 +813,6 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
         if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
             continue;
         ps[k++] = (pd_changelog_pair){pd_intern_str(e->ctl_ids, p->ctl),
-                                      pd_intern_str(e->strs, e->ctls[p->ctl].name),
                                       p->status,
                                       (uint8_t)(p->flags & ~F_LINKED),
                                       p->flap_n,
@@ -835,6 +834,8 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
                             R->tagmatch,
                             R->attr_hash,
                             R->snap_s,
+                            R->live,
+                            R->gone,
                             ps,
                             k};
     int rc = pd_changelog_encode(&rec, out);
@@ -947,6 +948,8 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
     R->tagmatch = rec->tagmatch;
     R->attr_hash = rec->attr_hash;
     R->snap_s = rec->snap_s;
+    R->live = rec->live;
+    R->gone = rec->gone;
     for (uint64_t m = R->scope; m; m &= m - 1) {
         e->goals[__builtin_ctzll(m)].in_scope++;
         e->goals[__builtin_ctzll(m)].dirty = true;
@@ -956,12 +959,12 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
         const pd_changelog_pair *cp = &rec->pairs[j];
         uint32_t c = pd_engine_int_find_ctl(e, cp->control), v = 0;
         if (!c) {
-            /* A control this engine has not seen: set up as an event naming it would. */
+            /* A control this engine has not seen (its record did not come first): set up as
+             * an event naming only its key would. */
             pd_event ev;
             pd_event_reset(&ev);
             ev.kind = PD_KIND_ASSESSMENT;
             ev.control.key = cp->control;
-            ev.control.name = cp->control_name;
             if ((rc = pd_engine_int_ctl_from_event(e, &ev, &c)))
                 return rc;
         } else {
@@ -987,6 +990,128 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
             pd_engine_int_link(e, v, e->wheel_cur && d < e->wheel_cur ? e->wheel_cur : d);
     }
     return 0;
+}
+
+uint32_t pd_engine_control_count(const pd_engine *e)
+{
+    return pd_intern_count(e->ctl_ids);
+}
+
+int pd_engine_export_control(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (!i || i > pd_intern_count(e->ctl_ids))
+        return PD_ENOTFOUND;
+    const ctl *C = &e->ctls[i];
+    pd_changelog_ctl c;
+    memset(&c, 0, sizeof(c));
+    c.fingerprint = pd_engine_state_fingerprint(e);
+    c.key = pd_intern_str(e->ctl_ids, i);
+    c.name = pd_intern_str(e->strs, C->name);
+    c.goals = C->goals;
+    c.stale_s = C->stale_s;
+    c.flap_window_s = C->flap_window_s;
+    c.flap_toggles = C->flap_toggles;
+    c.sev = C->sev;
+    c.nsla = C->nsla;
+    memcpy(c.sla_goal, C->sla_goal, MAX_SLA);
+    c.frameworks = C->frameworks;
+    c.nframeworks = C->nframeworks;
+    pd_buf_append(key_out, PD_CHANGELOG_CTL_PREFIX, strlen(PD_CHANGELOG_CTL_PREFIX));
+    pd_buf_append(key_out, c.key.p, c.key.len);
+    if (key_out->oom)
+        return PD_ENOMEM;
+    return pd_changelog_encode_control(&c, out);
+}
+
+int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *rc_)
+{
+    if (rc_->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    uint64_t goal_bits = e->ngoals >= 64 ? ~0ull : (1ull << e->ngoals) - 1;
+    if (!rc_->key.len || (rc_->goals & ~goal_bits) || rc_->nsla > MAX_SLA ||
+        rc_->sev > PD_SEV_CRITICAL)
+        return PD_EINVAL;
+    for (uint32_t i = 0; i < rc_->nsla; i++)
+        if (rc_->sla_goal[i] >= e->ngoals || e->goals[rc_->sla_goal[i]].g->kind != PD_GOAL_SLA ||
+            !(rc_->goals & (1ull << rc_->sla_goal[i])))
+            return PD_EINVAL;
+    if (pd_engine_int_find_ctl(e, rc_->key))
+        return 0;
+    uint32_t c;
+    bool fresh;
+    int rc = pd_engine_int_ctl_id(e, rc_->key, &c, &fresh);
+    if (rc)
+        return rc;
+    if ((rc = pd_engine_int_grow((void **)&e->ctls, &e->ctls_cap, c + 1, sizeof(ctl), 256)))
+        return rc;
+    ctl *C = &e->ctls[c];
+    memset(C, 0, sizeof(*C));
+    if ((rc = opt_str(e->strs, rc_->name, &C->name)))
+        return rc;
+    C->goals = rc_->goals;
+    C->stale_s = rc_->stale_s;
+    C->flap_window_s = rc_->flap_window_s ? rc_->flap_window_s : 1;
+    C->flap_toggles = rc_->flap_toggles;
+    C->sev = rc_->sev;
+    C->nsla = rc_->nsla;
+    memcpy(C->sla_goal, rc_->sla_goal, MAX_SLA);
+    if (rc_->nframeworks) {
+        pd_str *fw = pd_arena_alloc(&e->arena, rc_->nframeworks * sizeof(pd_str));
+        if (!fw)
+            return PD_ENOMEM;
+        for (uint32_t i = 0; i < rc_->nframeworks; i++) {
+            uint32_t id;
+            if ((rc = pd_intern_get(e->strs, rc_->frameworks[i], &id)))
+                return rc;
+            fw[i] = pd_intern_str(e->strs, id);
+        }
+        C = &e->ctls[c];
+        C->frameworks = fw;
+        C->nframeworks = rc_->nframeworks;
+    }
+    for (uint64_t m = C->goals; m; m &= m - 1) {
+        goal_rt *G = &e->goals[__builtin_ctzll(m)];
+        if ((rc = pd_engine_int_grow((void **)&G->ctls, &G->ctls_cap, G->nctls + 1,
+                                     sizeof(uint32_t), 16)))
+            return rc;
+        G->ctls[G->nctls++] = c;
+    }
+    return 0;
+}
+
+int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (i >= e->ngoals)
+        return PD_ENOTFOUND;
+    const goal_rt *G = &e->goals[i];
+    pd_changelog_goal g = {pd_engine_state_fingerprint(e),
+                           pd_str_c(G->g->id),
+                           (int8_t)G->state,
+                           G->has_value,
+                           G->last_value,
+                           G->changed_ms};
+    pd_buf_append(key_out, PD_CHANGELOG_GOAL_PREFIX, strlen(PD_CHANGELOG_GOAL_PREFIX));
+    pd_buf_append(key_out, g.id.p, g.id.len);
+    if (key_out->oom)
+        return PD_ENOMEM;
+    return pd_changelog_encode_goal(&g, out);
+}
+
+int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g)
+{
+    if (g->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        goal_rt *G = &e->goals[i];
+        if (!pd_str_eq_c(g->id, G->g->id))
+            continue;
+        G->state = g->state;
+        G->has_value = g->has_value;
+        G->last_value = g->value;
+        G->changed_ms = g->changed_ms;
+        return 0;
+    }
+    return PD_ENOTFOUND;
 }
 
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
@@ -1018,11 +1143,107 @@ int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
         pd_goal_status st;
         pd_engine_goal_status(e, i, &st);
         G->dirty = false;
-        if (!st.has_value)
-            continue;
+        if (!st.has_value || G->state != -1)
+            continue; /* no value yet, or a state from a record or a snapshot */
         G->state = pd_goal_cmp(G->g->cmp, st.value, G->g->target) ? 1 : 0;
         G->has_value = true;
         G->last_value = st.value;
     }
+    return 0;
+}
+
+int pd_engine_import_tombstone(pd_engine *e, pd_str id)
+{
+    if (!pd_engine_int_find_res(e, id))
+        return 0;
+    pd_changelog_res rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.fingerprint = pd_engine_state_fingerprint(e);
+    rec.id = id;
+    rec.gone = 1;
+    return pd_engine_import_resource(e, &rec);
+}
+
+/* ---------- change tracking for the changelog ---------- */
+
+uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon)
+{
+    return pd_engine_int_find_res(e, canon);
+}
+
+/* A resource's exportable state in 64 bits: its attributes' hash mixed with the XOR of its
+ * live pairs' hashes (order-free, so the pair-order scan and the per-resource scan agree;
+ * controls by key, so digests compare across engines). */
+static uint64_t res_seed(const pd_engine *e, uint32_t r)
+{
+    const res *R = &e->res[r];
+    uint64_t h = pd_hash_mix(R->scope, R->tagmatch);
+    h = pd_hash_mix(h, (uint64_t)R->attr_hash << 32 | R->snap_s);
+    h = pd_hash_mix(h, (uint64_t)R->live << 16 | (uint64_t)R->gone << 8 | R->cloud);
+    pd_str a = pd_intern_str(e->accts, R->account);
+    return pd_hash_mix(h, pd_hash64(a.p, a.len, 1));
+}
+
+static uint64_t pair_digest(const pd_engine *e, const pair *p, const uint64_t *ctl_h)
+{
+    if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+        return 0;
+    uint64_t h = ctl_h[p->ctl];
+    h = pd_hash_mix(h, (uint64_t)p->ev_s << 32 | p->seen_s);
+    h = pd_hash_mix(h, (uint64_t)p->since_s << 32 | p->flap_s);
+    h = pd_hash_mix(h, (uint64_t)p->status << 24 | (uint64_t)(p->flags & ~F_LINKED) << 16 |
+                           (uint64_t)p->flap_n << 8 | p->sla_bits);
+    (void)e;
+    return h;
+}
+
+static uint64_t *ctl_hashes(const pd_engine *e)
+{
+    uint32_t n = pd_intern_count(e->ctl_ids);
+    uint64_t *h = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (!h)
+        return NULL;
+    h[0] = 0;
+    for (uint32_t c = 1; c <= n; c++) {
+        pd_str k = pd_intern_str(e->ctl_ids, c);
+        h[c] = pd_hash64(k.p, k.len, 7);
+    }
+    return h;
+}
+
+int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
+                               uint32_t nwhich)
+{
+    uint64_t *ch = ctl_hashes(e);
+    if (!ch)
+        return PD_ENOMEM;
+    uint32_t nres = pd_intern_count(e->res_ids);
+    if (!which) {
+        for (uint32_t r = 1; r <= nres; r++)
+            out[r] = res_seed(e, r);
+        for (uint32_t v = 1; v <= e->npairs; v++) {
+            const pair *p = PAIR(e, v);
+            out[p->res] ^= pair_digest(e, p, ch);
+        }
+    } else {
+        uint32_t buf[256];
+        for (uint32_t i = 0; i < nwhich; i++) {
+            uint32_t r = which[i], n;
+            if (!r || r > nres)
+                continue;
+            uint32_t *vs = res_pairs(e, r, buf, 256, &n);
+            if (!vs) {
+                free(ch);
+                return PD_ENOMEM;
+            }
+            uint64_t h = res_seed(e, r);
+            for (uint32_t j = 0; j < n; j++)
+                h ^= pair_digest(e, PAIR(e, vs[j]), ch);
+            out[r] = h;
+            if (vs != buf)
+                free(vs);
+        }
+    }
+    free(ch);
     return 0;
 }
