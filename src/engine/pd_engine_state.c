@@ -1114,6 +1114,131 @@ int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g)
     return PD_ENOTFOUND;
 }
 
+uint32_t pd_engine_account_count(const pd_engine *e)
+{
+    return pd_intern_count(e->accts);
+}
+
+int pd_engine_export_account(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (!i || i > pd_intern_count(e->accts))
+        return PD_ENOTFOUND;
+    const acct *A = &e->accts_v[i];
+    uint32_t ncmp = pd_intern_count(e->comp_ids), n = 0;
+    for (uint32_t c = 1; c <= ncmp; c++)
+        n += e->comp[c].account == i;
+    pd_changelog_comp *cs = n ? malloc(n * sizeof(*cs)) : NULL;
+    if (n && !cs)
+        return PD_ENOMEM;
+    n = 0;
+    for (uint32_t c = 1; c <= ncmp; c++)
+        if (e->comp[c].account == i)
+            cs[n++] = (pd_changelog_comp){pd_intern_str(e->comp_ids, c), e->comp[c].passed,
+                                          e->comp[c].failed, e->comp[c].goals};
+    pd_changelog_acct a = {pd_engine_state_fingerprint(e),
+                           pd_intern_str(e->accts, i),
+                           A->cloud,
+                           A->has_score,
+                           A->score_num,
+                           A->score_den,
+                           cs,
+                           n};
+    pd_buf_append(key_out, PD_CHANGELOG_ACCT_PREFIX, strlen(PD_CHANGELOG_ACCT_PREFIX));
+    pd_buf_append(key_out, a.account.p, a.account.len);
+    int rc = key_out->oom ? PD_ENOMEM : pd_changelog_encode_acct(&a, out);
+    free(cs);
+    return rc;
+}
+
+static uint64_t acct_digest_seed(const pd_engine *e, uint32_t a)
+{
+    const acct *A = &e->accts_v[a];
+    uint64_t n, d;
+    memcpy(&n, &A->score_num, 8);
+    memcpy(&d, &A->score_den, 8);
+    return pd_hash_mix(pd_hash_mix(n, d), (uint64_t)A->has_score << 8 | A->cloud);
+}
+
+int pd_engine_account_digests(const pd_engine *e, uint64_t *out)
+{
+    uint32_t nacc = pd_intern_count(e->accts), ncmp = pd_intern_count(e->comp_ids);
+    for (uint32_t a = 1; a <= nacc; a++)
+        out[a] = acct_digest_seed(e, a);
+    for (uint32_t c = 1; c <= ncmp; c++) {
+        const comprec *R = &e->comp[c];
+        if (R->account && R->account <= nacc)
+            out[R->account] ^=
+                pd_hash_mix(pd_hash_mix(c, R->goals), (uint64_t)R->passed << 32 | R->failed);
+    }
+    return 0;
+}
+
+int pd_engine_import_account(pd_engine *e, const pd_changelog_acct *ar)
+{
+    if (ar->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    uint64_t comp_bits = 0;
+    for (uint32_t i = 0; i < e->ngoals; i++)
+        if (e->goals[i].g->kind == PD_GOAL_COMPLIANCE)
+            comp_bits |= 1ull << i;
+    if (!ar->account.len || ar->cloud >= PD_CLOUD__COUNT)
+        return PD_EINVAL;
+    for (uint32_t j = 0; j < ar->ncomp; j++)
+        if (!ar->comp[j].key.len || (ar->comp[j].goals & ~comp_bits))
+            return PD_EINVAL;
+    uint32_t a;
+    int rc = pd_engine_int_acct(e, ar->account, &a);
+    if (rc)
+        return rc;
+    acct *A = &e->accts_v[a];
+    A->cloud = ar->cloud;
+    A->has_score = ar->has_score;
+    A->score_num = ar->score_num;
+    A->score_den = ar->score_den;
+    for (uint32_t j = 0; j < ar->ncomp; j++) {
+        const pd_changelog_comp *c = &ar->comp[j];
+        uint32_t n0 = pd_intern_count(e->comp_ids), id;
+        if ((rc = pd_intern_get(e->comp_ids, c->key, &id)) ||
+            (rc = pd_engine_int_grow((void **)&e->comp, &e->comp_cap, id + 1, sizeof(comprec), 64)))
+            return rc;
+        comprec *R = &e->comp[id];
+        if (id > n0) {
+            R->account = a;
+            R->goals = c->goals;
+            for (uint64_t m = R->goals; m; m &= m - 1)
+                e->goals[__builtin_ctzll(m)].ev_records++;
+        }
+        for (uint64_t m = R->goals; m; m &= m - 1) {
+            goal_rt *G = &e->goals[__builtin_ctzll(m)];
+            G->ev_num += (double)c->passed - (double)R->passed;
+            G->ev_den +=
+                (double)c->passed + (double)c->failed - (double)R->passed - (double)R->failed;
+            G->dirty = true;
+        }
+        R->passed = c->passed;
+        R->failed = c->failed;
+    }
+    /* Score goals: over every account, as a score event recomputes them. */
+    for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+        goal_rt *G = &e->goals[gi];
+        if (G->g->kind != PD_GOAL_SCORE)
+            continue;
+        G->ev_num = G->ev_den = 0;
+        G->ev_records = 0;
+        for (uint32_t i = 1; i < e->accts_cap && i <= pd_intern_count(e->accts); i++) {
+            const acct *X = &e->accts_v[i];
+            if (!X->has_score ||
+                !pd_engine_int_acct_in_scope(G->g, (pd_cloud)X->cloud, pd_intern_str(e->accts, i)))
+                continue;
+            G->ev_num += X->score_num;
+            G->ev_den += X->score_den;
+            G->ev_records++;
+        }
+        G->dirty = true;
+    }
+    return 0;
+}
+
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
 {
     if (now_ms != PD_TIME_NONE && (e->now_ms == PD_TIME_NONE || now_ms > e->now_ms)) {

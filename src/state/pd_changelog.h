@@ -78,6 +78,30 @@ typedef struct pd_changelog_goal {
 } pd_changelog_goal;
 
 #define PD_CHANGELOG_GOAL_PREFIX "#goal:"
+
+/* An account's secure score and its regulatory-compliance records (key "#acct:" + account):
+ * what score and compliance goals measure when those events arrive. */
+typedef struct pd_changelog_comp {
+    pd_str key; /* "account|standard|control|assessment" */
+    uint32_t passed, failed;
+    uint64_t goals; /* compliance goals it counts for (bit per goal index) */
+} pd_changelog_comp;
+
+typedef struct pd_changelog_acct {
+    uint64_t fingerprint;
+    pd_str account;
+    uint8_t cloud;
+    bool has_score;
+    double score_num, score_den;
+    const pd_changelog_comp *comp;
+    uint32_t ncomp;
+} pd_changelog_acct;
+
+#define PD_CHANGELOG_ACCT_PREFIX "#acct:"
+bool pd_changelog_key_is_acct(pd_str key);
+int pd_changelog_encode_acct(const pd_changelog_acct *a, pd_buf *out);
+int pd_changelog_decode_acct(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_acct *out, char *why, size_t why_len);
 bool pd_changelog_key_is_goal(pd_str key);
 int pd_changelog_encode_goal(const pd_changelog_goal *g, pd_buf *out);
 int pd_changelog_decode_goal(pd_changelog_dec *d, const void *data, size_t len,
@@ -117,6 +141,14 @@ int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *c);
  * (PD_ENOTFOUND when this goal set has none). */
 int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
 int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g);
+/* Accounts run 1..count. export_account appends account i's record (its compliance records
+ * included) and its key; import_account sets the account's score and compliance records and
+ * moves the score and compliance goals by the difference. */
+uint32_t pd_engine_account_count(const pd_engine *e);
+int pd_engine_export_account(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
+int pd_engine_import_account(pd_engine *e, const pd_changelog_acct *a);
+/* Digests of every account's record into out[1..count] (one pass), for change tracking. */
+int pd_engine_account_digests(const pd_engine *e, uint64_t *out);
 /* Applies one record: creates or replaces the resource's attributes and pairs (pairs the
  * record does not name are removed), moving the goal counters by exactly the difference.
  * Timers are re-armed, and fire at the next advance when due. Emits no signal. A record

@@ -22,7 +22,14 @@ int pd_state_apply(pd_engine *e, pd_changelog_dec *d, const void *key, size_t kl
     }
     pd_str k = {key, (uint32_t)klen};
     int rc;
-    if (pd_changelog_key_is_goal(k)) {
+    if (pd_changelog_key_is_acct(k)) {
+        if (!value)
+            return 0;
+        pd_changelog_acct a;
+        if ((rc = pd_changelog_decode_acct(d, value, vlen, &a, why, why_len)))
+            return rc;
+        rc = pd_engine_import_account(e, &a);
+    } else if (pd_changelog_key_is_goal(k)) {
         if (!value)
             return 0;
         pd_changelog_goal g;
@@ -67,6 +74,8 @@ struct pd_state_tracker {
     uint64_t *now;
     uint32_t cap, nres_written, nctl_written;
     uint64_t timers_seen, snaps_seen;
+    uint64_t *acct_last, *acct_now;
+    uint32_t acct_cap, nacct_written;
     pd_goal_status goal_last[PD_GOALS_MAX];
     bool goal_written[PD_GOALS_MAX];
     uint32_t *marks;
@@ -92,6 +101,8 @@ void pd_state_tracker_destroy(pd_state_tracker *t)
     free(t->last);
     free(t->now);
     free(t->marks);
+    free(t->acct_last);
+    free(t->acct_now);
     pd_buf_free(&t->val);
     pd_buf_free(&t->key);
     free(t);
@@ -193,6 +204,32 @@ int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_r
         if (nrecords)
             *nrecords = count;
     }
+    /* Accounts (scores, compliance records): few, so compared in full each time. */
+    uint32_t nacc = pd_engine_account_count(e);
+    if (nacc > t->acct_cap) {
+        uint32_t nc = t->acct_cap ? t->acct_cap : 64;
+        while (nc < nacc)
+            nc *= 2;
+        if ((rc = grow(&t->acct_last, t->acct_cap, nc)) ||
+            (rc = grow(&t->acct_now, t->acct_cap, nc)))
+            return rc;
+        t->acct_cap = nc;
+    }
+    if (nacc && (rc = pd_engine_account_digests(e, t->acct_now)))
+        return rc;
+    for (uint32_t a = 1; a <= nacc; a++) {
+        if (a <= t->nacct_written && t->acct_now[a] == t->acct_last[a])
+            continue;
+        pd_buf_reset(&t->val);
+        pd_buf_reset(&t->key);
+        if ((rc = pd_engine_export_account(e, a, &t->val, &t->key)))
+            return rc;
+        if ((rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len)))
+            return rc;
+        t->acct_last[a] = t->acct_now[a];
+        count++;
+    }
+    t->nacct_written = nacc;
     /* Goal states after the resources, so a reader that stops mid-way errs on the old side. */
     for (uint32_t i = 0; i < pd_engine_goal_count(e) && i < PD_GOALS_MAX; i++) {
         pd_goal_status gs;
