@@ -10,6 +10,7 @@
 #include "pd_decode.h"
 #include "pd_engine.h" /* pd_cmd_bench_engine */
 #include "pd_gen.h"
+#include "pd_snapshot.h" /* pd_cmd_bench_restore */
 #include "pd_time.h"
 
 #include <jansson.h>
@@ -436,7 +437,10 @@ int pd_cmd_bench(int argc, char **argv)
         return bench_decode(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "engine"))
         return pd_cmd_bench_engine(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "restore"))
+        return pd_cmd_bench_restore(argc - 1, argv + 1);
     fprintf(stderr, "usage: postured bench decode [--events N] [--seconds S]\n"
-                    "       postured bench engine [--pairs N] [--burst K] (--help)\n");
+                    "       postured bench engine [--pairs N] [--burst K] (--help)\n"
+                    "       postured bench restore [--pairs N] (--help)\n");
     return 2;
 }

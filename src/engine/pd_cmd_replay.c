@@ -3,7 +3,11 @@
  * same bytes. */
 #include "pd_cli.h"
 #include "pd_processor.h"
+#include "pd_provider.h"
+#include "pd_sink.h"
 #include "pd_time.h"
+
+#include <event2/event.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +19,14 @@ typedef struct replay_ctx {
     const char *file;
     uint64_t line;
     uint64_t dead;
+    pd_sink_set *sinks; /* --sinks: signals go through the pipeline's sinks instead */
 } replay_ctx;
 
 static int on_signal(void *ctx, const pd_signal *s)
 {
     replay_ctx *r = ctx;
+    if (r->sinks)
+        return pd_sink_set_signal(r->sinks, s);
     pd_buf_reset(&r->out);
     pd_signal_to_json(s, &r->out);
     pd_buf_putc(&r->out, '\n');
@@ -40,11 +47,13 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: postured replay [-p PIPELINE] [--goals FILE]... [--rules FILE]...\n"
                "                       [--controls FILE] [--format auto|defender|asff|scc|ocsf]\n"
-               "                       [--until TIME] [--quiet] [[TOPIC=]FILE|-]...\n"
+               "                       [--until TIME] [--quiet] [--sinks] [[TOPIC=]FILE|-]...\n"
                "Reads messages, one per line as they appear on the topics, drives the goals and\n"
                "correlation engines in event time and prints signals as JSONL on stdout, then a\n"
                "goal status table on stderr. TOPIC= names the input a file stands for (for\n"
-               "feed.silent); by default the pipeline's only input, else the file's base name.\n");
+               "feed.silent); by default the pipeline's only input, else the file's base name.\n"
+               "--sinks sends the signals through the pipeline's `sinks:` (file, stdout, webhook)\n"
+               "instead of stdout, and waits for them to deliver at the end.\n");
 }
 
 static void print_table(pd_engine *eng, FILE *f)
@@ -87,7 +96,8 @@ int pd_cmd_replay(int argc, char **argv)
     uint32_t ngoals = 0, nrules = 0, nfiles = 0;
     pd_format fmt = PD_FMT_AUTO;
     int64_t until = PD_TIME_NONE;
-    bool quiet = false;
+    bool quiet = false, use_sinks = false;
+    struct event_base *evb = NULL;
     int ret = 1;
     pd_pipeline *pl = NULL;
     pd_processor *proc = NULL;
@@ -120,6 +130,8 @@ int pd_cmd_replay(int argc, char **argv)
                 ret = 2;
                 goto done;
             }
+        } else if (!strcmp(a, "--sinks")) {
+            use_sinks = true;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -146,6 +158,21 @@ int pd_cmd_replay(int argc, char **argv)
         fprintf(stderr, "postured replay: nothing to apply: give -p PIPELINE or --goals/--rules\n");
         ret = 2;
         goto done;
+    }
+    if (use_sinks) {
+        if (!pl || !pl->sinks) {
+            fprintf(stderr, "postured replay: --sinks needs -p PIPELINE with a `sinks:` list\n");
+            ret = 2;
+            goto done;
+        }
+        pd_sink_env env = {.dead = pd_ops_sink_dead};
+        if (!(evb = event_base_new()))
+            goto done;
+        env.base = evb;
+        if (pd_sink_set_load(&env, pl->doc, pl->sinks, &rc_ctx.sinks, &diag)) {
+            fprintf(stderr, "%s\n", diag.msg);
+            goto done;
+        }
     }
     pd_processor_opts po = {0};
     po.pipeline = pl;
@@ -201,6 +228,8 @@ int pd_cmd_replay(int argc, char **argv)
                 continue; /* blank lines separate nothing */
             if ((err = pd_processor_feed(proc, line, (size_t)n, fmt, pd_str_c(topic))))
                 break;
+            if (evb && rc_ctx.line % 1024 == 0) /* let webhook deliveries progress */
+                event_base_loop(evb, EVLOOP_NONBLOCK);
             if (until != PD_TIME_NONE && pd_processor_now(proc) != PD_TIME_NONE &&
                 pd_processor_now(proc) > until)
                 break;
@@ -212,6 +241,8 @@ int pd_cmd_replay(int argc, char **argv)
     }
     if (!err && until != PD_TIME_NONE)
         err = pd_processor_advance(proc, until);
+    if (!err && rc_ctx.sinks && pd_sink_set_drain(rc_ctx.sinks, 30000) != 0)
+        fprintf(stderr, "postured replay: sinks still had signals pending after 30 s\n");
     if (err) {
         fprintf(stderr, "postured replay: %s\n", pd_strerror(err));
         goto done;
@@ -233,6 +264,9 @@ done:
     free(line);
     pd_buf_free(&rc_ctx.out);
     pd_processor_destroy(proc);
+    pd_sink_set_destroy(rc_ctx.sinks);
+    if (evb)
+        event_base_free(evb);
     pd_pipeline_destroy(pl);
     free(goals);
     free(rules);

@@ -6,6 +6,7 @@
 #include "pd_correlate.h"
 #include "pd_goals.h"
 #include "pd_pipeline.h"
+#include "pd_sink.h"
 #include "pd_yaml.h"
 
 #include <stdio.h>
@@ -78,9 +79,20 @@ static int check_pipeline(const char *path)
         pd_controls_destroy(t);
     }
 #endif
+    /* The sinks as `postured run` reads them, without opening files or connecting. Relative
+     * file paths resolve where `run` resolves them (its working directory). */
+    uint32_t nsinks = 0;
+    if (p->sinks) {
+        if (pd_sink_set_check(NULL, p->doc, p->sinks, &d)) {
+            fprintf(stderr, "%s\n", d.msg);
+            rc = PD_ECONFIG;
+        } else if (p->sinks->type == PD_YSEQ) {
+            nsinks = p->sinks->n;
+        }
+    }
     if (!rc)
-        printf("%s: ok (pipeline %s: %u goals, %u rules, %u inputs)\n", path, p->name,
-               pd_goal_set_count(set), nrules, p->ninputs);
+        printf("%s: ok (pipeline %s: %u goals, %u rules, %u inputs, %u sinks)\n", path, p->name,
+               pd_goal_set_count(set), nrules, p->ninputs, nsinks);
     pd_goal_set_destroy(set);
     pd_pipeline_destroy(p);
     return rc;

@@ -2032,3 +2032,8 @@ int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out
 {
     return get_ctl(e, ev, out);
 }
+
+bool pd_engine_int_acct_in_scope(const pd_goal *g, pd_cloud cloud, pd_str account)
+{
+    return acct_in_scope(g, cloud, account);
+}

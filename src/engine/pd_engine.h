@@ -98,4 +98,62 @@ void pd_engine_stats_get(const pd_engine *e, pd_engine_stats *out);
  * Returns a process exit code. */
 int pd_cmd_bench_engine(int argc, char **argv);
 
+/* ---- read-side queries for the status API (src/engine/pd_engine_query.c) ----
+ * A pd_engine_query is an index kept beside one engine: each resource's pairs (chained, built
+ * incrementally from the pairs appended since the last call, so a query costs the resource's
+ * pairs, not a fleet scan) and, per goal, its sorted violators (rebuilt only when the engine
+ * changed since the last page asked for). Strings passed to callbacks are the engine's
+ * interned slices: valid until the engine is destroyed.
+ * Ownership: the query borrows the engine (it must outlive the query); free with
+ * pd_engine_query_destroy. Thread: the loop thread, between events. */
+typedef struct pd_engine_query pd_engine_query;
+
+typedef struct pd_res_view {
+    pd_str id; /* canonical (lowercase) id: the engine keeps no other form */
+    pd_str name, type, account, group, region;
+    pd_cloud cloud;
+    uint32_t npairs;
+    bool gone; /* every pair removed */
+} pd_res_view;
+
+typedef struct pd_pair_view {
+    pd_str control, control_name;
+    pd_status status; /* PD_STATUS_UNKNOWN when stale */
+    pd_status last;   /* the last status reported, even when stale */
+    pd_severity severity;
+    int64_t since_ms;   /* unhealthy since (PD_TIME_NONE when healthy) */
+    int64_t updated_ms; /* event time of the last record */
+    bool stale, flapping, removed;
+} pd_pair_view;
+
+typedef struct pd_violator_view {
+    pd_res_view res;
+    int64_t since_ms; /* earliest unhealthy-since among the goal's failing controls */
+    pd_str control;   /* one failing control (the earliest); empty for SLA goals */
+    uint32_t failing; /* failing pairs of the goal's controls */
+} pd_violator_view;
+
+typedef void (*pd_pair_view_fn)(void *ctx, const pd_pair_view *pv);
+typedef void (*pd_violator_fn)(void *ctx, const pd_violator_view *v);
+
+int pd_engine_query_create(const pd_engine *e, pd_engine_query **out);
+void pd_engine_query_destroy(pd_engine_query *q);
+/* One resource by canonical id: PD_ENOTFOUND when the engine never saw it. */
+int pd_engine_query_resource(pd_engine_query *q, pd_str canon, pd_res_view *out);
+/* Its pairs, ordered by control key; returns the count (0 for an unknown resource). */
+uint32_t pd_engine_query_pairs(pd_engine_query *q, pd_str canon, pd_pair_view_fn fn, void *ctx);
+/* A page of goal gi's violating resources, ordered by resource id. *total gets their number.
+ * Goals that are not per resource (score, compliance) have none: total 0. PD_ENOTFOUND for a
+ * bad index, PD_ENOMEM. */
+int pd_engine_query_violators(pd_engine_query *q, uint32_t gi, uint32_t offset, uint32_t limit,
+                              pd_violator_fn fn, void *ctx, uint32_t *total);
+/* Goal gi's index by id: PD_ENOTFOUND when absent. */
+int pd_engine_goal_find(const pd_engine *e, pd_str id, uint32_t *gi);
+/* Applies every pair of src to dst as one assessment record each (resource attributes,
+ * control key/name/frameworks, status, severity, unhealthy-since; a removed pair as a record
+ * and its delete), in event-time order, then advances dst to src's time. dst's signals and
+ * status callbacks fire: mute them. Not carried: tags, control categories that came only from
+ * events, score/compliance records. *npairs: pairs applied. */
+int pd_engine_import_pairs(pd_engine *dst, const pd_engine *src, uint64_t *npairs);
+
 #endif

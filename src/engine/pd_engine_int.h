@@ -189,6 +189,8 @@ uint32_t pd_engine_int_deadline(const pd_engine *e, uint32_t v);
 void pd_engine_int_unlink(pd_engine *e, uint32_t v);
 int pd_engine_int_acct(pd_engine *e, pd_str account, uint32_t *out);
 int pd_engine_int_ctl_from_event(pd_engine *e, const pd_event *ev, uint32_t *out);
+/* Whether an account (of a cloud) is in goal g's scope, as score and compliance events are. */
+bool pd_engine_int_acct_in_scope(const pd_goal *g, pd_cloud cloud, pd_str account);
 /* The 1-based index of pair (r, c), 0 when absent. */
 uint32_t pd_engine_int_find_pair(const pd_engine *e, uint32_t r, uint32_t c);
 

@@ -1079,6 +1079,166 @@ int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *rc_)
     return 0;
 }
 
+int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (i >= e->ngoals)
+        return PD_ENOTFOUND;
+    const goal_rt *G = &e->goals[i];
+    pd_changelog_goal g = {pd_engine_state_fingerprint(e),
+                           pd_str_c(G->g->id),
+                           (int8_t)G->state,
+                           G->has_value,
+                           G->last_value,
+                           G->changed_ms};
+    pd_buf_append(key_out, PD_CHANGELOG_GOAL_PREFIX, strlen(PD_CHANGELOG_GOAL_PREFIX));
+    pd_buf_append(key_out, g.id.p, g.id.len);
+    if (key_out->oom)
+        return PD_ENOMEM;
+    return pd_changelog_encode_goal(&g, out);
+}
+
+int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g)
+{
+    if (g->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    for (uint32_t i = 0; i < e->ngoals; i++) {
+        goal_rt *G = &e->goals[i];
+        if (!pd_str_eq_c(g->id, G->g->id))
+            continue;
+        G->state = g->state;
+        G->has_value = g->has_value;
+        G->last_value = g->value;
+        G->changed_ms = g->changed_ms;
+        return 0;
+    }
+    return PD_ENOTFOUND;
+}
+
+uint32_t pd_engine_account_count(const pd_engine *e)
+{
+    return pd_intern_count(e->accts);
+}
+
+int pd_engine_export_account(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out)
+{
+    if (!i || i > pd_intern_count(e->accts))
+        return PD_ENOTFOUND;
+    const acct *A = &e->accts_v[i];
+    uint32_t ncmp = pd_intern_count(e->comp_ids), n = 0;
+    for (uint32_t c = 1; c <= ncmp; c++)
+        n += e->comp[c].account == i;
+    pd_changelog_comp *cs = n ? malloc(n * sizeof(*cs)) : NULL;
+    if (n && !cs)
+        return PD_ENOMEM;
+    n = 0;
+    for (uint32_t c = 1; c <= ncmp; c++)
+        if (e->comp[c].account == i)
+            cs[n++] = (pd_changelog_comp){pd_intern_str(e->comp_ids, c), e->comp[c].passed,
+                                          e->comp[c].failed, e->comp[c].goals};
+    pd_changelog_acct a = {pd_engine_state_fingerprint(e),
+                           pd_intern_str(e->accts, i),
+                           A->cloud,
+                           A->has_score,
+                           A->score_num,
+                           A->score_den,
+                           cs,
+                           n};
+    pd_buf_append(key_out, PD_CHANGELOG_ACCT_PREFIX, strlen(PD_CHANGELOG_ACCT_PREFIX));
+    pd_buf_append(key_out, a.account.p, a.account.len);
+    int rc = key_out->oom ? PD_ENOMEM : pd_changelog_encode_acct(&a, out);
+    free(cs);
+    return rc;
+}
+
+static uint64_t acct_digest_seed(const pd_engine *e, uint32_t a)
+{
+    const acct *A = &e->accts_v[a];
+    uint64_t n, d;
+    memcpy(&n, &A->score_num, 8);
+    memcpy(&d, &A->score_den, 8);
+    return pd_hash_mix(pd_hash_mix(n, d), (uint64_t)A->has_score << 8 | A->cloud);
+}
+
+int pd_engine_account_digests(const pd_engine *e, uint64_t *out)
+{
+    uint32_t nacc = pd_intern_count(e->accts), ncmp = pd_intern_count(e->comp_ids);
+    for (uint32_t a = 1; a <= nacc; a++)
+        out[a] = acct_digest_seed(e, a);
+    for (uint32_t c = 1; c <= ncmp; c++) {
+        const comprec *R = &e->comp[c];
+        if (R->account && R->account <= nacc)
+            out[R->account] ^=
+                pd_hash_mix(pd_hash_mix(c, R->goals), (uint64_t)R->passed << 32 | R->failed);
+    }
+    return 0;
+}
+
+int pd_engine_import_account(pd_engine *e, const pd_changelog_acct *ar)
+{
+    if (ar->fingerprint != pd_engine_state_fingerprint(e))
+        return PD_ESTATE;
+    uint64_t comp_bits = 0;
+    for (uint32_t i = 0; i < e->ngoals; i++)
+        if (e->goals[i].g->kind == PD_GOAL_COMPLIANCE)
+            comp_bits |= 1ull << i;
+    if (!ar->account.len || ar->cloud >= PD_CLOUD__COUNT)
+        return PD_EINVAL;
+    for (uint32_t j = 0; j < ar->ncomp; j++)
+        if (!ar->comp[j].key.len || (ar->comp[j].goals & ~comp_bits))
+            return PD_EINVAL;
+    uint32_t a;
+    int rc = pd_engine_int_acct(e, ar->account, &a);
+    if (rc)
+        return rc;
+    acct *A = &e->accts_v[a];
+    A->cloud = ar->cloud;
+    A->has_score = ar->has_score;
+    A->score_num = ar->score_num;
+    A->score_den = ar->score_den;
+    for (uint32_t j = 0; j < ar->ncomp; j++) {
+        const pd_changelog_comp *c = &ar->comp[j];
+        uint32_t n0 = pd_intern_count(e->comp_ids), id;
+        if ((rc = pd_intern_get(e->comp_ids, c->key, &id)) ||
+            (rc = pd_engine_int_grow((void **)&e->comp, &e->comp_cap, id + 1, sizeof(comprec), 64)))
+            return rc;
+        comprec *R = &e->comp[id];
+        if (id > n0) {
+            R->account = a;
+            R->goals = c->goals;
+            for (uint64_t m = R->goals; m; m &= m - 1)
+                e->goals[__builtin_ctzll(m)].ev_records++;
+        }
+        for (uint64_t m = R->goals; m; m &= m - 1) {
+            goal_rt *G = &e->goals[__builtin_ctzll(m)];
+            G->ev_num += (double)c->passed - (double)R->passed;
+            G->ev_den +=
+                (double)c->passed + (double)c->failed - (double)R->passed - (double)R->failed;
+            G->dirty = true;
+        }
+        R->passed = c->passed;
+        R->failed = c->failed;
+    }
+    /* Score goals: over every account, as a score event recomputes them. */
+    for (uint32_t gi = 0; gi < e->ngoals; gi++) {
+        goal_rt *G = &e->goals[gi];
+        if (G->g->kind != PD_GOAL_SCORE)
+            continue;
+        G->ev_num = G->ev_den = 0;
+        G->ev_records = 0;
+        for (uint32_t i = 1; i < e->accts_cap && i <= pd_intern_count(e->accts); i++) {
+            const acct *X = &e->accts_v[i];
+            if (!X->has_score ||
+                !pd_engine_int_acct_in_scope(G->g, (pd_cloud)X->cloud, pd_intern_str(e->accts, i)))
+                continue;
+            G->ev_num += X->score_num;
+            G->ev_den += X->score_den;
+            G->ev_records++;
+        }
+        G->dirty = true;
+    }
+    return 0;
+}
+
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
 {
     if (now_ms != PD_TIME_NONE && (e->now_ms == PD_TIME_NONE || now_ms > e->now_ms)) {
@@ -1108,11 +1268,107 @@ int pd_engine_import_settle(pd_engine *e, int64_t now_ms)
         pd_goal_status st;
         pd_engine_goal_status(e, i, &st);
         G->dirty = false;
-        if (!st.has_value)
-            continue;
+        if (!st.has_value || G->state != -1)
+            continue; /* no value yet, or a state from a record or a snapshot */
         G->state = pd_goal_cmp(G->g->cmp, st.value, G->g->target) ? 1 : 0;
         G->has_value = true;
         G->last_value = st.value;
     }
+    return 0;
+}
+
+int pd_engine_import_tombstone(pd_engine *e, pd_str id)
+{
+    if (!pd_engine_int_find_res(e, id))
+        return 0;
+    pd_changelog_res rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.fingerprint = pd_engine_state_fingerprint(e);
+    rec.id = id;
+    rec.gone = 1;
+    return pd_engine_import_resource(e, &rec);
+}
+
+/* ---------- change tracking for the changelog ---------- */
+
+uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon)
+{
+    return pd_engine_int_find_res(e, canon);
+}
+
+/* A resource's exportable state in 64 bits: its attributes' hash mixed with the XOR of its
+ * live pairs' hashes (order-free, so the pair-order scan and the per-resource scan agree;
+ * controls by key, so digests compare across engines). */
+static uint64_t res_seed(const pd_engine *e, uint32_t r)
+{
+    const res *R = &e->res[r];
+    uint64_t h = pd_hash_mix(R->scope, R->tagmatch);
+    h = pd_hash_mix(h, (uint64_t)R->attr_hash << 32 | R->snap_s);
+    h = pd_hash_mix(h, (uint64_t)R->live << 16 | (uint64_t)R->gone << 8 | R->cloud);
+    pd_str a = pd_intern_str(e->accts, R->account);
+    return pd_hash_mix(h, pd_hash64(a.p, a.len, 1));
+}
+
+static uint64_t pair_digest(const pd_engine *e, const pair *p, const uint64_t *ctl_h)
+{
+    if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+        return 0;
+    uint64_t h = ctl_h[p->ctl];
+    h = pd_hash_mix(h, (uint64_t)p->ev_s << 32 | p->seen_s);
+    h = pd_hash_mix(h, (uint64_t)p->since_s << 32 | p->flap_s);
+    h = pd_hash_mix(h, (uint64_t)p->status << 24 | (uint64_t)(p->flags & ~F_LINKED) << 16 |
+                           (uint64_t)p->flap_n << 8 | p->sla_bits);
+    (void)e;
+    return h;
+}
+
+static uint64_t *ctl_hashes(const pd_engine *e)
+{
+    uint32_t n = pd_intern_count(e->ctl_ids);
+    uint64_t *h = malloc(((size_t)n + 1) * sizeof(uint64_t));
+    if (!h)
+        return NULL;
+    h[0] = 0;
+    for (uint32_t c = 1; c <= n; c++) {
+        pd_str k = pd_intern_str(e->ctl_ids, c);
+        h[c] = pd_hash64(k.p, k.len, 7);
+    }
+    return h;
+}
+
+int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
+                               uint32_t nwhich)
+{
+    uint64_t *ch = ctl_hashes(e);
+    if (!ch)
+        return PD_ENOMEM;
+    uint32_t nres = pd_intern_count(e->res_ids);
+    if (!which) {
+        for (uint32_t r = 1; r <= nres; r++)
+            out[r] = res_seed(e, r);
+        for (uint32_t v = 1; v <= e->npairs; v++) {
+            const pair *p = PAIR(e, v);
+            out[p->res] ^= pair_digest(e, p, ch);
+        }
+    } else {
+        uint32_t buf[256];
+        for (uint32_t i = 0; i < nwhich; i++) {
+            uint32_t r = which[i], n;
+            if (!r || r > nres)
+                continue;
+            uint32_t *vs = res_pairs(e, r, buf, 256, &n);
+            if (!vs) {
+                free(ch);
+                return PD_ENOMEM;
+            }
+            uint64_t h = res_seed(e, r);
+            for (uint32_t j = 0; j < n; j++)
+                h ^= pair_digest(e, PAIR(e, vs[j]), ch);
+            out[r] = h;
+            if (vs != buf)
+                free(vs);
+        }
+    }
+    free(ch);
     return 0;
 }

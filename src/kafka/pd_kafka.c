@@ -1,6 +1,8 @@
 /* pd_kafka.c: librdkafka clients driven by a libevent loop (see pd_kafka.h). */
 #include "pd_kafka.h"
 
+#include "pd_log.h"
+
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -11,12 +13,12 @@
 
 /* ---- configuration -------------------------------------------------------------------- */
 
-typedef struct pd_kv {
+typedef struct pd_kafka_kv {
     char *key, *value;
-} pd_kv;
+} pd_kafka_kv;
 
 struct pd_kafka_conf {
-    pd_kv *kv;
+    pd_kafka_kv *kv;
     uint32_t n, cap;
 };
 
@@ -55,7 +57,7 @@ static int conf_put(pd_kafka_conf *c, const char *key, const char *value)
     }
     if (c->n == c->cap) {
         uint32_t cap = c->cap ? c->cap * 2 : 16;
-        pd_kv *kv = realloc(c->kv, cap * sizeof(*kv));
+        pd_kafka_kv *kv = realloc(c->kv, cap * sizeof(*kv));
         if (!kv)
             return PD_ENOMEM;
         c->kv = kv;
@@ -67,7 +69,7 @@ static int conf_put(pd_kafka_conf *c, const char *key, const char *value)
         free(v);
         return PD_ENOMEM;
     }
-    c->kv[c->n++] = (pd_kv){k, v};
+    c->kv[c->n++] = (pd_kafka_kv){k, v};
     return 0;
 }
 
@@ -102,6 +104,19 @@ int pd_kafka_conf_set(pd_kafka_conf *c, const char *key, const char *value)
     return conf_put(c, key, value);
 }
 
+int pd_kafka_conf_set_literal(pd_kafka_conf *c, const char *key, const char *value)
+{
+    if (!c || !key || !*key || !value)
+        return PD_EINVAL;
+    return conf_put(c, key, value);
+}
+
+void pd_kafka_conf_at(const pd_kafka_conf *c, uint32_t i, const char **key, const char **value)
+{
+    *key = c && i < c->n ? c->kv[i].key : NULL;
+    *value = c && i < c->n ? c->kv[i].value : NULL;
+}
+
 int pd_kafka_conf_set_prefixed(pd_kafka_conf *c, const char *key, const char *value)
 {
     if (!key || strncmp(key, "kafka.", 6) != 0 || !key[6])
@@ -127,6 +142,8 @@ bool pd_kafka_conf_is_secret(const char *key)
     static const char *const words[] = {"password", "secret", "key", "token", "jaas", "pem"};
     if (!key)
         return false;
+    if (pd_log_key_is_secret(key))
+        return true;
     /* ssl.key.location and friends name files, not secrets */
     size_t n = strlen(key);
     if (n > 9 && !strcmp(key + n - 9, ".location"))
@@ -249,7 +266,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     if (k->h.log)
         k->h.log(k->ctx, k, level, fac, buf);
     else if (level <= k->log_level)
-        fprintf(stderr, "postured: kafka %s: %s: %s\n", k->name, fac, buf);
+        pd_log_rdkafka(level, fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -265,9 +282,13 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     k->st.errors++;
     if (k->h.error)
         k->h.error(k->ctx, k, (rd_kafka_resp_err_t)err, reason, fatal);
-    else if (fatal || k->log_level >= 4)
-        fprintf(stderr, "postured: kafka %s: %s%s: %s\n", k->name, fatal ? "fatal " : "",
-                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    else
+        pd_log_fields(
+            fatal ? PD_LOG_ERROR : PD_LOG_WARN, "kafka", reason,
+            (pd_log_field[]){PD_LF_STR("client", k->name),
+                             PD_LF_STR("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)),
+                             PD_LF_BOOL("fatal", fatal)},
+            3);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -310,13 +331,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     k->cooperative_checked = false; /* the protocol is known per rebalance */
     bool coop = is_cooperative(k);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        bool hold = false;
         if (k->h.assigned)
-            k->h.assigned(k->ctx, k, parts);
+            hold = k->h.assigned(k->ctx, k, parts);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
             rerr = rd_kafka_assign(rk, parts);
-        if (!e && !rerr && k->paused && parts->cnt > 0)
+        if (!e && !rerr && (k->paused || hold) && parts->cnt > 0)
             rd_kafka_pause_partitions(rk, parts);
     } else {
         bool lost = rd_kafka_assignment_lost(rk) != 0;
@@ -328,10 +350,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rerr = rd_kafka_assign(rk, NULL);
     }
     if (e) {
-        fprintf(stderr, "postured: kafka %s: rebalance: %s\n", k->name, rd_kafka_error_string(e));
+        pd_log_error("kafka", "%s: rebalance: %s", k->name, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else if (rerr) {
-        fprintf(stderr, "postured: kafka %s: rebalance: %s\n", k->name, rd_kafka_err2str(rerr));
+        pd_log_error("kafka", "%s: rebalance: %s", k->name, rd_kafka_err2str(rerr));
     }
 }
 
@@ -352,6 +374,7 @@ uint32_t pd_kafka_drain(pd_kafka *k)
         if (!m)
             break;
         n++;
+        bool kept = false;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 k->st.errors++;
@@ -359,15 +382,18 @@ uint32_t pd_kafka_drain(pd_kafka *k)
                 if (k->h.error)
                     k->h.error(k->ctx, k, m->err, why, false);
                 else
-                    fprintf(stderr, "postured: kafka %s: %s: %s\n", k->name,
-                            rd_kafka_err2name(m->err), why);
+                    pd_log_fields(PD_LOG_WARN, "kafka", why,
+                                  (pd_log_field[]){PD_LF_STR("client", k->name),
+                                                   PD_LF_STR("error", rd_kafka_err2name(m->err))},
+                                  2);
             }
         } else {
             k->st.messages++;
             if (k->h.message)
-                k->h.message(k->ctx, k, m);
+                kept = k->h.message(k->ctx, k, m);
         }
-        rd_kafka_message_destroy(m);
+        if (!kept)
+            rd_kafka_message_destroy(m);
     }
     if (n == k->budget) {
         /* More may be queued, and librdkafka only wakes us on an empty->non-empty
@@ -439,7 +465,7 @@ int pd_kafka_new(const pd_kafka_opts *o, pd_kafka **out, char *err, size_t errle
     k->h = o->h;
     k->ctx = o->ctx;
     k->budget = o->budget ? o->budget : 1000;
-    k->log_level = o->log_level ? o->log_level : 4;
+    k->log_level = o->log_level ? o->log_level : 5;
     snprintf(k->name, sizeof(k->name), "%s",
              o->name ? o->name : (o->role == PD_KAFKA_PRODUCER ? "producer" : "consumer"));
 
@@ -450,8 +476,12 @@ int pd_kafka_new(const pd_kafka_opts *o, pd_kafka **out, char *err, size_t errle
         if (!rc)
             rc = conf_set1(rc_conf, "auto.offset.reset", "earliest", err, errlen);
     }
-    for (uint32_t i = 0; !rc && o->conf && i < o->conf->n; i++)
+    for (uint32_t i = 0; !rc && o->conf && i < o->conf->n; i++) {
         rc = conf_set1(rc_conf, o->conf->kv[i].key, o->conf->kv[i].value, err, errlen);
+        /* librdkafka may echo a value in its logs: make sure a secret never gets out */
+        if (pd_kafka_conf_is_secret(o->conf->kv[i].key))
+            pd_log_add_secret(o->conf->kv[i].value);
+    }
     /* Not overridable: the runtime's contract with librdkafka. */
     if (!rc)
         rc = conf_set1(rc_conf, "log.queue", "true", err, errlen);
@@ -560,7 +590,7 @@ int pd_kafka_subscribe(pd_kafka *k, const char *const *topics, uint32_t ntopics)
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (err) {
-        fprintf(stderr, "postured: kafka %s: subscribe: %s\n", k->name, rd_kafka_err2str(err));
+        pd_log_error("kafka", "%s: subscribe: %s", k->name, rd_kafka_err2str(err));
         return PD_EKAFKA;
     }
     return 0;
@@ -594,6 +624,30 @@ int pd_kafka_resume(pd_kafka *k)
 bool pd_kafka_paused(const pd_kafka *k)
 {
     return k && k->paused;
+}
+
+int pd_kafka_pause_partitions(pd_kafka *k, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!k || k->role != PD_KAFKA_CONSUMER || !parts)
+        return PD_EINVAL;
+    if (parts->cnt == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_pause_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return err ? PD_EKAFKA : 0;
+}
+
+int pd_kafka_resume_partitions(pd_kafka *k, const rd_kafka_topic_partition_list_t *parts)
+{
+    if (!k || k->role != PD_KAFKA_CONSUMER || !parts)
+        return PD_EINVAL;
+    if (parts->cnt == 0 || k->paused)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return err ? PD_EKAFKA : 0;
 }
 
 int pd_kafka_commit(pd_kafka *k, const rd_kafka_topic_partition_list_t *offsets)

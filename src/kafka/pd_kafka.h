@@ -47,6 +47,10 @@ int pd_kafka_conf_copy(const pd_kafka_conf *c, pd_kafka_conf **out);
 int pd_kafka_conf_set(pd_kafka_conf *c, const char *key, const char *value);
 /* Same for a config-file key "kafka.<property>"; PD_EINVAL when the prefix is missing. */
 int pd_kafka_conf_set_prefixed(pd_kafka_conf *c, const char *key, const char *value);
+/* Sets the value as is (no ${NAME} lookup): for values that were already resolved. */
+int pd_kafka_conf_set_literal(pd_kafka_conf *c, const char *key, const char *value);
+/* The i-th setting (0 <= i < count); the strings belong to the conf. */
+void pd_kafka_conf_at(const pd_kafka_conf *c, uint32_t i, const char **key, const char **value);
 /* NULL when unset. The string belongs to the conf. */
 const char *pd_kafka_conf_get(const pd_kafka_conf *c, const char *key);
 uint32_t pd_kafka_conf_count(const pd_kafka_conf *c);
@@ -71,14 +75,16 @@ int pd_kafka_conf_eventhubs(pd_kafka_conf *c, const char *connection_string, pd_
 typedef struct pd_kafka pd_kafka;
 
 typedef struct pd_kafka_handlers {
-    /* Consumer: one message (m->err == 0). */
-    void (*message)(void *ctx, pd_kafka *k, const rd_kafka_message_t *m);
+    /* Consumer: one message (m->err == 0). Returning true keeps it: the handler then owns
+     * it and frees it with rd_kafka_message_destroy (on the loop thread). */
+    bool (*message)(void *ctx, pd_kafka *k, rd_kafka_message_t *m);
     /* Producer: one delivery report; m->_private is the opaque given to pd_kafka_produce,
      * m->err says whether it was delivered. */
     void (*delivery)(void *ctx, pd_kafka *k, const rd_kafka_message_t *m);
     /* Consumer: partitions about to be assigned. The handler may set each element's offset
-     * (for example RD_KAFKA_OFFSET_BEGINNING) before the assignment takes effect. */
-    void (*assigned)(void *ctx, pd_kafka *k, rd_kafka_topic_partition_list_t *parts);
+     * (for example RD_KAFKA_OFFSET_BEGINNING) before the assignment takes effect. Returning
+     * true keeps these partitions paused once assigned, until pd_kafka_resume_partitions. */
+    bool (*assigned)(void *ctx, pd_kafka *k, rd_kafka_topic_partition_list_t *parts);
     /* Consumer: partitions about to be revoked (lost: taken without a clean hand-over).
      * The last chance to commit their offsets. */
     void (*revoked)(void *ctx, pd_kafka *k, const rd_kafka_topic_partition_list_t *parts,
@@ -88,7 +94,7 @@ typedef struct pd_kafka_handlers {
                       const rd_kafka_topic_partition_list_t *offsets);
     /* Errors reported by librdkafka (most are transient: it retries by itself). */
     void (*error)(void *ctx, pd_kafka *k, rd_kafka_resp_err_t err, const char *reason, bool fatal);
-    /* A librdkafka log line (syslog level). NULL: printed on stderr when level <= log_level. */
+    /* A librdkafka log line (syslog level). NULL: pd_log_rdkafka when level <= log_level. */
     void (*log)(void *ctx, pd_kafka *k, int level, const char *fac, const char *text);
     /* Called on every periodic tick, after draining. */
     void (*tick)(void *ctx, pd_kafka *k);
@@ -102,7 +108,7 @@ typedef struct pd_kafka_opts {
     void *ctx;
     uint32_t budget;  /* messages/reports per wake; 0: 1000 */
     uint32_t tick_ms; /* periodic poll; 0: 100 */
-    int log_level;    /* default stderr logging threshold; 0: 4 (warning) */
+    int log_level;    /* default logging threshold (syslog level); 0: 5 (notice) */
     const char *name; /* for log lines; NULL: "producer"/"consumer" */
 } pd_kafka_opts;
 
@@ -122,6 +128,10 @@ int pd_kafka_subscribe(pd_kafka *k, const char *const *topics, uint32_t ntopics)
 int pd_kafka_pause(pd_kafka *k);
 int pd_kafka_resume(pd_kafka *k);
 bool pd_kafka_paused(const pd_kafka *k);
+/* Consumer: pause/resume some partitions only (a resumed partition stays paused while the
+ * whole consumer is paused by pd_kafka_pause). */
+int pd_kafka_pause_partitions(pd_kafka *k, const rd_kafka_topic_partition_list_t *parts);
+int pd_kafka_resume_partitions(pd_kafka *k, const rd_kafka_topic_partition_list_t *parts);
 /* Consumer: asynchronous commit of explicit offsets (the next offset to read, per
  * partition); the result reaches h.committed. */
 int pd_kafka_commit(pd_kafka *k, const rd_kafka_topic_partition_list_t *offsets);

@@ -94,6 +94,8 @@ int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out)
 
 struct pd_changelog_dec {
     msgpack_unpacked u;
+    pd_changelog_comp *comp;
+    uint32_t comp_cap;
     pd_changelog_pair *pairs;
     uint32_t cap;
     pd_str *fw;
@@ -117,6 +119,7 @@ void pd_changelog_dec_destroy(pd_changelog_dec *d)
     msgpack_unpacked_destroy(&d->u);
     free(d->pairs);
     free(d->fw);
+    free(d->comp);
     free(d);
 }
 
@@ -573,6 +576,251 @@ int pd_changelog_decode_control(pd_changelog_dec *d, const void *data, size_t le
         seen |= bit;
     }
     if (seen != 2047)
+        return bad(why, why_len, "missing keys (have mask %#x)", seen);
+    return 0;
+}
+
+/* ---------- goal records ---------- */
+
+bool pd_changelog_key_is_goal(pd_str key)
+{
+    return pd_str_iprefix(key, PD_CHANGELOG_GOAL_PREFIX);
+}
+
+int pd_changelog_encode_goal(const pd_changelog_goal *g, pd_buf *out)
+{
+    size_t start = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 7);
+    pack_key(&pk, "v");
+    msgpack_pack_uint32(&pk, PD_CHANGELOG_VERSION);
+    pack_key(&pk, "fp");
+    msgpack_pack_uint64(&pk, g->fingerprint);
+    pack_key(&pk, "goal");
+    pack_str(&pk, g->id);
+    pack_key(&pk, "state");
+    msgpack_pack_int8(&pk, g->state);
+    pack_key(&pk, "has");
+    if (g->has_value)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    pack_key(&pk, "value");
+    msgpack_pack_double(&pk, g->value);
+    pack_key(&pk, "changed");
+    msgpack_pack_int64(&pk, g->changed_ms);
+    if (out->oom) {
+        out->len = start;
+        return PD_ENOMEM;
+    }
+    return 0;
+}
+
+static bool get_int(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *out = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+int pd_changelog_decode_goal(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_goal *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mp_sane(data, len))
+        return bad(why, why_len, "truncated or corrupt msgpack");
+    size_t off = 0;
+    if (msgpack_unpack_next(&d->u, data, len, &off) != MSGPACK_UNPACK_SUCCESS)
+        return bad(why, why_len, "not msgpack");
+    if (off != len)
+        return bad(why, why_len, "%zu bytes after the record", len - off);
+    const msgpack_object *o = &d->u.data;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return bad(why, why_len, "record is not a map");
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        uint64_t u = 0;
+        int64_t x = 0;
+        bool ok = true;
+        uint32_t bit;
+        if (key_is(k, "v")) {
+            bit = 1;
+            ok = get_uint(v, UINT32_MAX, &u) && u == PD_CHANGELOG_VERSION;
+        } else if (key_is(k, "fp")) {
+            bit = 2;
+            ok = get_uint(v, UINT64_MAX, &out->fingerprint);
+        } else if (key_is(k, "goal")) {
+            bit = 4;
+            ok = get_str(v, &out->id) && out->id.len;
+        } else if (key_is(k, "state")) {
+            bit = 8;
+            ok = get_int(v, &x) && x >= -1 && x <= 1;
+            out->state = (int8_t)x;
+        } else if (key_is(k, "has")) {
+            bit = 16;
+            ok = v->type == MSGPACK_OBJECT_BOOLEAN;
+            out->has_value = ok && v->via.boolean;
+        } else if (key_is(k, "value")) {
+            bit = 32;
+            ok = v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32;
+            out->value = ok ? v->via.f64 : 0;
+        } else if (key_is(k, "changed")) {
+            bit = 64;
+            ok = get_int(v, &out->changed_ms);
+        } else {
+            return bad(why, why_len, "unknown key");
+        }
+        if (!ok)
+            return bad(why, why_len, "\"%.*s\": wrong type, value or version", (int)k->via.str.size,
+                       k->via.str.ptr);
+        if (seen & bit)
+            return bad(why, why_len, "a key appears twice");
+        seen |= bit;
+    }
+    if (seen != 127)
+        return bad(why, why_len, "missing keys (have mask %#x)", seen);
+    return 0;
+}
+
+/* ---------- account records ---------- */
+
+bool pd_changelog_key_is_acct(pd_str key)
+{
+    return pd_str_iprefix(key, PD_CHANGELOG_ACCT_PREFIX);
+}
+
+int pd_changelog_encode_acct(const pd_changelog_acct *a, pd_buf *out)
+{
+    size_t start = out->len;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, buf_write);
+    msgpack_pack_map(&pk, 8);
+    pack_key(&pk, "v");
+    msgpack_pack_uint32(&pk, PD_CHANGELOG_VERSION);
+    pack_key(&pk, "fp");
+    msgpack_pack_uint64(&pk, a->fingerprint);
+    pack_key(&pk, "acct");
+    pack_str(&pk, a->account);
+    pack_key(&pk, "cloud");
+    msgpack_pack_uint8(&pk, a->cloud);
+    pack_key(&pk, "has_score");
+    if (a->has_score)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    pack_key(&pk, "num");
+    msgpack_pack_double(&pk, a->score_num);
+    pack_key(&pk, "den");
+    msgpack_pack_double(&pk, a->score_den);
+    pack_key(&pk, "comp");
+    msgpack_pack_array(&pk, a->ncomp);
+    for (uint32_t i = 0; i < a->ncomp; i++) {
+        msgpack_pack_array(&pk, 4);
+        pack_str(&pk, a->comp[i].key);
+        msgpack_pack_uint32(&pk, a->comp[i].passed);
+        msgpack_pack_uint32(&pk, a->comp[i].failed);
+        msgpack_pack_uint64(&pk, a->comp[i].goals);
+    }
+    if (out->oom) {
+        out->len = start;
+        return PD_ENOMEM;
+    }
+    return 0;
+}
+
+static bool get_f64(const msgpack_object *o, double *out)
+{
+    if (o->type != MSGPACK_OBJECT_FLOAT64 && o->type != MSGPACK_OBJECT_FLOAT32)
+        return false;
+    *out = o->via.f64;
+    return *out == *out; /* not NaN */
+}
+
+int pd_changelog_decode_acct(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_acct *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mp_sane(data, len))
+        return bad(why, why_len, "truncated or corrupt msgpack");
+    size_t off = 0;
+    if (msgpack_unpack_next(&d->u, data, len, &off) != MSGPACK_UNPACK_SUCCESS)
+        return bad(why, why_len, "not msgpack");
+    if (off != len)
+        return bad(why, why_len, "%zu bytes after the record", len - off);
+    const msgpack_object *o = &d->u.data;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return bad(why, why_len, "record is not a map");
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
+        uint64_t u = 0;
+        bool ok = true;
+        uint32_t bit;
+        if (key_is(k, "v")) {
+            bit = 1;
+            ok = get_uint(v, UINT32_MAX, &u) && u == PD_CHANGELOG_VERSION;
+        } else if (key_is(k, "fp")) {
+            bit = 2;
+            ok = get_uint(v, UINT64_MAX, &out->fingerprint);
+        } else if (key_is(k, "acct")) {
+            bit = 4;
+            ok = get_str(v, &out->account) && out->account.len;
+        } else if (key_is(k, "cloud")) {
+            bit = 8;
+            ok = get_uint(v, PD_CLOUD__COUNT - 1, &u);
+            out->cloud = (uint8_t)u;
+        } else if (key_is(k, "has_score")) {
+            bit = 16;
+            ok = v->type == MSGPACK_OBJECT_BOOLEAN;
+            out->has_score = ok && v->via.boolean;
+        } else if (key_is(k, "num")) {
+            bit = 32;
+            ok = get_f64(v, &out->score_num);
+        } else if (key_is(k, "den")) {
+            bit = 64;
+            ok = get_f64(v, &out->score_den);
+        } else if (key_is(k, "comp")) {
+            bit = 128;
+            ok = v->type == MSGPACK_OBJECT_ARRAY;
+            uint32_t n = ok ? v->via.array.size : 0;
+            if (n > d->comp_cap) {
+                pd_changelog_comp *nc = realloc(d->comp, (size_t)n * sizeof(*nc));
+                if (!nc)
+                    return PD_ENOMEM;
+                d->comp = nc;
+                d->comp_cap = n;
+            }
+            for (uint32_t j = 0; ok && j < n; j++) {
+                const msgpack_object *e = &v->via.array.ptr[j];
+                pd_changelog_comp *c = &d->comp[j];
+                uint64_t pa = 0, fa = 0;
+                ok = e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 4 &&
+                     get_str(&e->via.array.ptr[0], &c->key) && c->key.len &&
+                     get_uint(&e->via.array.ptr[1], UINT32_MAX, &pa) &&
+                     get_uint(&e->via.array.ptr[2], UINT32_MAX, &fa) &&
+                     get_uint(&e->via.array.ptr[3], UINT64_MAX, &c->goals);
+                c->passed = (uint32_t)pa;
+                c->failed = (uint32_t)fa;
+            }
+            out->comp = d->comp;
+            out->ncomp = ok ? n : 0;
+        } else {
+            return bad(why, why_len, "unknown key");
+        }
+        if (!ok)
+            return bad(why, why_len, "\"%.*s\": wrong type, value or version", (int)k->via.str.size,
+                       k->via.str.ptr);
+        if (seen & bit)
+            return bad(why, why_len, "a key appears twice");
+        seen |= bit;
+    }
+    if (seen != 255)
         return bad(why, why_len, "missing keys (have mask %#x)", seen);
     return 0;
 }

@@ -22,6 +22,8 @@
 
 #define PD_CHANGELOG_VERSION 1
 
+typedef struct pd_changelog_dec pd_changelog_dec; /* a reusable decoder */
+
 typedef struct pd_changelog_pair {
     pd_str control;   /* control key (lowercase, as the engine interned it); its name, goals
                          and frameworks are in the control's own record */
@@ -63,12 +65,52 @@ typedef struct pd_changelog_ctl {
 } pd_changelog_ctl;
 
 #define PD_CHANGELOG_CTL_PREFIX "#ctl:"
+
+/* A goal's met/breached state (key "#goal:" + goal id): restored with the resources, so a
+ * changelog-only restore does not re-announce a goal flip the old process already signalled. */
+typedef struct pd_changelog_goal {
+    uint64_t fingerprint;
+    pd_str id;
+    int8_t state; /* -1 unset, 0 breached, 1 met */
+    bool has_value;
+    double value;
+    int64_t changed_ms;
+} pd_changelog_goal;
+
+#define PD_CHANGELOG_GOAL_PREFIX "#goal:"
+
+/* An account's secure score and its regulatory-compliance records (key "#acct:" + account):
+ * what score and compliance goals measure when those events arrive. */
+typedef struct pd_changelog_comp {
+    pd_str key; /* "account|standard|control|assessment" */
+    uint32_t passed, failed;
+    uint64_t goals; /* compliance goals it counts for (bit per goal index) */
+} pd_changelog_comp;
+
+typedef struct pd_changelog_acct {
+    uint64_t fingerprint;
+    pd_str account;
+    uint8_t cloud;
+    bool has_score;
+    double score_num, score_den;
+    const pd_changelog_comp *comp;
+    uint32_t ncomp;
+} pd_changelog_acct;
+
+#define PD_CHANGELOG_ACCT_PREFIX "#acct:"
+bool pd_changelog_key_is_acct(pd_str key);
+int pd_changelog_encode_acct(const pd_changelog_acct *a, pd_buf *out);
+int pd_changelog_decode_acct(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_acct *out, char *why, size_t why_len);
+bool pd_changelog_key_is_goal(pd_str key);
+int pd_changelog_encode_goal(const pd_changelog_goal *g, pd_buf *out);
+int pd_changelog_decode_goal(pd_changelog_dec *d, const void *data, size_t len,
+                             pd_changelog_goal *out, char *why, size_t why_len);
 bool pd_changelog_key_is_control(pd_str key);
 
 /* Appends r as a msgpack map to out. Returns 0 or PD_ENOMEM. */
 int pd_changelog_encode(const pd_changelog_res *r, pd_buf *out);
 
-typedef struct pd_changelog_dec pd_changelog_dec;
 int pd_changelog_dec_create(pd_changelog_dec **out);
 void pd_changelog_dec_destroy(pd_changelog_dec *d);
 /* Decodes one record value. PD_EINVAL (why says what) for anything that is not a complete,
@@ -95,15 +137,37 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
 uint32_t pd_engine_control_count(const pd_engine *e);
 int pd_engine_export_control(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
 int pd_engine_import_control(pd_engine *e, const pd_changelog_ctl *c);
+/* Goal i's state record (key "#goal:" + id into key_out); import sets the goal of the same id
+ * (PD_ENOTFOUND when this goal set has none). */
+int pd_engine_export_goal(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
+int pd_engine_import_goal(pd_engine *e, const pd_changelog_goal *g);
+/* Accounts run 1..count. export_account appends account i's record (its compliance records
+ * included) and its key; import_account sets the account's score and compliance records and
+ * moves the score and compliance goals by the difference. */
+uint32_t pd_engine_account_count(const pd_engine *e);
+int pd_engine_export_account(const pd_engine *e, uint32_t i, pd_buf *out, pd_buf *key_out);
+int pd_engine_import_account(pd_engine *e, const pd_changelog_acct *a);
+/* Digests of every account's record into out[1..count] (one pass), for change tracking. */
+int pd_engine_account_digests(const pd_engine *e, uint64_t *out);
 /* Applies one record: creates or replaces the resource's attributes and pairs (pairs the
  * record does not name are removed), moving the goal counters by exactly the difference.
  * Timers are re-armed, and fire at the next advance when due. Emits no signal. A record
  * with another fingerprint is refused (PD_ESTATE). */
 int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *r);
+/* A tombstone: the resource's pairs are removed and it leaves every scope (gone). */
+int pd_engine_import_tombstone(pd_engine *e, pd_str id);
+/* Change tracking (pd_state_tracker): the id of a resource (0 when unknown), and digests of
+ * resources' exportable state into out[id] (out sized resource_count + 1): every resource
+ * when which is NULL (one pass over the pairs), else the nwhich ids listed. Two engines
+ * holding the same state for a resource give it the same digest. */
+uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon);
+int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
+                               uint32_t nwhich);
 /* After a changelog-only restore (no snapshot): sets the engine's event time (timers already
- * due fire at the next advance) and takes the goals' current values as their met/breached
- * state, without signals. Secure-score and regulatory-compliance records (per account, not
- * per resource) are not in the changelog: they come back with the next export of them. */
+ * due fire at the next advance); goals that got no state record take their current values as
+ * their met/breached state, without signals. Secure-score and regulatory-compliance records (per
+ * account, not per resource) are not in the changelog: they come back with the next export of them.
+ */
 int pd_engine_import_settle(pd_engine *e, int64_t now_ms);
 
 #endif

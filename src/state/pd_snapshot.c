@@ -3,7 +3,8 @@
  *   8   version u32, header length H u32
  *   16  header (H bytes): partition i32, payload version u32, created_ms i64, watermark_ms
  *       i64, pairs u64, resources u64, topic (u32 length + bytes), noffsets u32, then
- *       noffsets x (partition i32, offset i64). Readers skip header bytes they do not know.
+ *       noffsets x (partition i32, offset i64), changelog offset i64. Readers skip header
+ *       bytes they do not know.
  *   16+H payload length u64, payload
  *   end-8 checksum u64: pd_snapshot_file_sum(bytes 0..16+H+8, payload) */
 #include "pd_snapshot.h"
@@ -43,6 +44,7 @@ void pd_snapshot_meta_init(pd_snapshot_meta *m)
     m->partition = -1;
     m->watermark_ms = PD_TIME_NONE;
     m->payload_version = PD_ENGINE_STATE_VERSION;
+    m->changelog_offset = -1;
 }
 
 /* ---------- checksum ---------- */
@@ -141,6 +143,7 @@ static void header(pd_buf *b, const pd_snapshot_meta *m, size_t payload_len)
         put(b, &m->offsets[i].partition, 4);
         put(b, &m->offsets[i].offset, 8);
     }
+    put(b, &m->changelog_offset, 8);
     hlen = (uint32_t)(b->len - 16);
     if (!b->oom)
         memcpy(b->p + hlen_at, &hlen, 4);
@@ -294,6 +297,9 @@ int pd_snapshot_parse(const void *data, size_t len, pd_snapshot_meta *m, size_t 
         TAKE(&m->offsets[i].partition, 4);
         TAKE(&m->offsets[i].offset, 8);
     }
+    /* Added fields: absent in a shorter header (their defaults stay). */
+    if (he - h >= 8)
+        TAKE(&m->changelog_offset, 8);
 #undef TAKE
     *payload_off = off;
     *payload_len = (size_t)pl;

@@ -34,6 +34,9 @@ typedef struct pd_snapshot_meta {
     uint32_t payload_version;  /* PD_ENGINE_STATE_VERSION of the payload */
     uint32_t noffsets;
     pd_snapshot_offset offsets[PD_SNAPSHOT_MAX_OFFSETS];
+    /* The changelog partition's next offset when the snapshot was taken: a restore applies
+     * the changelog from there. -1 = none (apply the whole changelog partition). */
+    int64_t changelog_offset;
 } pd_snapshot_meta;
 
 void pd_snapshot_meta_init(pd_snapshot_meta *m);

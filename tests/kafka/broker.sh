@@ -67,10 +67,15 @@ fetch_jars() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports below the ephemeral range: while the broker is down (bounce), clients reconnecting
+# take ephemeral local ports, and one of them must not be the port the broker binds again.
 free_port() {
-    local p i
+    local p i lo=32768 span
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((lo - 1 - 10000))
+    [ "$span" -gt 1000 ] || die "no port range below the ephemeral ports ($lo)"
     for i in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
         if port_free "$p" && ! grep -qx "$p" "$STATE/ports" 2>/dev/null; then
             echo "$p" >>"$STATE/ports"
             echo "$p"
@@ -119,6 +124,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
+# Tests stamp generated messages with their (simulated, months old) event time: keep
+# everything, or time-based retention would delete it within minutes.
+log.retention.ms=-1
 num.network.threads=2
 num.io.threads=2
 background.threads=2

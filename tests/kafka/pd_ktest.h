@@ -95,7 +95,7 @@ static inline void pd_ktest_rt_settled(evutil_socket_t fd, short what, void *arg
     event_base_loopbreak(((pd_ktest_rt *)arg)->base);
 }
 
-static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
+static inline bool pd_ktest_rt_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
 {
     pd_ktest_rt *rt = ctx;
     char buf[32];
@@ -106,7 +106,7 @@ static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_me
     buf[len] = '\0';
     if (sscanf(buf, "msg-%u", &idx) != 1 || idx >= rt->n) {
         rt->foreign++;
-        return;
+        return false;
     }
     if (rt->seen[idx]++ == 0)
         rt->unique++;
@@ -118,6 +118,7 @@ static inline void pd_ktest_rt_message(void *ctx, pd_kafka *k, const rd_kafka_me
         struct timeval tv = {1, 500000};
         evtimer_add(rt->settle, &tv);
     }
+    return false;
 }
 
 static inline void pd_ktest_rt_timeout(evutil_socket_t fd, short what, void *arg)
@@ -207,6 +208,125 @@ static inline int pd_ktest_consume_all(pd_ktest_rt *rt, const pd_kafka_conf *con
         event_free(rt->settle);
     rt->settle = NULL;
     return rc;
+}
+
+/* ---- reading a whole topic ----------------------------------------------------------- */
+
+typedef void (*pd_ktest_msg_fn)(void *ctx, const rd_kafka_message_t *m);
+
+typedef struct pd_ktest_collect_state {
+    struct event_base *base;
+    pd_ktest_msg_fn fn;
+    void *ctx;
+    uint64_t count;
+    int64_t last_ms;
+    uint32_t idle_ms;
+    bool assigned;
+    struct event *t;
+} pd_ktest_collect_state;
+
+static inline int64_t pd_ktest_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline bool pd_ktest_collect_msg(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
+{
+    pd_ktest_collect_state *cs = ctx;
+    PD_UNUSED(k);
+    cs->count++;
+    cs->last_ms = pd_ktest_now_ms();
+    cs->fn(cs->ctx, m);
+    return false;
+}
+
+static inline bool pd_ktest_collect_assigned(void *ctx, pd_kafka *k,
+                                             rd_kafka_topic_partition_list_t *parts)
+{
+    pd_ktest_collect_state *cs = ctx;
+    PD_UNUSED(k);
+    PD_UNUSED(parts);
+    cs->last_ms = pd_ktest_now_ms(); /* idle counts from the assignment */
+    cs->assigned = true;
+    return false;
+}
+
+static inline void pd_ktest_collect_tick(evutil_socket_t fd, short what, void *arg)
+{
+    pd_ktest_collect_state *cs = arg;
+    PD_UNUSED(fd);
+    PD_UNUSED(what);
+    if (cs->assigned && pd_ktest_now_ms() - cs->last_ms >= cs->idle_ms)
+        event_base_loopbreak(cs->base);
+}
+
+/* Reads every partition of topic from the beginning (assigned, no group), calling fn per
+ * message, until no message came for idle_ms (counted from the start too) or timeout_s.
+ * Returns the count. */
+static inline uint64_t pd_ktest_collect(const pd_kafka_conf *conf, const char *topic,
+                                        uint32_t idle_ms, int timeout_s, pd_ktest_msg_fn fn,
+                                        void *ctx)
+{
+    char err[512], group[96];
+    pd_ktest_collect_state cs = {
+        .base = event_base_new(), .fn = fn, .ctx = ctx, .idle_ms = idle_ms};
+    pd_kafka_conf *cc = NULL;
+    pd_kafka *c = NULL;
+    pd_kafka_conf_copy(conf, &cc);
+    pd_ktest_unique(group, sizeof(group), "pd-test-collect");
+    pd_kafka_conf_set(cc, "group.id", group);
+    pd_kafka_conf_set(cc, "auto.offset.reset", "earliest");
+    pd_kafka_opts o = {.role = PD_KAFKA_CONSUMER, .conf = cc, .base = cs.base, .ctx = &cs};
+    o.h.message = pd_ktest_collect_msg;
+    o.h.assigned = pd_ktest_collect_assigned;
+    if (pd_kafka_new(&o, &c, err, sizeof(err)) == 0) {
+        /* every partition, assigned by hand: no group join to wait for */
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(pd_kafka_rk(c), topic, NULL);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+        if (rd_kafka_metadata(pd_kafka_rk(c), 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1)
+            for (int i = 0; i < md->topics[0].partition_cnt; i++)
+                rd_kafka_topic_partition_list_add(l, topic, md->topics[0].partitions[i].id)
+                    ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_assign(pd_kafka_rk(c), l);
+        rd_kafka_topic_partition_list_destroy(l);
+        cs.assigned = true;
+        cs.last_ms = pd_ktest_now_ms();
+        cs.t = event_new(cs.base, -1, EV_PERSIST, pd_ktest_collect_tick, &cs);
+        struct timeval tv = {0, 100000};
+        event_add(cs.t, &tv);
+        pd_ktest_rt rt = {.base = cs.base};
+        pd_ktest_run(&rt, timeout_s);
+        event_free(cs.t);
+        pd_kafka_destroy(c);
+    } else {
+        fprintf(stderr, "collect: %s\n", err);
+    }
+    pd_kafka_conf_destroy(cc);
+    event_base_free(cs.base);
+    return cs.count;
+}
+
+/* A header's value as a NUL-terminated string in buf ("" when absent). */
+static inline const char *pd_ktest_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                                          size_t n)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    buf[0] = '\0';
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h &&
+        rd_kafka_header_get_last(h, name, &v, &len) == RD_KAFKA_RESP_ERR_NO_ERROR && v) {
+        len = len < n - 1 ? len : n - 1;
+        memcpy(buf, v, len);
+        buf[len] = '\0';
+    }
+    return buf;
 }
 
 #endif

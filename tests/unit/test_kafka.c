@@ -230,7 +230,7 @@ typedef struct pr {
     struct event *t;
 } pr;
 
-static void pr_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *msg)
+static bool pr_message(void *ctx, pd_kafka *k, rd_kafka_message_t *msg)
 {
     pr *p = ctx;
     pd_ktest_rt_message(&p->rt, k, msg);
@@ -242,6 +242,7 @@ static void pr_message(void *ctx, pd_kafka *k, const rd_kafka_message_t *msg)
         assert_int_equal(pd_kafka_pause(k), 0);
         assert_true(pd_kafka_paused(k));
     }
+    return false;
 }
 
 static void pr_timer(evutil_socket_t fd, short what, void *arg)

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* Changelog records: msgpack round trip, hostile values refused, and an engine rebuilt only
  * from its resources' records measures the same per-resource goals and, fed the rest of the
  * stream, raises the same per-resource signals as the engine that wrote them. */
@@ -7,9 +8,11 @@
 #include "pd_engine_state.h"
 #include "pd_gen.h"
 #include "pd_processor.h"
+#include "pd_state.h"
 #include "pd_time.h"
 
 #include <msgpack.h>
+#include <unistd.h>
 
 static void test_round_trip(void **state)
 {
@@ -148,6 +151,23 @@ static void test_hostile(void **state)
         msgpack_pack_uint32(&pk, i == 0 ? 200 : 1);
     assert_int_equal(pd_changelog_decode(d, b.p, b.len, &o, why, sizeof(why)), PD_EINVAL);
     assert_non_null(strstr(why, "pair 0"));
+    /* Goal records: round trip, and a state out of range. */
+    pd_changelog_goal gin = {42, PD_STR_LIT("edr-prod"), 0, true, 97.5, 1767225600000LL}, gout;
+    pd_buf_reset(&b);
+    assert_int_equal(pd_changelog_encode_goal(&gin, &b), 0);
+    assert_int_equal(pd_changelog_decode_goal(d, b.p, b.len, &gout, why, sizeof(why)), 0);
+    assert_true(gout.fingerprint == 42 && pd_str_eq(gout.id, gin.id) && gout.state == 0 &&
+                gout.has_value && gout.value == 97.5 && gout.changed_ms == gin.changed_ms);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(pd_changelog_decode_goal(d, b.p, n, &gout, why, sizeof(why)), PD_EINVAL);
+    gin.state = 1;
+    pd_buf_reset(&b);
+    assert_int_equal(pd_changelog_encode_goal(&gin, &b), 0);
+    char *st = memmem(b.p, b.len, "state", 5); /* the key; its value (fixint 1) follows */
+    assert_non_null(st);
+    assert_int_equal(st[5], 0x01);
+    st[5] = 0x05;
+    assert_int_equal(pd_changelog_decode_goal(d, b.p, b.len, &gout, why, sizeof(why)), PD_EINVAL);
     pd_buf_free(&b);
     pd_changelog_dec_destroy(d);
 }
@@ -341,12 +361,255 @@ static void test_engine_from_records(void **state)
     free(off);
 }
 
+/* The restore path of an assignment: the snapshot taken at cut1, then the changelog records
+ * written up to cut2 (every control and resource: a compacted topic's latest records). */
+static void feed_range(pd_processor *p, const pd_buf *msgs, const size_t *off, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        assert_int_equal(pd_processor_feed(p, msgs->p + off[i], off[i + 1] - off[i], PD_FMT_AUTO,
+                                           PD_STR_LIT("assessments")),
+                         0);
+}
+
+static void test_snapshot_then_changelog(void **state)
+{
+    (void)state;
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.seed = 11;
+    go.servers = 100;
+    go.days = 18;
+    go.inventory = true;
+    go.churn = 0.1;
+    go.delete_rate = 0.01;
+    pd_diag dg = {{0}};
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    pd_buf msgs;
+    pd_buf_init(&msgs);
+    size_t *off = malloc(sizeof(size_t) * 200000), n = 0;
+    off[0] = 0;
+    pd_gen_meta meta;
+    int64_t last = PD_TIME_NONE;
+    while (n + 1 < 200000 && pd_gen_next(g, &msgs, &meta) == 0) {
+        off[++n] = msgs.len;
+        if (meta.time_ms > last)
+            last = meta.time_ms;
+    }
+    pd_gen_destroy(g);
+    size_t cut1 = n / 3, cut2 = n * 2 / 3;
+    ids ca = {0}, cb = {0};
+    ca.tag = 'a';
+    cb.tag = 'b';
+    pd_processor *a = mk_proc(&ca), *b = mk_proc(&cb);
+    pd_engine *ea = pd_processor_engine(a), *eb = pd_processor_engine(b);
+    feed_range(a, &msgs, off, 0, cut1);
+    char dir[] = "/tmp/pd-test-cl.XXXXXX", path[256], why[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/p0.snap", dir);
+    pd_snapshot_meta m;
+    pd_snapshot_meta_init(&m);
+    pd_buf scratch, rec, key;
+    pd_buf_init(&scratch);
+    pd_buf_init(&rec);
+    pd_buf_init(&key);
+    assert_int_equal(pd_snapshot_save_engine(path, ea, &m, &scratch, why, sizeof(why)), 0);
+    feed_range(a, &msgs, off, cut1, cut2);
+
+    assert_int_equal(pd_state_restore_snapshot(eb, path, &m, &scratch, why, sizeof(why)), 0);
+    pd_changelog_dec *dec = NULL;
+    assert_int_equal(pd_changelog_dec_create(&dec), 0);
+    for (uint32_t i = 1; i <= pd_engine_control_count(ea); i++) {
+        pd_buf_reset(&rec);
+        pd_buf_reset(&key);
+        assert_int_equal(pd_engine_export_control(ea, i, &rec, &key), 0);
+        if (pd_state_apply(eb, dec, key.p, key.len, rec.p, rec.len, why, sizeof(why)))
+            fail_msg("control %u: %s", i, why);
+    }
+    for (uint32_t i = 1; i <= pd_engine_resource_count(ea); i++) {
+        pd_str k;
+        pd_buf_reset(&rec);
+        assert_int_equal(pd_engine_export_resource(ea, i, &rec, &k), 0);
+        if (pd_state_apply(eb, dec, k.p, k.len, rec.p, rec.len, why, sizeof(why)))
+            fail_msg("resource %u: %s", i, why);
+    }
+    /* A record under the wrong key is refused. */
+    pd_str k1;
+    pd_buf_reset(&rec);
+    assert_int_equal(pd_engine_export_resource(ea, 1, &rec, &k1), 0);
+    assert_int_equal(pd_state_apply(eb, dec, "x", 1, rec.p, rec.len, why, sizeof(why)), PD_EINVAL);
+    assert_int_equal(pd_engine_import_settle(eb, pd_engine_now(ea)), 0);
+
+    ca.collect = cb.collect = true;
+    feed_range(a, &msgs, off, cut2, n);
+    feed_range(b, &msgs, off, cut2, n);
+    assert_int_equal(pd_processor_advance(a, last + 10 * 86400000LL), 0);
+    assert_int_equal(pd_processor_advance(b, last + 10 * 86400000LL), 0);
+    fprintf(stderr, "snapshot + changelog: %zu and %zu per-resource signals after the cut\n", ca.n,
+            cb.n);
+    assert_true(ca.n > 0);
+    assert_int_equal(ca.n, cb.n);
+    qsort(ca.v, ca.n, 33, id_cmp);
+    qsort(cb.v, cb.n, 33, id_cmp);
+    for (size_t i = 0; i < ca.n; i++)
+        assert_string_equal(ca.v[i], cb.v[i]);
+    for (uint32_t i = 0; i < pd_engine_goal_count(ea); i++) {
+        pd_goal_status x, y;
+        pd_engine_goal_status(ea, i, &x);
+        pd_engine_goal_status(eb, i, &y);
+        if (x.goal->kind == PD_GOAL_CONTROL || x.goal->kind == PD_GOAL_COVERAGE ||
+            x.goal->kind == PD_GOAL_SLA)
+            assert_true(x.value == y.value && x.violators == y.violators &&
+                        x.denominator == y.denominator);
+    }
+    unlink(path);
+    rmdir(dir);
+    free(ca.v);
+    free(cb.v);
+    pd_processor_destroy(a);
+    pd_processor_destroy(b);
+    pd_changelog_dec_destroy(dec);
+    pd_buf_free(&scratch);
+    pd_buf_free(&rec);
+    pd_buf_free(&key);
+    pd_buf_free(&msgs);
+    free(off);
+}
+
+/* The producer side: a tracker marks each message's resource and collects records every so
+ * often; a second engine that only reads those records ends with the same state. */
+typedef struct sink_b {
+    pd_engine *e;
+    pd_changelog_dec *dec;
+    uint64_t records, bytes;
+} sink_b;
+
+static int to_b(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    sink_b *s = ctx;
+    char why[256];
+    s->records++;
+    s->bytes += vlen;
+    int rc = pd_state_apply(s->e, s->dec, key, klen, value, vlen, why, sizeof(why));
+    if (rc)
+        fail_msg("apply: %s", why);
+    return rc;
+}
+
+static void test_tracker(void **state)
+{
+    (void)state;
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.seed = 21;
+    go.servers = 90;
+    go.days = 15;
+    go.inventory = true;
+    go.churn = 0.1;
+    go.delete_rate = 0.01;
+    pd_diag dg = {{0}};
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    ids ca = {0}, cb = {0};
+    pd_processor *a = mk_proc(&ca), *b = mk_proc(&cb);
+    pd_engine *ea = pd_processor_engine(a);
+    sink_b sb = {pd_processor_engine(b), NULL, 0, 0};
+    assert_int_equal(pd_changelog_dec_create(&sb.dec), 0);
+    pd_state_tracker *t = NULL;
+    assert_int_equal(pd_state_tracker_create(&t), 0);
+    pd_buf msg;
+    pd_buf_init(&msg);
+    pd_gen_meta meta;
+    uint64_t n = 0, collects = 0;
+    for (;;) {
+        pd_buf_reset(&msg);
+        if (pd_gen_next(g, &msg, &meta))
+            break;
+        if (meta.key && meta.key[0])
+            assert_int_equal(pd_state_tracker_mark(t, ea, pd_str_c(meta.key)), 0);
+        assert_int_equal(
+            pd_processor_feed(a, msg.p, msg.len, PD_FMT_AUTO, PD_STR_LIT("assessments")), 0);
+        if (++n % 97 == 0) {
+            assert_int_equal(pd_state_tracker_collect(t, ea, to_b, &sb, NULL), 0);
+            collects++;
+        }
+    }
+    uint32_t last_n = 0;
+    assert_int_equal(pd_state_tracker_collect(t, ea, to_b, &sb, &last_n), 0);
+    /* Nothing changed since: nothing more to write. */
+    assert_int_equal(pd_state_tracker_collect(t, ea, to_b, &sb, &last_n), 0);
+    assert_int_equal(last_n, 0);
+    pd_engine *eb = sb.e;
+    assert_int_equal(pd_engine_import_settle(eb, pd_engine_now(ea)), 0);
+    pd_engine_stats st;
+    pd_engine_stats_get(ea, &st);
+    uint32_t nscore = 0;
+    for (uint32_t i = 0; i < pd_engine_goal_count(ea); i++) {
+        pd_goal_status x;
+        pd_engine_goal_status(ea, i, &x);
+        nscore +=
+            (x.goal->kind == PD_GOAL_SCORE || x.goal->kind == PD_GOAL_COMPLIANCE) && x.has_value;
+    }
+    assert_true(nscore > 0); /* the stream must exercise account records */
+    fprintf(stderr,
+            "tracker: %llu messages, %llu collects, %llu records (%.1f per collect), %llu "
+            "bytes; %llu pairs\n",
+            (unsigned long long)n, (unsigned long long)collects, (unsigned long long)sb.records,
+            (double)sb.records / (double)(collects + 1), (unsigned long long)sb.bytes,
+            (unsigned long long)st.pairs);
+    /* Every resource's state is the same in both. */
+    uint32_t na = pd_engine_resource_count(ea), nb = pd_engine_resource_count(eb);
+    assert_int_equal(na, nb);
+    uint64_t *da = calloc(na + 1, 8), *db = calloc(nb + 1, 8);
+    assert_int_equal(pd_engine_resource_digests(ea, da, NULL, 0), 0);
+    assert_int_equal(pd_engine_resource_digests(eb, db, NULL, 0), 0);
+    pd_buf rec;
+    pd_buf_init(&rec);
+    for (uint32_t r = 1; r <= na; r++) {
+        pd_str k;
+        pd_buf_reset(&rec);
+        assert_int_equal(pd_engine_export_resource(ea, r, &rec, &k), 0);
+        uint32_t rb = pd_engine_resource_find(eb, k);
+        assert_true(rb != 0);
+        if (da[r] != db[rb])
+            fail_msg("resource %.*s differs", (int)k.len, k.p);
+    }
+    for (uint32_t i = 0; i < pd_engine_goal_count(ea); i++) {
+        pd_goal_status x, y;
+        pd_engine_goal_status(ea, i, &x);
+        pd_engine_goal_status(eb, i, &y);
+        /* Every kind: score and compliance goals come back through the account records. */
+        if (x.value != y.value || x.violators != y.violators || x.numerator != y.numerator ||
+            x.denominator != y.denominator || x.has_value != y.has_value)
+            fail_msg("goal %s (%s): %g %llu/%llu vs %g %llu/%llu", x.goal->id,
+                     pd_goal_kind_name(x.goal->kind), x.value, (unsigned long long)x.numerator,
+                     (unsigned long long)x.denominator, y.value, (unsigned long long)y.numerator,
+                     (unsigned long long)y.denominator);
+        /* Met/breached and when it last flipped: from the goal records, for every goal. */
+        assert_true(x.met == y.met);
+        assert_int_equal(x.changed_ms, y.changed_ms);
+    }
+    free(da);
+    free(db);
+    pd_buf_free(&rec);
+    pd_buf_free(&msg);
+    pd_state_tracker_destroy(t);
+    pd_changelog_dec_destroy(sb.dec);
+    pd_processor_destroy(a);
+    pd_processor_destroy(b);
+    pd_gen_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_engine_from_records),
+        cmocka_unit_test(test_snapshot_then_changelog),
+        cmocka_unit_test(test_tracker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,7 @@ static void sample_meta(pd_snapshot_meta *m)
     m->noffsets = 3;
     for (uint32_t i = 0; i < 3; i++)
         m->offsets[i] = (pd_snapshot_offset){(int32_t)i * 4, 1000 + (int64_t)i * 77};
+    m->changelog_offset = 123456789012LL;
 }
 
 static void test_round_trip(void **state)
@@ -94,6 +95,7 @@ static void test_round_trip(void **state)
     assert_int_equal(r.offsets[2].partition, 8);
     assert_int_equal(r.offsets[2].offset, 1154);
     assert_int_equal(r.payload_version, PD_ENGINE_STATE_VERSION);
+    assert_int_equal(r.changelog_offset, 123456789012LL);
 
     /* Replacing it leaves no temporary file behind and the new content in place. */
     m.partition = 9;
@@ -230,7 +232,7 @@ static void test_lying_header(void **state)
         const char *reason;
     } lies[] = {{topic_at, 200, "too short"}, {topic_at, 0xffffffffu, "topic"},
                 {noff_at, 5000, "offsets"},   {noff_at, 4, "too short"},
-                {12, 4, "payload"},         {12, 0xfffffff0u, "truncated"}};
+                {12, 4, "payload"},           {12, 0xfffffff0u, "truncated"}};
     for (size_t k = 0; k < PD_ARRAY_LEN(lies); k++) {
         char *c = malloc(n);
         memcpy(c, raw, n);

@@ -1,0 +1,117 @@
+/* pd_runtime.h: the streaming runtime of `postured run` and `postured demo`: one consumer
+ * and one producer (pd_kafka) on one libevent loop, feeding every input message to a
+ * processor and writing what it produces (signals, goal status, dead letters) to the output
+ * topics, at least once.
+ *
+ * Delivery: an input offset is committed only after everything its message caused (signals,
+ * status records, its dead letter) has a successful delivery report. Per partition the
+ * runtime keeps a FIFO of the messages with outputs still in flight; the safe offset is the
+ * oldest such message's offset, or the last processed offset + 1 when none is. Safe offsets
+ * are committed asynchronously every commit interval, on revoke (not when lost), and
+ * synchronously at shutdown. A failed delivery is produced again (message.timeout.ms is
+ * infinite by default), so a broker outage delays commits and never loses output.
+ *
+ * Backpressure: when more than max_in_flight outputs await their delivery report, every
+ * input partition is paused (rd_kafka_pause_partitions); they resume once half have drained,
+ * so memory stays bounded.
+ *
+ * State after a restart (until durable state exists, issue 8): with warm_start, each
+ * assigned partition is read again from its beginning; messages below the group's committed
+ * offset rebuild the processor's state with their outputs suppressed, and processing goes on
+ * live from the committed offset. The committed offsets are fetched off the loop thread (a
+ * helper thread around rd_kafka_committed); fetched messages wait until they are known.
+ *
+ * Order: fetched messages are buffered per partition and processed in timestamp order
+ * across partitions, always taking the partition whose next message is the oldest (Kafka
+ * Streams' rule); a partition with nothing buffered but more on the broker is waited for
+ * (up to 60 x order_wait_ms; order_wait_ms while its high watermark is unknown). With producers
+ * that stamp messages with event time (or append time), the processor sees one stream in time
+ * order, as `postured replay` does; a partition's own order is never changed. Buffers are bounded
+ * per partition (fetching pauses beyond).
+ *
+ * Dead letters: the original key and bytes, the original headers, plus headers
+ * postured.reason (code name), postured.error (message), postured.error.offset (byte offset),
+ * postured.source.topic, postured.source.partition, postured.source.offset.
+ *
+ * Ownership: the runtime copies the options' strings; conf objects are copied. Signals and
+ * data passed to pd_runtime_signal/_status/_dead_letter are copied before returning.
+ * Thread: the loop thread, except pd_runtime_finish/destroy (after the loop has stopped). */
+#ifndef PD_RUNTIME_H
+#define PD_RUNTIME_H
+
+#include "pd_kafka.h"
+#include "pd_model.h"
+#include "pd_signal.h"
+
+struct event_base;
+
+typedef struct pd_runtime pd_runtime;
+
+/* Feeds one input message to the processor; outputs come back through pd_runtime_signal,
+ * pd_runtime_status and pd_runtime_dead_letter during the call. Non-zero: a fatal error. */
+typedef int (*pd_runtime_feed_fn)(void *ctx, pd_runtime *rt, const char *msg, size_t len,
+                                  pd_format format, pd_str source);
+/* Asks for every goal's status now (call pd_runtime_status for each). */
+typedef void (*pd_runtime_status_all_fn)(void *ctx, pd_runtime *rt);
+
+typedef struct pd_runtime_input {
+    const char *topic;
+    pd_format format;
+} pd_runtime_input;
+
+typedef struct pd_runtime_opts {
+    struct event_base *base;
+    const pd_kafka_conf *consumer_conf; /* client settings (bootstrap, security, ...) */
+    const pd_kafka_conf *producer_conf;
+    const char *group;
+    const pd_runtime_input *inputs;
+    uint32_t ninputs;
+    /* output topics; NULL: that output is not written */
+    const char *out_drift, *out_breach, *out_status, *out_dead_letter;
+    uint32_t max_in_flight;       /* 0: 100000 */
+    uint32_t commit_interval_ms;  /* 0: 1000 */
+    uint32_t status_interval_ms;  /* 0: 30000 */
+    uint32_t shutdown_timeout_ms; /* 0: 10000 */
+    uint32_t exit_idle_ms;        /* 0: never; else stop after this long without input */
+    uint32_t budget, tick_ms;     /* pd_kafka_opts; budget also bounds one processing turn */
+    uint32_t order_wait_ms;       /* 0: 1000 (see "Order" above) */
+    bool warm_start;
+    pd_runtime_feed_fn feed;
+    void *feed_ctx;
+    pd_runtime_status_all_fn status_all; /* may be NULL */
+    void *status_ctx;
+    pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */
+    void *also_ctx;
+} pd_runtime_opts;
+
+typedef struct pd_runtime_stats {
+    uint64_t messages, warm_messages, signals, suppressed, status_records, dead_letters;
+    uint64_t delivered, redelivered, delivery_failed;
+    uint64_t commits, commit_errors, pauses, resumes;
+    uint64_t in_flight, max_in_flight_seen;
+    uint32_t partitions, holding;
+} pd_runtime_stats;
+
+int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, size_t errlen);
+/* Subscribes; processing starts on the loop. */
+int pd_runtime_start(pd_runtime *rt);
+/* Outputs (call from within feed or status_all; also valid outside: untracked). */
+int pd_runtime_signal(void *rt, const pd_signal *s); /* matches pd_signal_fn, ctx = runtime */
+int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t len);
+int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *message,
+                           size_t byte_offset, const void *data, size_t len);
+/* True while the current message only rebuilds state (outputs are suppressed). */
+bool pd_runtime_warming(const pd_runtime *rt);
+/* Begins the graceful stop: stop fetching, wait for outstanding deliveries; the loop is
+ * broken when done or when the drain part of the shutdown timeout is over. */
+void pd_runtime_stop(pd_runtime *rt);
+bool pd_runtime_stopping(const pd_runtime *rt);
+/* After the loop: final status records, flush, synchronous commit, leave the group.
+ * 0 when everything was delivered and committed within the timeout. Blocking. */
+int pd_runtime_finish(pd_runtime *rt);
+void pd_runtime_get_stats(const pd_runtime *rt, pd_runtime_stats *out);
+pd_kafka *pd_runtime_consumer(pd_runtime *rt);
+pd_kafka *pd_runtime_producer(pd_runtime *rt);
+void pd_runtime_destroy(pd_runtime *rt);
+
+#endif
