@@ -29,6 +29,7 @@ void pd_decode_opts_default(pd_decode_opts *o)
     o->max_message_bytes = 1u << 20;
     o->max_depth = 64;
     o->max_tokens = 262144;
+    o->no_prescan = false;
 }
 
 int pd_decoder_create(const pd_decode_opts *opts, pd_decoder **out)
@@ -68,6 +69,9 @@ void pd_decoder_destroy(pd_decoder *d)
     free(d->next);
     free(d->stack);
     free(d->scratch);
+    free(d->cjs);
+    free(d->quote);
+    free(d->qcheck);
     free(d);
 }
 
@@ -129,32 +133,280 @@ static int grow_tokens(pd_decoder *d)
     return 0;
 }
 
-static int tokenize(pd_decoder *d)
+/* jsmn over js[0, len) into the token array, growing it as needed. Returns jsmn's count or
+ * error; *pos is where jsmn stopped. One call site of jsmn_parse, so one inlined copy. */
+static int run_jsmn(pd_decoder *d, const char *js, size_t len, size_t *pos)
 {
     jsmn_parser p;
     jsmn_init(&p);
     for (;;) {
         /* Token 0 is a dummy so that index 0 can mean "absent" everywhere. */
-        int r = jsmn_parse(&p, d->js, d->len, d->tok + 1, d->tokcap - 1);
+        int r = jsmn_parse(&p, js, len, d->tok + 1, d->tokcap - 1);
+        *pos = p.pos;
         if (r >= 0) {
             d->ntok = p.toknext + 1;
             d->tok[0] = (jsmntok_t){.type = JSMN_UNDEFINED};
             d->next[0] = d->ntok;
-            return 0;
+            return r;
         }
-        if (r == JSMN_ERROR_NOMEM) {
-            if (d->tokcap >= d->opts.max_tokens)
-                return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, p.pos, "more than %u JSON tokens",
-                                   d->opts.max_tokens);
-            if (grow_tokens(d))
-                return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, p.pos,
-                                   "out of memory growing the token array");
-            continue;
-        }
-        if (r == JSMN_ERROR_PART)
-            return pd_dec_fail(d, PD_EDEC_SYNTAX, p.pos, "truncated JSON");
-        return pd_dec_fail(d, PD_EDEC_SYNTAX, p.pos, "invalid JSON");
+        if (r != JSMN_ERROR_NOMEM || d->tokcap >= d->opts.max_tokens)
+            return r;
+        if (grow_tokens(d))
+            return JSMN_ERROR_NOMEM - 100; /* out of memory, not out of tokens */
     }
+}
+
+/* ---------- pre-scan: strings out of jsmn's way ----------
+ *
+ * jsmn walks string contents one byte at a time, which was most of the decoder's time. The
+ * pre-scan finds the strings with 16-byte compares and writes a compact copy of the message
+ * in which every string is emptied ("..." -> ""); jsmn tokenizes that copy (it stays the
+ * tokenizer of the structure), and validate_fast() checks the tokens there and moves their
+ * offsets back onto the message.
+ *
+ * The copy yields exactly the tokens jsmn yields on the message when every string the
+ * pre-scan cut is one jsmn would parse as a string there: between the cuts both texts are
+ * identical, and the content cut holds no unescaped quote, no NUL and only escapes jsmn
+ * accepts (checked here), so jsmn leaves each string in the same state on both.
+ * validate_fast() checks that jsmn made a string token at every cut and no other one. Anything else
+ * (an unterminated string, a bad escape, a quote not after {[,: or a string jsmn did not see as
+ * one) takes the old path: jsmn over the message itself, which gives the exact error. */
+
+/* jsmn starts a string at a quote only after {, [, ',' or ':' (or at the very start). */
+static inline bool string_may_start(const char *js, size_t p)
+{
+    while (p > 0 && is_ws(js[p - 1]))
+        p--;
+    if (p == 0)
+        return true;
+    char c = js[p - 1];
+    return c == ':' || c == ',' || c == '{' || c == '[';
+}
+
+/* First byte at or after p that is '"', '\\', or a control or non-ASCII byte (ctl) or NUL
+ * (!ctl); len when none. */
+static inline size_t str_stop(const char *js, size_t p, size_t len, bool ctl)
+{
+#ifdef __SSE2__
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    for (; p + 16 <= len; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(js + p));
+        /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                                 ctl ? _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))
+                                     : _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+        unsigned mm = (unsigned)_mm_movemask_epi8(m);
+        if (mm)
+            return p + (size_t)__builtin_ctz(mm);
+    }
+#endif
+    for (; p < len; p++) {
+        unsigned char c = (unsigned char)js[p];
+        if (c == '"' || c == '\\' || (ctl ? (c < 0x20 || c >= 0x80) : c == 0))
+            return p;
+    }
+    return len;
+}
+
+static inline bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* String by string, for messages whose strings hold backslashes, control or non-ASCII
+ * bytes: fills quote[] (and qcheck[]); returns the number of quotes, or -1 for "take the
+ * old path". */
+static long quotes_by_string(pd_decoder *d)
+{
+    const char *js = d->js;
+    const size_t len = d->len;
+    size_t p = 0, n = 0;
+    for (;;) {
+        const char *qp = memchr(js + p, '"', len - p);
+        if (!qp)
+            break;
+        p = (size_t)(qp - js);
+        size_t e = p + 1;
+        uint8_t check = 0;
+        for (;;) {
+            e = str_stop(js, e, len, check == 0);
+            if (e >= len)
+                return -1;
+            char ch = js[e];
+            if (ch == '"')
+                break;
+            check = 1;
+            if (ch == '\\') {
+                /* The escapes jsmn accepts, consumed as jsmn does. */
+                if (e + 1 >= len)
+                    return -1;
+                switch (js[e + 1]) {
+                case '"':
+                case '/':
+                case '\\':
+                case 'b':
+                case 'f':
+                case 'r':
+                case 'n':
+                case 't':
+                    e += 2;
+                    break;
+                case 'u':
+                    if (e + 6 > len || !is_hex(js[e + 2]) || !is_hex(js[e + 3]) ||
+                        !is_hex(js[e + 4]) || !is_hex(js[e + 5]))
+                        return -1;
+                    e += 6;
+                    break;
+                default:
+                    return -1;
+                }
+            } else if (ch == 0) {
+                return -1;
+            } else {
+                e++;
+            }
+        }
+        d->qcheck[n / 2] = check;
+        d->quote[n++] = (uint32_t)p;
+        d->quote[n++] = (uint32_t)e;
+        p = e + 1;
+    }
+    d->qcheck_on = true;
+    return (long)n;
+}
+
+#ifdef __SSE2__
+/* Bit i of x: the parity of the bits 0..i of x (inside-a-string bits from quote bits). */
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+/* 64 bytes at a time: bit masks of quotes and of backslash, control and non-ASCII bytes.
+ * When no string holds one of the latter, every quote opens or closes a string: fills
+ * quote[] and returns the number of quotes; -2 otherwise (then quotes_by_string). */
+static long quotes_by_block(pd_decoder *d)
+{
+    const char *js = d->js;
+    const size_t len = d->len;
+    uint32_t *out = d->quote;
+    char tail[64];
+    size_t n = 0;
+    uint64_t in = 0; /* all ones inside a string carried over from the previous block */
+    const __m128i vq = _mm_set1_epi8('"'), vb = _mm_set1_epi8('\\'), vc = _mm_set1_epi8(0x20);
+    for (size_t base = 0; base < len; base += 64) {
+        const char *bp = js + base;
+        if (len - base < 64) {
+            memset(tail, ' ', sizeof(tail)); /* spaces set no bit */
+            memcpy(tail, bp, len - base);
+            bp = tail;
+        }
+        uint64_t q = 0, sp = 0;
+        for (int k = 0; k < 4; k++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(bp + 16 * k));
+            q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq)) << (16 * k);
+            /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
+            sp |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                      _mm_or_si128(_mm_cmpeq_epi8(v, vb), _mm_cmplt_epi8(v, vc)))
+                  << (16 * k);
+        }
+        /* From each opening quote (included) to its closing quote (excluded). */
+        uint64_t inside = prefix_xor(q) ^ in;
+        if (sp & inside)
+            return -2;
+        in = (uint64_t)((int64_t)inside >> 63);
+        while (q) {
+            out[n++] = (uint32_t)(base + (unsigned)__builtin_ctzll(q));
+            q &= q - 1;
+        }
+    }
+    d->qcheck_on = false;
+    return (long)n;
+}
+#endif
+
+/* Builds the compact copy (length *clen) and quote[] (*nq entries). Returns 0, or 1 for
+ * "take the old path". */
+static int prescan(pd_decoder *d, size_t *clen, size_t *nq)
+{
+    const char *js = d->js;
+    const size_t len = d->len;
+    if (d->cjcap < len + 64) {
+        size_t cap = PD_MAX(len + 64, d->cjcap * 2);
+        char *c = realloc(d->cjs, cap);
+        if (!c)
+            return 1;
+        d->cjs = c;
+        d->cjcap = cap;
+    }
+    if (d->qcap < len + 1) {
+        size_t cap = PD_MAX(len + 1, d->qcap * 2);
+        uint32_t *q = realloc(d->quote, sizeof(*q) * cap);
+        if (!q)
+            return 1;
+        d->quote = q;
+        uint8_t *qc = realloc(d->qcheck, cap / 2 + 1);
+        if (!qc)
+            return 1;
+        d->qcheck = qc;
+        d->qcap = cap;
+    }
+    long n = -2;
+#ifdef __SSE2__
+    n = quotes_by_block(d);
+#endif
+    if (n == -2)
+        n = quotes_by_string(d);
+    if (n < 0 || (n & 1))
+        return 1;
+    /* The gaps between strings go to the copy as they are; o <= the source offset and the
+     * copy has 64 bytes of slack, so the 16-byte moves stay inside both buffers. */
+    char *c = d->cjs;
+    const uint32_t *qa = d->quote;
+    size_t o = 0, g = 0;
+    for (size_t k = 0; k < (size_t)n; k += 2) {
+        size_t p = qa[k], gl = p - g + 1;
+        if (!string_may_start(js, p))
+            return 1;
+#ifdef __SSE2__
+        if (gl <= 16 && len - g >= 16)
+            _mm_storeu_si128((__m128i *)(void *)(c + o),
+                             _mm_loadu_si128((const __m128i *)(const void *)(js + g)));
+        else
+#endif
+            memcpy(c + o, js + g, gl);
+        o += gl;
+        c[o++] = '"';
+        g = qa[k + 1] + 1;
+    }
+    memcpy(c + o, js + g, len - g);
+    *clen = o + (len - g);
+    *nq = (size_t)n;
+    return 0;
+}
+
+/* jsmn over the message itself (the old path), with its errors. */
+static int tokenize(pd_decoder *d)
+{
+    size_t pos;
+    int r = run_jsmn(d, d->js, d->len, &pos);
+    if (r >= 0)
+        return 0;
+    if (r == JSMN_ERROR_NOMEM)
+        return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, pos, "more than %u JSON tokens",
+                           d->opts.max_tokens);
+    if (r == JSMN_ERROR_NOMEM - 100)
+        return pd_dec_fail(d, PD_EDEC_TOO_MANY_TOKENS, pos,
+                           "out of memory growing the token array");
+    if (r == JSMN_ERROR_PART)
+        return pd_dec_fail(d, PD_EDEC_SYNTAX, pos, "truncated JSON");
+    return pd_dec_fail(d, PD_EDEC_SYNTAX, pos, "invalid JSON");
 }
 
 /* ---------- strict validation over the tokens ---------- */
@@ -219,10 +471,8 @@ static size_t utf8_seq(const unsigned char *s, size_t i, size_t e)
  * Only strings can hold bytes >= 0x80 (jsmn rejects them in primitives, the gap checks
  * elsewhere), so this is the whole UTF-8 validation. The fast path skips 16 clean bytes at a
  * time; loads may read past the string but never past the message. */
-static inline int check_string(pd_decoder *d, size_t s, size_t e)
+static inline int check_string(pd_decoder *d, const char *js, size_t len, size_t s, size_t e)
 {
-    const char *js = d->js;
-    const size_t len = d->len;
     size_t p = s;
     int esc = 0;
     while (p < e) {
@@ -450,7 +700,7 @@ static int validate(pd_decoder *d)
         switch (ti->type) {
         case JSMN_STRING:
             if (!plain) {
-                if ((rc = check_string(d, (size_t)ti->start, (size_t)ti->end)) < 0)
+                if ((rc = check_string(d, js, d->len, (size_t)ti->start, (size_t)ti->end)) < 0)
                     return rc;
                 if (rc)
                     ti->size |= PD_DEC_TOK_ESC;
@@ -488,6 +738,130 @@ static int validate(pd_decoder *d)
     }
     if (pos != d->len && (rc = gap_error(d, pos, d->len, 0)))
         return pd_dec_fail(d, PD_EDEC_SYNTAX, d->err->offset, "data after the top-level value");
+    return 0;
+}
+
+/* validate() over the tokens of the compact copy (see prescan), moving their offsets onto
+ * the message as it goes. The bytes between tokens and the primitives are the same in the
+ * copy as in the message, so those checks run on the copy (d->js points at it meanwhile);
+ * strings are checked in the message, when the pre-scan saw a backslash, control or
+ * non-ASCII byte in them. Returns non-zero on any failure: the caller then redoes the
+ * message on the old path, which reports the error at the message's offsets. */
+static int validate_fast(pd_decoder *d, size_t clen, size_t nq)
+{
+    const char *const ojs = d->js, *const js = d->cjs;
+    const size_t olen = d->len;
+    jsmntok_t *t = d->tok;
+    jsmntok_t *const tend = t + d->ntok;
+    const uint32_t max_depth = d->opts.max_depth;
+    const uint32_t *qa = d->quote;
+    const bool qcheck = d->qcheck_on;
+    uint32_t *next = d->next;
+    pd_dec_frame *st = d->stack;
+    uint32_t sp = 0, cur = 0;
+    size_t cur_end = SIZE_MAX, pos = 0, k = 0, cut = 0;
+    char sep = 0;
+    bool obj = false;
+    int rc = 1;
+    d->js = js;
+    d->len = clen;
+
+    uint32_t i = 1;
+    for (jsmntok_t *ti = t + 1;; ti++, i++) {
+        const bool last = ti == tend;
+        size_t rs = last ? clen : (size_t)ti->start - (ti->type == JSMN_STRING);
+        /* Close every container that ends before this token: it holds the strings cut so
+         * far. */
+        while (cur_end <= rs) {
+            size_t ce1 = cur_end - 1;
+            if ((pos != ce1 && gap_error(d, pos, ce1, 0)) || sep == ':')
+                goto out;
+            next[cur] = i;
+            t[cur].end += (int)cut;
+            pos = cur_end;
+            cur = st[--sp].tok;
+            cur_end = cur ? (size_t)t[cur].end : SIZE_MAX;
+            obj = cur && t[cur].type == JSMN_OBJECT;
+            sep = ',';
+        }
+        if (last)
+            break;
+        if (sep) {
+            if (cur == 0)
+                goto out;
+            if (!(pos + 1 == rs && js[pos] == sep) && gap_error(d, pos, rs, sep))
+                goto out;
+        } else if (pos != rs && gap_error(d, pos, rs, 0)) {
+            goto out;
+        }
+        const bool want_key = obj && sep != ':';
+        switch (ti->type) {
+        case JSMN_STRING:
+            /* jsmn's string must be the k-th one cut, "" in the copy. */
+            if (k >= nq || rs + cut != qa[k] || ti->end != ti->start)
+                goto out;
+            ti->start = (int)qa[k] + 1;
+            ti->end = (int)qa[k + 1];
+            if (qcheck && d->qcheck[k / 2]) {
+                int r = check_string(d, ojs, olen, (size_t)ti->start, (size_t)ti->end);
+                if (r < 0)
+                    goto out;
+                if (r)
+                    ti->size |= PD_DEC_TOK_ESC;
+            }
+            cut += (size_t)(ti->end - ti->start);
+            k += 2;
+            next[i] = i + 1;
+            pos = rs + 2;
+            sep = want_key ? ':' : ',';
+            break;
+        case JSMN_PRIMITIVE:
+            if (want_key || check_primitive(d, (size_t)ti->start, (size_t)ti->end))
+                goto out;
+            next[i] = i + 1;
+            pos = (size_t)ti->end;
+            ti->start += (int)cut;
+            ti->end += (int)cut;
+            sep = ',';
+            break;
+        case JSMN_OBJECT:
+        case JSMN_ARRAY:
+            if (want_key || sp >= max_depth)
+                goto out;
+            st[sp++].tok = cur;
+            cur = i;
+            cur_end = (size_t)ti->end;
+            ti->start += (int)cut;
+            obj = ti->type == JSMN_OBJECT;
+            sep = 0;
+            pos = rs + 1;
+            break;
+        default:
+            goto out;
+        }
+    }
+    if ((pos != clen && gap_error(d, pos, clen, 0)) || k != nq)
+        goto out;
+    rc = 0;
+out:
+    d->js = ojs;
+    d->len = olen;
+    return rc;
+}
+
+/* Tokens for the message, validated: the pre-scan path, or the old one when that fails. */
+static int parse(pd_decoder *d)
+{
+    size_t clen, pos, nq;
+    int rc;
+    if (!d->opts.no_prescan && prescan(d, &clen, &nq) == 0 &&
+        run_jsmn(d, d->cjs, clen, &pos) >= 0 && validate_fast(d, clen, nq) == 0)
+        return 0;
+    d->err->code = 0;
+    d->err->offset = 0;
+    d->err->message[0] = '\0';
+    if ((rc = tokenize(d)) || (rc = validate(d)))
+        return rc;
     return 0;
 }
 
@@ -1323,7 +1697,7 @@ int pd_decode(pd_decoder *d, const char *msg, size_t len, pd_format fmt, pd_emit
         return pd_dec_fail(d, PD_EDEC_EMPTY, 0, "message is only whitespace");
     /* jsmn stops at a NUL byte, so a NUL always ends in a tokenize or validate error: look
      * for one only then, and report it in preference to what it caused. */
-    if ((rc = tokenize(d)) || (rc = validate(d))) {
+    if ((rc = parse(d))) {
         const char *nul = memchr(msg, 0, len);
         if (nul)
             return pd_dec_fail(d, PD_EDEC_NUL, (size_t)(nul - msg), "NUL byte in message");

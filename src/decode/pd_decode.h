@@ -42,6 +42,8 @@ typedef struct pd_decode_opts {
     size_t max_message_bytes; /* default 1 MiB (Event Hubs' limit) */
     uint32_t max_depth;       /* default 64 */
     uint32_t max_tokens;      /* default 262144 */
+    bool no_prescan;          /* default false; true: jsmn over the message itself (the
+                                 reference path for tests; same results, slower) */
 } pd_decode_opts;
 
 typedef struct pd_decoder pd_decoder;

@@ -39,6 +39,12 @@ struct pd_decoder {
     pd_dec_frame *stack; /* validation stack, opts.max_depth + 1 entries */
     char *scratch;       /* unescaped / lowercased strings of the current event */
     size_t sccap, sclen;
+    char *cjs; /* compact copy of the message: strings emptied, for jsmn */
+    size_t cjcap;
+    uint32_t *quote; /* offsets of the opening and closing quotes of the strings cut out */
+    uint8_t *qcheck; /* per string cut: its content needs checking (when qcheck_on) */
+    size_t qcap;     /* entries of quote; qcheck has qcap / 2 + 1 */
+    bool qcheck_on;
     const char *js; /* current message */
     size_t len;
     pd_decode_error *err;                   /* never NULL while decoding */

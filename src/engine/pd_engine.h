@@ -142,7 +142,9 @@ void pd_engine_query_destroy(pd_engine_query *q);
 int pd_engine_query_resource(pd_engine_query *q, pd_str canon, pd_res_view *out);
 /* Its pairs, ordered by control key; returns the count (0 for an unknown resource). */
 uint32_t pd_engine_query_pairs(pd_engine_query *q, pd_str canon, pd_pair_view_fn fn, void *ctx);
-/* A page of goal gi's violating resources, ordered by resource id. *total gets their number.
+/* A page of goal gi's violating resources, ordered by resource id. *total gets their number
+ * (for SLA goals, whose status counts findings, the resources with one past its age; each
+ * item's `failing` counts them, so the sum is the goal's count).
  * Goals that are not per resource (score, compliance) have none: total 0. PD_ENOTFOUND for a
  * bad index, PD_ENOMEM. */
 int pd_engine_query_violators(pd_engine_query *q, uint32_t gi, uint32_t offset, uint32_t limit,

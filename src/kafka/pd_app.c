@@ -3,12 +3,15 @@
 
 #include "pd_config.h"
 #include "pd_log.h"
+#include "pd_metrics.h"
+#include "pd_provider.h"
 #include "pd_sink.h"
 
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct pd_app {
@@ -25,6 +28,13 @@ struct pd_app {
     bool any_dirty;
     struct event *ev_dirty;
     pd_buf buf;
+    /* operations (src/engine/pd_provider.h): the provider owns the processor (a->proc follows
+     * it across reloads), the status API, metrics and SIGHUP reload */
+    pd_provider *pv;
+    pd_ops *ops;
+    pd_metrics *metrics;
+    pd_counter **m_in; /* per input: postured_events_in_total{topic,format} (messages) */
+    pd_histogram *m_latency;
 };
 
 /* ---- Kafka settings ------------------------------------------------------------------- */
@@ -100,6 +110,12 @@ static int on_signal(void *ctx, const pd_signal *s)
 static void on_dead_letter(void *ctx, const pd_dead_letter *dl)
 {
     pd_app *a = ctx;
+    if (a->metrics) {
+        pd_counter *c = NULL; /* decode errors are rare: a registry lookup is fine here */
+        if (!pd_metrics_counter(a->metrics, PD_M_DECODE_ERRORS, "Messages that failed to decode.",
+                                (const char *[]){"code", dl->reason, NULL}, &c))
+            pd_counter_inc(c);
+    }
     if (!pd_runtime_warming(a->rt))
         pd_log_fields(PD_LOG_WARN, "runtime", "dead letter",
                       (pd_log_field[]){PD_LF_STR("reason", dl->reason),
@@ -176,7 +192,68 @@ static int feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd_forma
 {
     pd_app *a = ctx;
     PD_UNUSED(rt);
-    return pd_processor_feed(a->proc, msg, len, format, source);
+    if (!a->m_in)
+        return pd_processor_feed(a->proc, msg, len, format, source);
+    for (uint32_t i = 0; i < a->pl->ninputs; i++)
+        if (pd_str_eq_c(source, a->pl->inputs[i].topic)) {
+            pd_counter_inc(a->m_in[i]);
+            break;
+        }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = pd_processor_feed(a->proc, msg, len, format, source);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pd_histogram_observe(a->m_latency, (double)(t1.tv_sec - t0.tv_sec) +
+                                           (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    return rc;
+}
+
+/* Sink dead letters go to the runtime's dead-letter output (with the reason) and the log. */
+static void on_sink_dead(void *ctx, const pd_sink_dead *d)
+{
+    pd_app *a = ctx;
+    pd_ops_sink_dead(NULL, d);
+    if (a->rt && a->pl->outputs.dead_letter) {
+        char why[256];
+        snprintf(why, sizeof(why), "sink %s: %s", d->sink ? d->sink : "?",
+                 d->reason ? d->reason : "dropped");
+        int rc = pd_runtime_dead_letter(a->rt, "sink", why, 0, d->payload, d->len);
+        if (rc)
+            pd_log_error("runtime", "sink dead letter not written: %s", pd_strerror(rc));
+    }
+}
+
+/* After a reload (SIGHUP, POST /v1/reload): the provider swapped processors between events. */
+static void on_swap(void *ctx, pd_processor *old_proc, pd_processor *new_proc,
+                    const pd_pipeline *pl)
+{
+    pd_app *a = ctx;
+    PD_UNUSED(old_proc);
+    PD_UNUSED(pl);
+    a->proc = new_proc;
+    uint32_t n = pd_engine_goal_count(pd_processor_engine(new_proc));
+    uint8_t *d = realloc(a->dirty, n + 1);
+    if (d) {
+        a->dirty = d;
+        a->ngoals = n;
+        memset(a->dirty, 1, n + 1); /* every goal's status goes out with the next batch */
+        a->any_dirty = true;
+    }
+}
+
+static int on_ready(void *ctx, pd_buf *out)
+{
+    pd_app *a = ctx;
+    pd_runtime_stats rs;
+    pd_runtime_get_stats(a->rt, &rs);
+    bool parts = rs.partitions > 0, restored = !pd_runtime_warming(a->rt),
+         running = !pd_runtime_stopping(a->rt);
+    pd_buf_printf(out,
+                  "{\"ready\":%s,\"checks\":{\"partitions\":%s,\"state\":%s,\"running\":%s,"
+                  "\"sinks\":true}}",
+                  parts && restored && running ? "true" : "false", parts ? "true" : "false",
+                  restored ? "true" : "false", running ? "true" : "false");
+    return parts && restored && running ? 0 : PD_EAGAIN;
 }
 
 static int sink_signal(void *ctx, const pd_signal *s)
@@ -231,7 +308,7 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
     }
 
     if (a->pl->sinks) {
-        pd_sink_env env = {.base = o->base};
+        pd_sink_env env = {.base = o->base, .dead = on_sink_dead, .dead_ctx = a};
         if ((rc = pd_sink_set_load(&env, a->pl->doc, a->pl->sinks, &a->sinks, &diag)) != 0) {
             fprintf(stderr, "%s\n", diag.msg);
             goto fail;
@@ -245,10 +322,19 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                             .dead_letter_ctx = a,
                             .on_status = on_status_change,
                             .status_ctx = a};
-    if ((rc = pd_processor_create(&po, &a->proc, &diag)) != 0) {
+    if ((rc = pd_metrics_create(&a->metrics)) != 0)
+        goto fail;
+    pd_provider_opts pvo = {.proc = po,
+                            .metrics = a->metrics,
+                            .ready = on_ready,
+                            .ready_ctx = a,
+                            .on_swap = on_swap,
+                            .swap_ctx = a};
+    if ((rc = pd_provider_create(&pvo, &a->pv, &diag)) != 0) {
         fprintf(stderr, "%s\n", diag.msg);
         goto fail;
     }
+    a->proc = pd_provider_processor(a->pv);
     a->ngoals = pd_engine_goal_count(pd_processor_engine(a->proc));
     a->dirty = calloc(a->ngoals + 1, 1);
     a->inputs = calloc(a->pl->ninputs, sizeof(*a->inputs));
@@ -286,6 +372,34 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                           .also_ctx = a->sinks};
     if ((rc = pd_runtime_create(&ro, &a->rt, err, sizeof(err))) != 0) {
         fprintf(stderr, "postured: %s\n", err);
+        goto fail;
+    }
+    a->m_in = calloc(a->pl->ninputs, sizeof(*a->m_in));
+    if (!a->m_in) {
+        rc = PD_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < a->pl->ninputs && !rc; i++)
+        rc = pd_metrics_counter(a->metrics, PD_M_EVENTS_IN, "Messages read, by input.",
+                                (const char *[]){"topic", a->pl->inputs[i].topic, "format",
+                                                 pd_format_name(a->pl->inputs[i].format), NULL},
+                                &a->m_in[i]);
+    if (!rc)
+        rc = pd_metrics_histogram(a->metrics, PD_M_LATENCY, "Time to decode and apply one message.",
+                                  NULL, NULL, 0, &a->m_latency);
+    if (rc)
+        goto fail;
+    pd_ops_opts oo = {
+        .base = o->base, .cfg = a->cfg, .pipeline = a->pl, .provider = a->pv, .sinks = a->sinks};
+    if ((rc = pd_ops_create(&oo, a->metrics, &a->ops, &diag)) == PD_EIO) {
+        /* The address is taken (a second instance, a demo beside a daemon): keep processing
+         * without the status API rather than stopping the pipeline. */
+        pd_log_error("http", "status API not started: %s", diag.msg);
+        oo.no_http = true;
+        rc = pd_ops_create(&oo, a->metrics, &a->ops, &diag);
+    }
+    if (rc) {
+        fprintf(stderr, "postured: %s\n", diag.msg[0] ? diag.msg : pd_strerror(rc));
         goto fail;
     }
     a->ev_dirty = event_new(o->base, -1, EV_PERSIST, on_dirty_timer, a);
@@ -410,8 +524,11 @@ void pd_app_destroy(pd_app *a)
         return;
     if (a->ev_dirty)
         event_free(a->ev_dirty);
+    pd_ops_destroy(a->ops);
     pd_runtime_destroy(a->rt);
-    pd_processor_destroy(a->proc);
+    pd_provider_destroy(a->pv); /* owns a->proc */
+    pd_metrics_destroy(a->metrics);
+    free(a->m_in);
     pd_sink_set_destroy(a->sinks);
     pd_kafka_conf_destroy(a->cconf);
     pd_kafka_conf_destroy(a->pconf);

@@ -465,7 +465,10 @@ int pd_kafka_new(const pd_kafka_opts *o, pd_kafka **out, char *err, size_t errle
     k->h = o->h;
     k->ctx = o->ctx;
     k->budget = o->budget ? o->budget : 1000;
-    k->log_level = o->log_level ? o->log_level : 5;
+    /* asking librdkafka for debug output means wanting to see it */
+    k->log_level = o->log_level                                  ? o->log_level
+                   : pd_kafka_conf_get(o->conf, "debug") != NULL ? 7
+                                                                 : 5;
     snprintf(k->name, sizeof(k->name), "%s",
              o->name ? o->name : (o->role == PD_KAFKA_PRODUCER ? "producer" : "consumer"));
 

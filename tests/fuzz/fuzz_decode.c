@@ -4,8 +4,10 @@
  * a decoder with tight limits. Beyond "no crash, no sanitizer report", it checks what every
  * emitted event promises: slices are non-NULL when non-empty and hold no NUL, canon is the
  * lowercase of a same-length id, enums are in range, and the event's JSON rendering is
- * itself strict JSON (so every string the decoder produced was valid UTF-8). Violations
- * abort. Thread: libFuzzer's one thread. Ownership: the decoders live for the process. */
+ * itself strict JSON (so every string the decoder produced was valid UTF-8), and the
+ * decoder's pre-scan path agrees with its reference path (opts.no_prescan: jsmn over the
+ * message itself) on the result, the error and every event. Violations abort. Thread: libFuzzer's
+ * one thread. Ownership: the decoders live for the process. */
 #include "pd_buf.h"
 #include "pd_decode.h"
 
@@ -15,8 +17,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static pd_decoder *dec, *tight, *check;
-static pd_buf out;
+static pd_decoder *dec, *tight, *check, *ref;
+static pd_buf out, evs, ref_evs;
 
 static void need(bool ok, const char *what)
 {
@@ -79,6 +81,8 @@ static int on_event(void *ctx, const pd_event *e)
     pd_buf_reset(&out);
     pd_event_json(e, &out);
     need(!out.oom, "json oom");
+    if (ctx)
+        pd_buf_append(ctx, out.p, out.len);
     pd_decode_error err;
     int rc = pd_decode(check, out.p, out.len, PD_FMT_AUTO, NULL, NULL, &err);
     if (rc == PD_EDEC_SYNTAX || rc == PD_EDEC_UTF8 || rc == PD_EDEC_NUL || rc == PD_EDEC_NUMBER ||
@@ -90,10 +94,26 @@ static int on_event(void *ctx, const pd_event *e)
     return 0;
 }
 
+static int collect(void *ctx, const pd_event *e)
+{
+    pd_event_json(e, ctx);
+    return 0;
+}
+
 static void one(pd_decoder *d, const uint8_t *data, size_t size, pd_format fmt)
 {
-    pd_decode_error err;
-    int rc = pd_decode(d, (const char *)data, size, fmt, on_event, NULL, &err);
+    pd_decode_error err, rerr;
+    pd_buf_reset(&evs);
+    pd_buf_reset(&ref_evs);
+    int rc = pd_decode(d, (const char *)data, size, fmt, on_event, &evs, &err);
+    if (d == dec) {
+        int rrc = pd_decode(ref, (const char *)data, size, fmt, collect, &ref_evs, &rerr);
+        need(rc == rrc && (!rc || (err.code == rerr.code && err.offset == rerr.offset &&
+                                   !strcmp(err.message, rerr.message))),
+             "pre-scan and reference paths: same result");
+        need(evs.len == ref_evs.len && (!evs.len || !memcmp(evs.p, ref_evs.p, evs.len)),
+             "pre-scan and reference paths: same events");
+    }
     if (rc) {
         need(rc <= PD_EDEC_EMPTY && rc >= PD_EDEC_LAST, "error code range");
         need(err.code == rc, "error code recorded");
@@ -111,12 +131,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pd_decode_opts_default(&o);
         if (pd_decoder_create(&o, &dec) || pd_decoder_create(&o, &check))
             abort();
+        o.no_prescan = true;
+        if (pd_decoder_create(&o, &ref))
+            abort();
+        o.no_prescan = false;
         o.max_depth = 6;
         o.max_tokens = 64;
         o.max_message_bytes = 4096;
         if (pd_decoder_create(&o, &tight))
             abort();
         pd_buf_init(&out);
+        pd_buf_init(&evs);
+        pd_buf_init(&ref_evs);
     }
     one(dec, data, size, PD_FMT_AUTO);
     one(dec, data, size, size ? (pd_format)(data[0] % PD_FMT__COUNT) : PD_FMT_AUTO);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <math.h>
+#include <unistd.h>
 
 typedef struct {
     struct event_base *base;
@@ -126,16 +127,26 @@ static void feed_gen(pd_processor *p, uint32_t servers, uint32_t days, uint64_t 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    static char gpath[1024], rpath[1024];
-    static const char *goals[1], *rules[1];
+    static char gpath[1024], rpath[1024], slapath[64];
+    static const char *goals[2], *rules[1];
     goals[0] = pd_test_src_path("tests/correlate/goals.yaml", gpath, sizeof(gpath));
+    /* an SLA goal tight enough that the generated stream has findings past it */
+    snprintf(slapath, sizeof(slapath), "/tmp/pd_prov_sla_XXXXXX");
+    int fd = mkstemp(slapath);
+    assert_true(fd >= 0);
+    static const char sla[] = "goals:\n  - id: updates-sla\n    title: Updates within 6 hours\n"
+                              "    kind: sla\n    controls:\n      - category: system_updates\n"
+                              "    max_age: 6h\n    target: \"<= 0\"\n";
+    assert_int_equal(write(fd, sla, sizeof(sla) - 1), (ssize_t)(sizeof(sla) - 1));
+    close(fd);
+    goals[1] = slapath;
     rules[0] = pd_test_src_path("pipelines/rules/builtin.yaml", rpath, sizeof(rpath));
     f->base = event_base_new();
     assert_int_equal(pd_metrics_create(&f->metrics), 0);
     pd_provider_opts o;
     memset(&o, 0, sizeof(o));
     o.proc.goal_files = goals;
-    o.proc.ngoal_files = 1;
+    o.proc.ngoal_files = 2;
     o.proc.rule_files = rules;
     o.proc.nrule_files = 1;
     o.proc.on_signal = on_sig;
@@ -144,6 +155,7 @@ static int setup(void **state)
     pd_diag d = {{0}};
     if (pd_provider_create(&o, &f->pv, &d))
         fail_msg("provider: %s", d.msg);
+    unlink(slapath);
     feed_gen(pd_provider_processor(f->pv), 300, 3, 7);
     pd_http_provider hp;
     pd_provider_http(f->pv, &hp);
@@ -335,6 +347,33 @@ static void test_resource(void **state)
     json_decref(j);
 }
 
+/* SLA goals count findings past their age; the list has one entry per resource with the
+ * number of its findings past it: the sum is the goal's count. */
+static void test_sla_violators(void **state)
+{
+    fixture *f = *state;
+    pd_engine *e = eng(f);
+    uint32_t gi;
+    assert_int_equal(pd_engine_goal_find(e, PD_STR_LIT("updates-sla"), &gi), 0);
+    pd_goal_status st;
+    pd_engine_goal_status(e, gi, &st);
+    assert_true(st.violators > 0);
+    json_t *j = get_json(f, "/v1/goals/updates-sla?offset=0&limit=1000", 200);
+    json_t *vi = json_object_get(j, "violators");
+    json_t *items = json_object_get(vi, "items");
+    assert_int_equal(json_integer_value(json_object_get(vi, "total")), json_array_size(items));
+    uint64_t failing = 0;
+    for (size_t k = 0; k < json_array_size(items); k++) {
+        json_int_t n = json_integer_value(json_object_get(json_array_get(items, k), "failing"));
+        assert_true(n > 0);
+        failing += (uint64_t)n;
+    }
+    assert_int_equal(failing, st.violators);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "goal"), "violating")),
+                     st.violators);
+    json_decref(j);
+}
+
 static void test_resource_alerts(void **state)
 {
     fixture *f = *state;
@@ -403,11 +442,9 @@ static void test_metrics_and_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_goals),
-        cmocka_unit_test(test_goal_paging),
-        cmocka_unit_test(test_resource),
-        cmocka_unit_test(test_resource_alerts),
-        cmocka_unit_test(test_metrics_and_signals),
+        cmocka_unit_test(test_goals),         cmocka_unit_test(test_goal_paging),
+        cmocka_unit_test(test_resource),      cmocka_unit_test(test_resource_alerts),
+        cmocka_unit_test(test_sla_violators), cmocka_unit_test(test_metrics_and_signals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
