@@ -6,6 +6,7 @@
  *    final goal values (status topic) equal replay's, every malformed message reaches the
  *    dead-letter topic with its reason and source, and the run stops cleanly (exit 0).
  *  - kill -9 mid-run, restart: no per-resource signal missing, final goal values equal.
+ *  - SIGTERM mid-run: exit 0 within 10 s; a restart finishes with nothing missing.
  *  - the broker stops for 10 s mid-stream and comes back: no crash, nothing lost.
  *  - a single input partition: the whole signal set is equal.
  * Each scenario uses its own consumer group and output topics over the shared input. */
@@ -535,6 +536,37 @@ static void test_kill9_restart_loses_nothing(void **state)
     outputs_free(&o);
 }
 
+/* SIGTERM mid-stream: a clean stop (exit 0) within the 10 s shutdown timeout; a restart
+ * finishes the stream and nothing is missing. */
+static void test_sigterm_drains_within_timeout(void **state)
+{
+    (void)state;
+    scenario s;
+    scenario_init(&s, "pd-run-t", g_topic4);
+    pid_t pid = start_run(&s, "3000", 1);
+    usleep(3500 * 1000);
+    int64_t t0 = pd_ktest_now_ms();
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 30);
+    int64_t took = pd_ktest_now_ms() - t0;
+    show_log(&s, 1);
+    fprintf(stderr, "SIGTERM: exit %d after %lld ms\n", rc, (long long)took);
+    assert_int_equal(rc, 0);
+    assert_true(took < 10000);
+    pid = start_run(&s, "3000", 2);
+    rc = wait_exit(pid, 240);
+    show_log(&s, 2);
+    assert_int_equal(rc, 0);
+    reference ref;
+    run_replay(s.pipeline, g_topic4, &ref);
+    outputs o;
+    read_outputs(s.prefix, &o);
+    check_per_resource(&ref, &o, false);
+    check_goals(&ref, &o);
+    reference_free(&ref);
+    outputs_free(&o);
+}
+
 static void test_broker_outage_mid_stream(void **state)
 {
     (void)state;
@@ -568,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_run_equals_replay_and_dead_letters),
         cmocka_unit_test(test_single_partition_whole_set_equal),
         cmocka_unit_test(test_kill9_restart_loses_nothing),
+        cmocka_unit_test(test_sigterm_drains_within_timeout),
         cmocka_unit_test(test_broker_outage_mid_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
