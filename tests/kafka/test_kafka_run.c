@@ -462,6 +462,36 @@ static void show_log(const scenario *s, int n)
         fprintf(stderr, "(no log)\n");
 }
 
+/* The status topic's cleanup.policy, asked with the Admin API. */
+static void status_topic_policy(const char *topic, char *out, size_t n)
+{
+    char e[256];
+    out[0] = '\0';
+    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    rd_kafka_conf_set(rc, "bootstrap.servers", g_bootstrap, e, sizeof(e));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, e, sizeof(e));
+    assert_non_null(rk);
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    assert_non_null(ev);
+    const rd_kafka_DescribeConfigs_result_t *res = rd_kafka_event_DescribeConfigs_result(ev);
+    size_t nres = 0, ncfg = 0;
+    const rd_kafka_ConfigResource_t **rs =
+        res ? rd_kafka_DescribeConfigs_result_resources(res, &nres) : NULL;
+    const rd_kafka_ConfigEntry_t **ents =
+        nres == 1 ? rd_kafka_ConfigResource_configs(rs[0], &ncfg) : NULL;
+    for (size_t i = 0; i < ncfg; i++)
+        if (!strcmp(rd_kafka_ConfigEntry_name(ents[i]), "cleanup.policy") &&
+            rd_kafka_ConfigEntry_value(ents[i]))
+            snprintf(out, n, "%s", rd_kafka_ConfigEntry_value(ents[i]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_destroy(rk);
+}
+
 /* ---- scenarios ------------------------------------------------------------------------ */
 
 static void test_run_equals_replay_and_dead_letters(void **state)
@@ -484,6 +514,10 @@ static void test_run_equals_replay_and_dead_letters(void **state)
     check_goals(&ref, &o);
     assert_int_equal(o.dlq, g_bad);
     assert_int_equal(o.dlq_bad_headers, 0);
+    char topic[160], policy[64];
+    snprintf(topic, sizeof(topic), "%s-status", s.prefix);
+    status_topic_policy(topic, policy, sizeof(policy));
+    assert_string_equal(policy, "compact");
     reference_free(&ref);
     outputs_free(&o);
 }
