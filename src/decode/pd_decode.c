@@ -213,9 +213,56 @@ static inline bool is_hex(char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-/* String by string, for messages whose strings hold backslashes, control or non-ASCII
- * bytes: fills quote[] (and qcheck[]); returns the number of quotes, or -1 for "take the
- * old path". */
+/* The string whose opening quote is at p, read as jsmn reads it: returns the offset of its
+ * closing quote, or len when jsmn would not end it there cleanly (unterminated, a NUL, an
+ * escape jsmn rejects). *check: it holds a backslash, a control or a non-ASCII byte. */
+static size_t string_end(const char *js, size_t len, size_t p, uint8_t *check)
+{
+    size_t e = p + 1;
+    *check = 0;
+    for (;;) {
+        e = str_stop(js, e, len, *check == 0);
+        if (e >= len)
+            return len;
+        char ch = js[e];
+        if (ch == '"')
+            return e;
+        *check = 1;
+        if (ch == '\\') {
+            /* The escapes jsmn accepts, consumed as jsmn does. */
+            if (e + 1 >= len)
+                return len;
+            switch (js[e + 1]) {
+            case '"':
+            case '/':
+            case '\\':
+            case 'b':
+            case 'f':
+            case 'r':
+            case 'n':
+            case 't':
+                e += 2;
+                break;
+            case 'u':
+                if (e + 6 > len || !is_hex(js[e + 2]) || !is_hex(js[e + 3]) || !is_hex(js[e + 4]) ||
+                    !is_hex(js[e + 5]))
+                    return len;
+                e += 6;
+                break;
+            default:
+                return len;
+            }
+        } else if (ch == 0) {
+            return len;
+        } else {
+            e++;
+        }
+    }
+}
+
+#ifndef __SSE2__
+/* String by string: fills quote[] and qcheck[]; returns the number of quotes, or -1 for
+ * "take the old path". */
 static long quotes_by_string(pd_decoder *d)
 {
     const char *js = d->js;
@@ -226,46 +273,10 @@ static long quotes_by_string(pd_decoder *d)
         if (!qp)
             break;
         p = (size_t)(qp - js);
-        size_t e = p + 1;
-        uint8_t check = 0;
-        for (;;) {
-            e = str_stop(js, e, len, check == 0);
-            if (e >= len)
-                return -1;
-            char ch = js[e];
-            if (ch == '"')
-                break;
-            check = 1;
-            if (ch == '\\') {
-                /* The escapes jsmn accepts, consumed as jsmn does. */
-                if (e + 1 >= len)
-                    return -1;
-                switch (js[e + 1]) {
-                case '"':
-                case '/':
-                case '\\':
-                case 'b':
-                case 'f':
-                case 'r':
-                case 'n':
-                case 't':
-                    e += 2;
-                    break;
-                case 'u':
-                    if (e + 6 > len || !is_hex(js[e + 2]) || !is_hex(js[e + 3]) ||
-                        !is_hex(js[e + 4]) || !is_hex(js[e + 5]))
-                        return -1;
-                    e += 6;
-                    break;
-                default:
-                    return -1;
-                }
-            } else if (ch == 0) {
-                return -1;
-            } else {
-                e++;
-            }
-        }
+        uint8_t check;
+        size_t e = string_end(js, len, p, &check);
+        if (e >= len)
+            return -1;
         d->qcheck[n / 2] = check;
         d->quote[n++] = (uint32_t)p;
         d->quote[n++] = (uint32_t)e;
@@ -274,6 +285,7 @@ static long quotes_by_string(pd_decoder *d)
     d->qcheck_on = true;
     return (long)n;
 }
+#endif
 
 #ifdef __SSE2__
 /* Bit i of x: the parity of the bits 0..i of x (inside-a-string bits from quote bits). */
@@ -288,9 +300,12 @@ static inline uint64_t prefix_xor(uint64_t x)
     return x;
 }
 
-/* 64 bytes at a time: bit masks of quotes and of backslash, control and non-ASCII bytes.
- * When no string holds one of the latter, every quote opens or closes a string: fills
- * quote[] and returns the number of quotes; -2 otherwise (then quotes_by_string). */
+/* 64 bytes at a time: bit masks of quotes, backslashes, and control and non-ASCII bytes;
+ * quotes after an odd run of backslashes do not count. Fills quote[] with the offsets of the
+ * others (each opens or closes a string) and returns their number, or -1 for "take the old
+ * path". The masks only propose the strings: when one holds a backslash, control or
+ * non-ASCII byte, every string is re-read as jsmn reads it (string_end), which must end
+ * where proposed, and gets its check flag. */
 static long quotes_by_block(pd_decoder *d)
 {
     const char *js = d->js;
@@ -298,7 +313,9 @@ static long quotes_by_block(pd_decoder *d)
     uint32_t *out = d->quote;
     char tail[64];
     size_t n = 0;
-    uint64_t in = 0; /* all ones inside a string carried over from the previous block */
+    uint64_t in = 0;   /* all ones inside a string carried over from the previous block */
+    uint64_t escd = 0; /* bit 0: the previous block ended in an escaping backslash */
+    bool special = false;
     const __m128i vq = _mm_set1_epi8('"'), vb = _mm_set1_epi8('\\'), vc = _mm_set1_epi8(0x20);
     for (size_t base = 0; base < len; base += 64) {
         const char *bp = js + base;
@@ -307,26 +324,49 @@ static long quotes_by_block(pd_decoder *d)
             memcpy(tail, bp, len - base);
             bp = tail;
         }
-        uint64_t q = 0, sp = 0;
+        uint64_t q = 0, bs = 0, sp = 0;
         for (int k = 0; k < 4; k++) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(bp + 16 * k));
+            __m128i b = _mm_cmpeq_epi8(v, vb);
             q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq)) << (16 * k);
+            bs |= (uint64_t)(unsigned)_mm_movemask_epi8(b) << (16 * k);
             /* Signed compare: bytes >= 0x80 are negative, so "< 0x20" flags them too. */
-            sp |= (uint64_t)(unsigned)_mm_movemask_epi8(
-                      _mm_or_si128(_mm_cmpeq_epi8(v, vb), _mm_cmplt_epi8(v, vc)))
-                  << (16 * k);
+            sp |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, vc)) << (16 * k);
+        }
+        if (bs | escd) {
+            /* Rare: backslash by backslash, each unescaped one escapes the next byte. */
+            uint64_t e = escd;
+            escd = 0;
+            for (uint64_t b = bs; b; b &= b - 1) {
+                unsigned j = (unsigned)__builtin_ctzll(b);
+                if ((e >> j) & 1)
+                    continue;
+                if (j == 63)
+                    escd = 1;
+                else
+                    e |= 1ULL << (j + 1);
+            }
+            q &= ~e;
+            sp |= bs;
         }
         /* From each opening quote (included) to its closing quote (excluded). */
         uint64_t inside = prefix_xor(q) ^ in;
-        if (sp & inside)
-            return -2;
+        special |= (sp & inside) != 0;
         in = (uint64_t)((int64_t)inside >> 63);
         while (q) {
             out[n++] = (uint32_t)(base + (unsigned)__builtin_ctzll(q));
             q &= q - 1;
         }
     }
-    d->qcheck_on = false;
+    d->qcheck_on = special;
+    if (special && !(n & 1)) {
+        for (size_t k = 0; k < n; k += 2) {
+            uint8_t check;
+            if (string_end(js, len, out[k], &check) != out[k + 1])
+                return -1;
+            d->qcheck[k / 2] = check;
+        }
+    }
     return (long)n;
 }
 #endif
@@ -357,12 +397,11 @@ static int prescan(pd_decoder *d, size_t *clen, size_t *nq)
         d->qcheck = qc;
         d->qcap = cap;
     }
-    long n = -2;
 #ifdef __SSE2__
-    n = quotes_by_block(d);
+    long n = quotes_by_block(d);
+#else
+    long n = quotes_by_string(d);
 #endif
-    if (n == -2)
-        n = quotes_by_string(d);
     if (n < 0 || (n & 1))
         return 1;
     /* The gaps between strings go to the copy as they are; o <= the source offset and the

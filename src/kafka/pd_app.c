@@ -425,6 +425,15 @@ fail:
 
 int pd_app_start(pd_app *a)
 {
+    /* The status topic is compacted (one record per goal id is all a reader needs); created
+     * here when missing, before the first record could auto-create it otherwise. */
+    if (a->pl->outputs.status && !a->o.topics_exist) {
+        static const char *const cfg[] = {"cleanup.policy", "compact", NULL};
+        char err[256];
+        if (pd_kafka_ensure_topic(pd_runtime_producer(a->rt), a->pl->outputs.status, 1, cfg, 5000,
+                                  err, sizeof(err)) != 0)
+            pd_log_warn("runtime", "status topic %s: %s", a->pl->outputs.status, err);
+    }
     struct timeval tv = {1, 0};
     event_add(a->ev_dirty, &tv);
     return pd_runtime_start(a->rt);

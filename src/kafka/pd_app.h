@@ -26,6 +26,7 @@ typedef struct pd_app_opts {
     const char *group;         /* overrides the pipeline's consumer group when set */
     uint32_t exit_idle_ms;     /* pd_runtime_opts */
     bool warm_start;
+    bool topics_exist;           /* skip creating the compacted status topic (the demo) */
     uint32_t status_interval_ms; /* 0: 30000 */
     /* every signal also goes here (the demo's summary); may be NULL */
     pd_signal_fn on_signal;

@@ -238,6 +238,7 @@ int pd_cmd_demo(int argc, char **argv)
                       .pipeline_path = pipeline,
                       .bootstrap = bootstrap,
                       .exit_idle_ms = 1500,
+                      .topics_exist = true, /* created on the mock below */
                       .status_interval_ms = 5000,
                       .on_signal = on_signal,
                       .signal_ctx = &d};

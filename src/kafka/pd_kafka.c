@@ -698,6 +698,48 @@ int pd_kafka_produce(pd_kafka *k, const char *topic, int32_t partition, const vo
     return 0;
 }
 
+int pd_kafka_ensure_topic(pd_kafka *k, const char *topic, int partitions,
+                          const char *const *configs, int timeout_ms, char *err, size_t errlen)
+{
+    int rc = PD_EKAFKA;
+    char e[256];
+    if (!k || !topic)
+        return PD_EINVAL;
+    snprintf(err, errlen, "no answer within %d ms", timeout_ms);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, -1, e, sizeof(e));
+    if (!nt) {
+        snprintf(err, errlen, "%s", e);
+        return PD_EINVAL;
+    }
+    for (size_t i = 0; configs && configs[i] && configs[i + 1]; i += 2)
+        rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->rk);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, e, sizeof(e));
+    rd_kafka_CreateTopics(k->rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+    if (ev) {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+        rd_kafka_resp_err_t terr = cnt == 1 ? rd_kafka_topic_result_error(tr[0]) : 0;
+        if (rd_kafka_event_error(ev)) {
+            snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+        } else if (cnt == 1 && (terr == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                                terr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) {
+            rc = 0;
+        } else if (cnt == 1) {
+            snprintf(err, errlen, "%s", rd_kafka_topic_result_error_string(tr[0]));
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
 uint32_t pd_kafka_outq_len(pd_kafka *k)
 {
     return k && k->rk ? (uint32_t)rd_kafka_outq_len(k->rk) : 0;

@@ -148,6 +148,12 @@ int pd_kafka_produce(pd_kafka *k, const char *topic, int32_t partition, const vo
 /* Producer: messages not yet reported. */
 uint32_t pd_kafka_outq_len(pd_kafka *k);
 
+/* Start-up, blocking (before the loop runs): creates topic when it does not exist yet, with
+ * `partitions` partitions, the broker's default replication and the given topic configs
+ * (NULL-terminated key, value pairs). 0 when created or already there. */
+int pd_kafka_ensure_topic(pd_kafka *k, const char *topic, int partitions,
+                          const char *const *configs, int timeout_ms, char *err, size_t errlen);
+
 /* Drains now (as a wake would). Returns the number of messages/reports handled. */
 uint32_t pd_kafka_drain(pd_kafka *k);
 

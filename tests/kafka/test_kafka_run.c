@@ -6,6 +6,7 @@
  *    final goal values (status topic) equal replay's, every malformed message reaches the
  *    dead-letter topic with its reason and source, and the run stops cleanly (exit 0).
  *  - kill -9 mid-run, restart: no per-resource signal missing, final goal values equal.
+ *  - SIGTERM mid-run: exit 0 within 10 s; a restart finishes with nothing missing.
  *  - the broker stops for 10 s mid-stream and comes back: no crash, nothing lost.
  *  - a single input partition: the whole signal set is equal.
  * Each scenario uses its own consumer group and output topics over the shared input. */
@@ -461,6 +462,36 @@ static void show_log(const scenario *s, int n)
         fprintf(stderr, "(no log)\n");
 }
 
+/* The status topic's cleanup.policy, asked with the Admin API. */
+static void status_topic_policy(const char *topic, char *out, size_t n)
+{
+    char e[256];
+    out[0] = '\0';
+    rd_kafka_conf_t *rc = rd_kafka_conf_new();
+    rd_kafka_conf_set(rc, "bootstrap.servers", g_bootstrap, e, sizeof(e));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rc, e, sizeof(e));
+    assert_non_null(rk);
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    assert_non_null(ev);
+    const rd_kafka_DescribeConfigs_result_t *res = rd_kafka_event_DescribeConfigs_result(ev);
+    size_t nres = 0, ncfg = 0;
+    const rd_kafka_ConfigResource_t **rs =
+        res ? rd_kafka_DescribeConfigs_result_resources(res, &nres) : NULL;
+    const rd_kafka_ConfigEntry_t **ents =
+        nres == 1 ? rd_kafka_ConfigResource_configs(rs[0], &ncfg) : NULL;
+    for (size_t i = 0; i < ncfg; i++)
+        if (!strcmp(rd_kafka_ConfigEntry_name(ents[i]), "cleanup.policy") &&
+            rd_kafka_ConfigEntry_value(ents[i]))
+            snprintf(out, n, "%s", rd_kafka_ConfigEntry_value(ents[i]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_destroy(rk);
+}
+
 /* ---- scenarios ------------------------------------------------------------------------ */
 
 static void test_run_equals_replay_and_dead_letters(void **state)
@@ -483,6 +514,10 @@ static void test_run_equals_replay_and_dead_letters(void **state)
     check_goals(&ref, &o);
     assert_int_equal(o.dlq, g_bad);
     assert_int_equal(o.dlq_bad_headers, 0);
+    char topic[160], policy[64];
+    snprintf(topic, sizeof(topic), "%s-status", s.prefix);
+    status_topic_policy(topic, policy, sizeof(policy));
+    assert_string_equal(policy, "compact");
     reference_free(&ref);
     outputs_free(&o);
 }
@@ -535,6 +570,37 @@ static void test_kill9_restart_loses_nothing(void **state)
     outputs_free(&o);
 }
 
+/* SIGTERM mid-stream: a clean stop (exit 0) within the 10 s shutdown timeout; a restart
+ * finishes the stream and nothing is missing. */
+static void test_sigterm_drains_within_timeout(void **state)
+{
+    (void)state;
+    scenario s;
+    scenario_init(&s, "pd-run-t", g_topic4);
+    pid_t pid = start_run(&s, "3000", 1);
+    usleep(3500 * 1000);
+    int64_t t0 = pd_ktest_now_ms();
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 30);
+    int64_t took = pd_ktest_now_ms() - t0;
+    show_log(&s, 1);
+    fprintf(stderr, "SIGTERM: exit %d after %lld ms\n", rc, (long long)took);
+    assert_int_equal(rc, 0);
+    assert_true(took < 10000);
+    pid = start_run(&s, "3000", 2);
+    rc = wait_exit(pid, 240);
+    show_log(&s, 2);
+    assert_int_equal(rc, 0);
+    reference ref;
+    run_replay(s.pipeline, g_topic4, &ref);
+    outputs o;
+    read_outputs(s.prefix, &o);
+    check_per_resource(&ref, &o, false);
+    check_goals(&ref, &o);
+    reference_free(&ref);
+    outputs_free(&o);
+}
+
 static void test_broker_outage_mid_stream(void **state)
 {
     (void)state;
@@ -568,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_run_equals_replay_and_dead_letters),
         cmocka_unit_test(test_single_partition_whole_set_equal),
         cmocka_unit_test(test_kill9_restart_loses_nothing),
+        cmocka_unit_test(test_sigterm_drains_within_timeout),
         cmocka_unit_test(test_broker_outage_mid_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
