@@ -176,8 +176,8 @@ static void on_dirty_timer(evutil_socket_t fd, short what, void *arg)
     pd_app *a = arg;
     PD_UNUSED(fd);
     PD_UNUSED(what);
-    if (!a->any_dirty || pd_runtime_stopping(a->rt))
-        return;
+    if (!a->any_dirty || pd_runtime_stopping(a->rt) || pd_runtime_busy(a->rt))
+        return; /* (busy: an exactly-once commit runs; the next tick writes them) */
     for (uint32_t i = 0; i < a->ngoals; i++) {
         if (a->dirty[i]) {
             a->dirty[i] = 0;
@@ -364,6 +364,9 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                           .budget = (uint32_t)a->cfg->runtime_wake_budget,
                           .tick_ms = (uint32_t)a->cfg->runtime_poll_interval_ms,
                           .warm_start = o->warm_start,
+                          .exactly_once = a->cfg->state_exactly_once,
+                          .eos_every_events = (uint32_t)a->cfg->state_commit_every_events,
+                          .eos_interval_ms = (uint32_t)a->cfg->state_commit_interval_ms,
                           .feed = feed,
                           .feed_ctx = a,
                           .status_all = status_all,

@@ -3,10 +3,12 @@
 
 #include "pd_log.h"
 #include "pd_time.h"
+#include "pd_txn.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,15 @@ struct pd_runtime {
     uint32_t max_in_flight;
     pd_buf buf;
     pd_runtime_stats st;
+    /* exactly-once (NULL txn: at least once) */
+    pd_txn *txn;
+    struct event *ev_txn;
+    rd_kafka_topic_partition_list_t *txn_offsets; /* of the running commit */
+    bool txn_busy, txn_dirty, txn_failed;
+    uint32_t since_commit;
+    pthread_t loop_thread;
+    pthread_mutex_t dr_mu; /* delivery reports: the txn thread's flush may serve them too */
+    bool dr_mu_init;
 };
 
 enum { OUT_DRIFT = 0, OUT_BREACH, OUT_STATUS, OUT_DLQ };
@@ -248,7 +259,7 @@ static rd_kafka_topic_partition_list_t *commit_list(pd_runtime *rt,
         rt_part *p = rt->parts[i];
         if (only && !rd_kafka_topic_partition_list_find(only, p->topic, p->partition))
             continue;
-        int64_t safe = part_safe(p);
+        int64_t safe = rt->txn ? (p->last_seen >= 0 ? p->last_seen + 1 : -1) : part_safe(p);
         if (p->hold || safe < 0 || safe <= p->committed)
             continue;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = safe;
@@ -277,6 +288,104 @@ static void commit_async(pd_runtime *rt, const rd_kafka_topic_partition_list_t *
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void bp_check(pd_runtime *rt);
+
+/* ---- exactly-once commits ------------------------------------------------------------- */
+
+/* Handles a finished async commit (if there is one). */
+static void eos_result(pd_runtime *rt)
+{
+    int rc = 0;
+    if (!rt->txn_busy || pd_txn_result(rt->txn, &rc) != 0)
+        return;
+    rt->txn_busy = false;
+    if (rc == 0) {
+        commit_mark(rt, rt->txn_offsets);
+        rt->st.commits++;
+    } else {
+        rt->st.commit_errors++;
+        if (rc == PD_EAGAIN)
+            rt->st.txn_aborts++;
+        rt->txn_failed = true;
+        pd_log_error("runtime",
+                     "transaction %s: stopping; a restart resumes from the committed offsets",
+                     rc == PD_EAGAIN ? "aborted" : "failed");
+        event_base_loopbreak(rt->base);
+    }
+    rd_kafka_topic_partition_list_destroy(rt->txn_offsets);
+    rt->txn_offsets = NULL;
+}
+
+/* Starts a commit of everything produced and processed so far, on the txn's thread. */
+static void eos_commit_start(pd_runtime *rt)
+{
+    if (!rt->txn || rt->txn_busy || rt->txn_failed)
+        return;
+    rt->since_commit = 0;
+    rd_kafka_topic_partition_list_t *l = commit_list(rt, NULL);
+    if (l->cnt == 0 && !rt->txn_dirty) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    rt->txn_offsets = rd_kafka_topic_partition_list_copy(l);
+    rt->txn_dirty = false;
+    if (pd_txn_commit_async(rt->txn, l) != 0) {
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_topic_partition_list_destroy(rt->txn_offsets);
+        rt->txn_offsets = NULL;
+        rt->txn_dirty = true;
+        return;
+    }
+    rt->txn_busy = true;
+}
+
+/* Waits (blocking) for a running async commit. */
+static void eos_wait(pd_runtime *rt)
+{
+    while (rt->txn_busy) {
+        struct pollfd pf = {.fd = pd_txn_fd(rt->txn), .events = POLLIN};
+        poll(&pf, 1, 1000);
+        eos_result(rt);
+    }
+}
+
+/* Commits now, blocking (revoke, shutdown). 0, or PD_EKAFKA when the transaction failed. */
+static int eos_commit_sync(pd_runtime *rt)
+{
+    eos_wait(rt);
+    if (rt->txn_failed)
+        return PD_EKAFKA;
+    rd_kafka_topic_partition_list_t *l = commit_list(rt, NULL);
+    int rc = 0;
+    if (l->cnt > 0 || rt->txn_dirty) {
+        rc = pd_txn_commit(rt->txn, l);
+        if (rc == 0) {
+            commit_mark(rt, l);
+            rt->st.commits++;
+            rt->txn_dirty = false;
+        } else {
+            rt->st.commit_errors++;
+            rt->st.txn_aborts += rc == PD_EAGAIN;
+            rt->txn_failed = true;
+            rc = PD_EKAFKA;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+static void on_txn_done(evutil_socket_t fd, short what, void *arg)
+{
+    pd_runtime *rt = arg;
+    PD_UNUSED(fd);
+    PD_UNUSED(what);
+    eos_result(rt);
+    if (!rt->txn_busy && !rt->txn_failed) {
+        bp_check(rt);
+        event_active(rt->ev_pump, 0, 0);
+    }
 }
 
 static void on_committed(void *ctx, pd_kafka *k, rd_kafka_resp_err_t err,
@@ -350,8 +459,14 @@ static rt_entry *cur_entry(pd_runtime *rt)
 static int produce_tracked(pd_runtime *rt, const char *topic, const void *key, size_t keylen,
                            const void *val, size_t vallen, rd_kafka_headers_t *hdrs)
 {
-    rt_entry *e = cur_entry(rt);
-    if (rt->cur_part && !e)
+    if (rt->txn_busy || rt->txn_failed) {
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        return PD_EAGAIN; /* a commit is running: nothing may join the transaction */
+    }
+    /* exactly-once: the transaction's commit covers every output, no per-message tracking */
+    rt_entry *e = rt->txn ? NULL : cur_entry(rt);
+    if (rt->cur_part && !e && !rt->txn)
         return PD_ENOMEM;
     for (;;) {
         int rc = pd_kafka_produce(rt->producer, topic, RD_KAFKA_PARTITION_UA, key, keylen, val,
@@ -369,10 +484,35 @@ static int produce_tracked(pd_runtime *rt, const char *topic, const void *key, s
     }
     if (e)
         e->pending++;
+    if (rt->txn) {
+        rt->txn_dirty = true;
+        pthread_mutex_lock(&rt->dr_mu);
+    }
     rt->st.in_flight++;
     if (rt->st.in_flight > rt->st.max_in_flight_seen)
         rt->st.max_in_flight_seen = rt->st.in_flight;
+    if (rt->txn)
+        pthread_mutex_unlock(&rt->dr_mu);
     return 0;
+}
+
+/* Exactly-once delivery reports: counted only (a failure fails the transaction's commit,
+ * which aborts it). Called on the loop thread, or on the txn thread while a commit flushes. */
+static void on_delivery_txn(pd_runtime *rt, const rd_kafka_message_t *m)
+{
+    pthread_mutex_lock(&rt->dr_mu);
+    if (m->err) {
+        rt->st.delivery_failed++;
+    } else {
+        rt->st.delivered++;
+    }
+    rt->st.in_flight--;
+    pthread_mutex_unlock(&rt->dr_mu);
+    if (m->err)
+        pd_log_warn("runtime", "output to %s failed: %s (the transaction will abort)",
+                    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    if (pthread_equal(pthread_self(), rt->loop_thread))
+        bp_check(rt);
 }
 
 static void on_delivery(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
@@ -380,6 +520,10 @@ static void on_delivery(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
     pd_runtime *rt = ctx;
     rt_entry *e = m->_private;
     PD_UNUSED(k);
+    if (rt->txn) {
+        on_delivery_txn(rt, m);
+        return;
+    }
     if (m->err) {
         rt->st.delivery_failed++;
         bool permanent = m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
@@ -457,6 +601,11 @@ int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t l
 bool pd_runtime_warming(const pd_runtime *rt)
 {
     return rt && rt->cur_warm;
+}
+
+bool pd_runtime_busy(const pd_runtime *rt)
+{
+    return rt && (rt->txn_busy || rt->txn_failed);
 }
 
 int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *message,
@@ -555,7 +704,7 @@ static void pump(pd_runtime *rt)
     rt->pumping = true;
     uint32_t n = 0;
     int64_t now = pd_monotonic_ms();
-    while (n < rt->budget && !rt->bp_paused && !rt->stopping) {
+    while (n < rt->budget && !rt->bp_paused && !rt->stopping && !rt->txn_busy && !rt->txn_failed) {
         rt_part *best = NULL;
         int64_t best_ts = 0;
         bool blocked = false;
@@ -585,6 +734,8 @@ static void pump(pd_runtime *rt)
         process_msg(rt, best, m);
         rd_kafka_message_destroy(m);
         n++;
+        if (rt->txn && ++rt->since_commit >= rt->o.eos_every_events)
+            eos_commit_start(rt);
         if (best->self_paused && best->rcount <= RT_PART_BUF_MAX / 2 && rt->cur_part == NULL &&
             part_find(rt, best->topic, best->partition) == best) {
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -752,8 +903,15 @@ static void on_revoked(void *ctx, pd_kafka *k, const rd_kafka_topic_partition_li
 {
     pd_runtime *rt = ctx;
     PD_UNUSED(k);
-    if (!lost)
+    if (rt->txn) {
+        /* the next owner starts from what is committed now: commit everything (blocking) */
+        if (!lost && !rt->txn_failed)
+            eos_commit_sync(rt);
+        else
+            eos_wait(rt);
+    } else if (!lost) {
         commit_async(rt, parts);
+    }
     for (int i = 0; i < parts->cnt; i++) {
         rt_part *p = part_find(rt, parts->elems[i].topic, parts->elems[i].partition);
         if (p)
@@ -782,8 +940,12 @@ static void on_commit_timer(evutil_socket_t fd, short what, void *arg)
     pd_runtime *rt = arg;
     PD_UNUSED(fd);
     PD_UNUSED(what);
-    commit_async(rt, NULL);
-    bp_check(rt);
+    if (rt->txn)
+        eos_commit_start(rt);
+    else
+        commit_async(rt, NULL);
+    if (!rt->txn_busy)
+        bp_check(rt);
     if (!rt->stopping && rt->o.exit_idle_ms && rt->nparts > 0 && rt->st.in_flight == 0) {
         bool holding = false;
         for (uint32_t i = 0; i < rt->nparts; i++)
@@ -800,7 +962,7 @@ static void on_status_timer(evutil_socket_t fd, short what, void *arg)
     pd_runtime *rt = arg;
     PD_UNUSED(fd);
     PD_UNUSED(what);
-    if (rt->o.status_all && !rt->stopping)
+    if (rt->o.status_all && !rt->stopping && !rt->txn_busy && !rt->txn_failed)
         rt->o.status_all(rt->o.status_ctx, rt);
 }
 
@@ -846,6 +1008,13 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
         rt->o.status_interval_ms = 30000;
     if (!o->shutdown_timeout_ms)
         rt->o.shutdown_timeout_ms = 10000;
+    if (o->exactly_once) {
+        if (!o->eos_every_events)
+            rt->o.eos_every_events = 10000;
+        rt->o.commit_interval_ms = o->eos_interval_ms ? o->eos_interval_ms : 100;
+        pthread_mutex_init(&rt->dr_mu, NULL);
+        rt->dr_mu_init = true;
+    }
     rt->group = strdup(o->group);
     rt->out[OUT_DRIFT] = dup_or_null(o->out_drift);
     rt->out[OUT_BREACH] = dup_or_null(o->out_breach);
@@ -870,12 +1039,30 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     snprintf(qmax, sizeof(qmax), "%u", PD_MAX(2 * rt->max_in_flight, 100000u));
     if ((rc = pd_kafka_conf_new(&pc)) != 0)
         goto fail;
-    pd_kafka_conf_set(pc, "message.timeout.ms", "0");
+    if (o->exactly_once) {
+        /* a transactional producer wants message.timeout.ms <= transaction.timeout.ms */
+        pd_kafka_conf_set(pc, "transaction.timeout.ms", "60000");
+        pd_kafka_conf_set(pc, "message.timeout.ms", "60000");
+    } else {
+        pd_kafka_conf_set(pc, "message.timeout.ms", "0");
+    }
     pd_kafka_conf_set(pc, "queue.buffering.max.messages", qmax);
     for (uint32_t i = 0; o->producer_conf && i < pd_kafka_conf_count(o->producer_conf); i++) {
         const char *k, *v;
         pd_kafka_conf_at(o->producer_conf, i, &k, &v);
         if ((rc = pd_kafka_conf_set_literal(pc, k, v)) != 0)
+            goto fail;
+    }
+    if (o->exactly_once) {
+        char txid[512];
+        const char *tid = o->transactional_id;
+        if (!tid)
+            tid = pd_kafka_conf_get(pc, "transactional.id");
+        if (!tid) {
+            snprintf(txid, sizeof(txid), "%s.postured", o->group);
+            tid = txid;
+        }
+        if ((rc = pd_kafka_conf_set_literal(pc, "transactional.id", tid)) != 0)
             goto fail;
     }
     pd_kafka_opts po = {.role = PD_KAFKA_PRODUCER,
@@ -903,6 +1090,9 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
             goto fail;
     }
     if ((rc = pd_kafka_conf_set_literal(pc, "group.id", rt->group)) != 0)
+        goto fail;
+    if (o->exactly_once &&
+        (rc = pd_kafka_conf_set_literal(pc, "isolation.level", "read_committed")) != 0)
         goto fail;
     pd_kafka_opts co = {.role = PD_KAFKA_CONSUMER,
                         .conf = pc,
@@ -935,6 +1125,16 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
         rc = PD_ENOMEM;
         goto fail;
     }
+    if (o->exactly_once) {
+        if ((rc = pd_txn_create(pd_kafka_rk(rt->producer), pd_kafka_rk(rt->consumer),
+                                (int)rt->o.shutdown_timeout_ms, &rt->txn)) != 0)
+            goto fail;
+        rt->ev_txn = event_new(rt->base, pd_txn_fd(rt->txn), EV_READ | EV_PERSIST, on_txn_done, rt);
+        if (!rt->ev_txn) {
+            rc = PD_ENOMEM;
+            goto fail;
+        }
+    }
     *out = rt;
     return 0;
 fail:
@@ -958,6 +1158,21 @@ int pd_runtime_start(pd_runtime *rt)
         return PD_ENOMEM;
     for (uint32_t i = 0; i < rt->o.ninputs; i++)
         topics[i] = rt->inputs[i].topic;
+    rt->loop_thread = pthread_self();
+    if (rt->txn) {
+        /* init_transactions blocks (it fences an earlier instance with the same id and
+         * aborts its open transaction): once, before anything is consumed */
+        int trc = pd_txn_begin(rt->txn);
+        if (trc) {
+            free(topics);
+            pd_log_error("runtime", "exactly-once: cannot start transactions: %s",
+                         pd_strerror(trc));
+            return trc;
+        }
+        event_add(rt->ev_txn, NULL);
+        pd_log_info("runtime", "exactly-once: commit every %u events or %u ms",
+                    rt->o.eos_every_events, rt->o.commit_interval_ms);
+    }
     int rc = pd_kafka_subscribe(rt->consumer, topics, rt->o.ninputs);
     free(topics);
     if (rc)
@@ -998,6 +1213,16 @@ int pd_runtime_finish(pd_runtime *rt)
     event_del(rt->ev_commit);
     event_del(rt->ev_status);
     event_del(rt->ev_stop);
+    if (rt->txn) {
+        eos_wait(rt);
+        if (!rt->txn_failed && rt->o.status_all && rt->out[OUT_STATUS])
+            rt->o.status_all(rt->o.status_ctx, rt);
+        rc = rt->txn_failed ? PD_EKAFKA : eos_commit_sync(rt);
+        if (rc)
+            pd_log_error("runtime", "shutdown: the last transaction was not committed");
+        pd_kafka_close(rt->consumer);
+        return rc;
+    }
     if (rt->o.status_all && rt->out[OUT_STATUS])
         rt->o.status_all(rt->o.status_ctx, rt);
     int64_t left = budget - (pd_monotonic_ms() - t0);
@@ -1049,6 +1274,13 @@ void pd_runtime_destroy(pd_runtime *rt)
         return;
     while (rt->jobs)
         job_unlink(rt, rt->jobs);
+    if (rt->txn && rt->txn_busy)
+        eos_wait(rt);
+    pd_txn_destroy(rt->txn);
+    if (rt->ev_txn)
+        event_free(rt->ev_txn);
+    if (rt->txn_offsets)
+        rd_kafka_topic_partition_list_destroy(rt->txn_offsets);
     if (rt->ev_jobs)
         event_free(rt->ev_jobs);
     if (rt->ev_commit)
@@ -1077,5 +1309,7 @@ void pd_runtime_destroy(pd_runtime *rt)
         free(rt->out[i]);
     free(rt->group);
     pd_buf_free(&rt->buf);
+    if (rt->dr_mu_init)
+        pthread_mutex_destroy(&rt->dr_mu);
     free(rt);
 }

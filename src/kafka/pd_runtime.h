@@ -76,6 +76,19 @@ typedef struct pd_runtime_opts {
     uint32_t budget, tick_ms;     /* pd_kafka_opts; budget also bounds one processing turn */
     uint32_t order_wait_ms;       /* 0: 1000 (see "Order" above) */
     bool warm_start;
+    /* Exactly-once (state.exactly_once, issue 8): a transactional producer; the outputs and
+     * the input offsets (last processed + 1) commit in one transaction every eos_every_events
+     * processed messages or eos_interval_ms, on the txn's own thread (pd_txn); processing
+     * pauses while a commit runs. The consumer reads with isolation.level=read_committed and
+     * nothing is committed through the consumer. State after a restart is rebuilt by warm
+     * start (inputs re-read up to the transactionally committed offsets). An aborted
+     * transaction stops the loop and pd_runtime_finish returns PD_EKAFKA: the restart resumes
+     * from the committed offsets (no in-process rewind). transactional_id NULL: the producer
+     * settings' transactional.id, else "<group>.postured". */
+    bool exactly_once;
+    const char *transactional_id;
+    uint32_t eos_every_events; /* 0: 10000 */
+    uint32_t eos_interval_ms;  /* 0: 100 */
     pd_runtime_feed_fn feed;
     void *feed_ctx;
     pd_runtime_status_all_fn status_all; /* may be NULL */
@@ -87,7 +100,7 @@ typedef struct pd_runtime_opts {
 typedef struct pd_runtime_stats {
     uint64_t messages, warm_messages, signals, suppressed, status_records, dead_letters;
     uint64_t delivered, redelivered, delivery_failed;
-    uint64_t commits, commit_errors, pauses, resumes;
+    uint64_t commits, commit_errors, pauses, resumes, txn_aborts;
     uint64_t in_flight, max_in_flight_seen;
     uint32_t partitions, holding;
 } pd_runtime_stats;
@@ -102,6 +115,8 @@ int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *messa
                            size_t byte_offset, const void *data, size_t len);
 /* True while the current message only rebuilds state (outputs are suppressed). */
 bool pd_runtime_warming(const pd_runtime *rt);
+/* True while an exactly-once commit runs: nothing may be produced (status writers wait). */
+bool pd_runtime_busy(const pd_runtime *rt);
 /* Begins the graceful stop: stop fetching, wait for outstanding deliveries; the loop is
  * broken when done or when the drain part of the shutdown timeout is over. */
 void pd_runtime_stop(pd_runtime *rt);
