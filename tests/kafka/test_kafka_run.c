@@ -401,7 +401,7 @@ static int setup(void **state)
         for (int t = 0; t < 2; t++) {
             for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
-                    p, RD_KAFKA_V_TOPIC(t ? g_topic1 : g_topic4), RD_KAFKA_V_KEY(key, klen),
+                    p, RD_KAFKA_V_TOPIC((t ? g_topic1 : g_topic4)), RD_KAFKA_V_KEY(key, klen),
                     RD_KAFKA_V_VALUE(b.p, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                     RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
