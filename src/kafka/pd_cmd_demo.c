@@ -112,7 +112,7 @@ static void on_feed(evutil_socket_t fd, short what, void *arg)
         rd_kafka_resp_err_t err = rd_kafka_producev(
             d->feeder, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(meta.key, strlen(meta.key)),
             RD_KAFKA_V_VALUE(d->msg.p, d->msg.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(meta.time_ms > 0 ? meta.time_ms : 0), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP((meta.time_ms > 0 ? meta.time_ms : 0)), RD_KAFKA_V_END);
         if (err) {
             pd_log_error("demo", "feeding %s: %s", topic, rd_kafka_err2str(err));
             break;

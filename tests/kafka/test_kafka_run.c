@@ -401,7 +401,7 @@ static int setup(void **state)
         for (int t = 0; t < 2; t++) {
             for (;;) {
                 rd_kafka_resp_err_t err = rd_kafka_producev(
-                    p, RD_KAFKA_V_TOPIC(t ? g_topic1 : g_topic4), RD_KAFKA_V_KEY(key, klen),
+                    p, RD_KAFKA_V_TOPIC((t ? g_topic1 : g_topic4)), RD_KAFKA_V_KEY(key, klen),
                     RD_KAFKA_V_VALUE(b.p, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                     RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -500,11 +500,11 @@ static void test_run_equals_replay_and_dead_letters(void **state)
     scenario s;
     scenario_init(&s, "pd-run-a", g_topic4);
     int64_t t0 = pd_ktest_now_ms();
-    pid_t pid = start_run(&s, "3000", 1);
+    pid_t pid = start_run(&s, "5000", 1);
     int rc = wait_exit(pid, 240);
     show_log(&s, 1);
     assert_int_equal(rc, 0);
-    fprintf(stderr, "run: %u messages in %.1f s (incl. 3 s idle)\n", NEVENTS + g_bad,
+    fprintf(stderr, "run: %u messages in %.1f s (incl. 5 s idle)\n", NEVENTS + g_bad,
             (double)(pd_ktest_now_ms() - t0) / 1000.0);
     reference ref;
     run_replay(s.pipeline, g_topic4, &ref);
@@ -527,7 +527,7 @@ static void test_single_partition_whole_set_equal(void **state)
     (void)state;
     scenario s;
     scenario_init(&s, "pd-run-s", g_topic1);
-    pid_t pid = start_run(&s, "3000", 1);
+    pid_t pid = start_run(&s, "5000", 1);
     int rc = wait_exit(pid, 240);
     show_log(&s, 1);
     assert_int_equal(rc, 0);
@@ -549,12 +549,12 @@ static void test_kill9_restart_loses_nothing(void **state)
     (void)state;
     scenario s;
     scenario_init(&s, "pd-run-k", g_topic4);
-    pid_t pid = start_run(&s, "3000", 1);
+    pid_t pid = start_run(&s, "5000", 1);
     usleep(3500 * 1000); /* the group join takes ~1 s; then it is mid-stream */
     kill(pid, SIGKILL);
     int rc = wait_exit(pid, 30);
     assert_int_equal(rc, 128 + SIGKILL);
-    pid = start_run(&s, "3000", 2);
+    pid = start_run(&s, "5000", 2);
     rc = wait_exit(pid, 240);
     show_log(&s, 2);
     assert_int_equal(rc, 0);
@@ -577,7 +577,7 @@ static void test_sigterm_drains_within_timeout(void **state)
     (void)state;
     scenario s;
     scenario_init(&s, "pd-run-t", g_topic4);
-    pid_t pid = start_run(&s, "3000", 1);
+    pid_t pid = start_run(&s, "5000", 1);
     usleep(3500 * 1000);
     int64_t t0 = pd_ktest_now_ms();
     kill(pid, SIGTERM);
@@ -587,7 +587,7 @@ static void test_sigterm_drains_within_timeout(void **state)
     fprintf(stderr, "SIGTERM: exit %d after %lld ms\n", rc, (long long)took);
     assert_int_equal(rc, 0);
     assert_true(took < 10000);
-    pid = start_run(&s, "3000", 2);
+    pid = start_run(&s, "5000", 2);
     rc = wait_exit(pid, 240);
     show_log(&s, 2);
     assert_int_equal(rc, 0);
