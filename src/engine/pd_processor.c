@@ -155,7 +155,7 @@ int pd_processor_create(const pd_processor_opts *opts, pd_processor **out, pd_di
             goto fail;
     }
 #endif
-    if ((rc = pd_decoder_create(NULL, &p->dec)))
+    if ((rc = pd_decoder_create(opts->decode, &p->dec)))
         goto fail;
     pd_engine_opts eo;
     pd_engine_opts_default(&eo);
@@ -180,6 +180,10 @@ int pd_processor_create(const pd_processor_opts *opts, pd_processor **out, pd_di
     pd_correlate_opts co;
     pd_correlate_opts_default(&co);
     co.pipeline = eo.pipeline;
+    if (opts->allowed_lateness_ms > 0)
+        co.allowed_lateness_ms = opts->allowed_lateness_ms;
+    if (opts->correlate_memcap_bytes)
+        co.memcap_bytes = opts->correlate_memcap_bytes;
 #ifdef PD_HAVE_CONTROLS
     if (p->controls) {
         co.control_has_role = has_role;

@@ -15,6 +15,7 @@
 #ifndef PD_PROCESSOR_H
 #define PD_PROCESSOR_H
 
+#include "pd_decode.h"
 #include "pd_engine.h"
 #include "pd_pipeline.h"
 #include "pd_signal.h"
@@ -45,6 +46,10 @@ typedef struct pd_processor_opts {
     /* Called when a goal's status changes (value or met) - the status topic. May be NULL. */
     pd_goal_status_fn on_status;
     void *status_ctx;
+    /* Daemon limits (config decode.*, correlate.*); NULL / 0 keep the defaults. */
+    const pd_decode_opts *decode;
+    int64_t allowed_lateness_ms; /* < 0 or 0: default */
+    size_t correlate_memcap_bytes;
 } pd_processor_opts;
 
 typedef struct pd_processor_stats {

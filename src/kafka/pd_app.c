@@ -17,6 +17,7 @@
 struct pd_app {
     pd_app_opts o;
     pd_config *cfg;
+    pd_decode_opts dopts; /* outlives every processor: reload copies the options */
     pd_pipeline *pl;
     pd_processor *proc;
     pd_runtime *rt;
@@ -315,7 +316,13 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
         }
     }
 
+    pd_decode_opts_default(&a->dopts);
+    a->dopts.max_message_bytes = (size_t)a->cfg->decode_max_message_bytes;
+    a->dopts.max_depth = (uint32_t)a->cfg->decode_max_depth;
     pd_processor_opts po = {.pipeline = a->pl,
+                            .decode = &a->dopts,
+                            .allowed_lateness_ms = a->cfg->correlate_allowed_lateness_ms,
+                            .correlate_memcap_bytes = (size_t)a->cfg->correlate_memcap_bytes,
                             .on_signal = on_signal,
                             .signal_ctx = a,
                             .on_dead_letter = on_dead_letter,
