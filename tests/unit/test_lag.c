@@ -5,6 +5,9 @@
 
 #include "pd_lag.h"
 #include "pd_metrics.h"
+#include "pd_runtime.h"
+
+#include <event2/event.h>
 
 #include <librdkafka/rdkafka_mock.h>
 #include <time.h>
@@ -158,11 +161,73 @@ static void test_lag_null(void **state)
     pd_lag_destroy(lag);
 }
 
+static int count_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd_format fmt,
+                      pd_str source)
+{
+    (void)rt;
+    (void)msg;
+    (void)len;
+    (void)fmt;
+    (void)source;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* The runtime's wiring: with a registry, its assigned partitions get a lag sample. */
+static void test_lag_runtime(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    pd_kafka_conf *cc = NULL;
+    assert_int_equal(pd_kafka_conf_new(&cc), 0);
+    pd_kafka_conf_set(cc, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(m.mc));
+    pd_kafka_conf_set(cc, "log_level", "2");
+    pd_kafka_conf_set(cc, "session.timeout.ms", "6000");
+    pd_kafka_conf_set(cc, "heartbeat.interval.ms", "500");
+    pd_kafka_conf_set(cc, "auto.offset.reset", "earliest");
+    pd_metrics *reg = NULL;
+    assert_int_equal(pd_metrics_create(&reg), 0);
+    struct event_base *base = event_base_new();
+    pd_runtime_input in = {.topic = "in", .format = PD_FMT_AUTO};
+    int fed = 0;
+    pd_runtime_opts o = {.base = base,
+                         .consumer_conf = cc,
+                         .producer_conf = cc,
+                         .group = "pd-lag-runtime",
+                         .inputs = &in,
+                         .ninputs = 1,
+                         .exit_idle_ms = 1500,
+                         .feed = count_feed,
+                         .feed_ctx = &fed,
+                         .metrics = reg};
+    pd_runtime *rt = NULL;
+    char err[512];
+    assert_int_equal(pd_runtime_create(&o, &rt, err, sizeof(err)), 0);
+    assert_int_equal(pd_runtime_start(rt), 0);
+    event_base_dispatch(base); /* stops once idle */
+    assert_int_equal(fed, N);
+    pd_buf out = {0};
+    assert_true(render_until(reg, &out, PD_M_CONSUMER_LAG "{topic=\"in\",partition=\"0\"} 0\n"));
+    assert_non_null(strstr(pd_buf_cstr(&out), "\n" PD_M_CONSUMER_LAG_TOTAL " 0\n"));
+    pd_runtime_finish(rt);
+    pd_runtime_destroy(rt); /* removes its collector */
+    pd_buf_reset(&out);
+    assert_int_equal(pd_metrics_render(reg, &out), 0);
+    assert_null(strstr(pd_buf_cstr(&out), PD_M_CONSUMER_LAG));
+    pd_buf_free(&out);
+    event_base_free(base);
+    pd_metrics_destroy(reg);
+    pd_kafka_conf_destroy(cc);
+    mock_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lag_null),
         cmocka_unit_test(test_lag_counts_down),
+        cmocka_unit_test(test_lag_runtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
