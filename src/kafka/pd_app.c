@@ -382,7 +382,8 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                           .status_all = status_all,
                           .status_ctx = a,
                           .also = a->sinks ? sink_signal : NULL,
-                          .also_ctx = a->sinks};
+                          .also_ctx = a->sinks,
+                          .metrics = a->metrics};
     if ((rc = pd_runtime_create(&ro, &a->rt, err, sizeof(err))) != 0) {
         fprintf(stderr, "postured: %s\n", err);
         goto fail;
