@@ -187,11 +187,59 @@ static void test_kafka_sink_missing_topic(void **state)
     event_base_free(base);
 }
 
+static char dead_reason[256];
+static void on_dead_keep(void *ctx, const pd_sink_dead *d)
+{
+    int *n = ctx;
+    (*n)++;
+    snprintf(dead_reason, sizeof(dead_reason), "%s|%s|%zu", d->key, d->reason, d->len);
+}
+
+/* No broker: librdkafka gives up after message.timeout.ms and the record is dead-lettered
+ * with the reason, its key and payload. */
+static void test_kafka_sink_dead_letter(void **state)
+{
+    (void)state;
+    static const char yaml[] = "{type: kafka, topic: nowhere, brokers: \"127.0.0.1:1\", "
+                               "kafka: {message.timeout.ms: \"1500\"}}\n";
+    struct event_base *base = event_base_new();
+    int ndead = 0;
+    pd_sink_type kt = {&pd_sink_kafka_ops, NULL};
+    pd_sink_env env = {
+        .base = base, .dead = on_dead_keep, .dead_ctx = &ndead, .types = &kt, .ntypes = 1};
+    pd_sink *s = NULL;
+    pd_diag diag = {{0}};
+    int rc = fx_sink(&env, yaml, &s, &diag);
+    if (rc)
+        fail_msg("%s", diag.msg);
+    pd_signal sig = fx_breach("lateral-spread", PD_SEV_HIGH);
+    assert_int_equal(pd_sink_submit(s, &sig), 0);
+    pd_sink_stats st;
+    pd_sink_get_stats(s, &st);
+    assert_int_equal(st.pending, 1);
+    int64_t t0 = pd_ktest_now_ms();
+    while (st.pending && pd_ktest_now_ms() - t0 < 10000) {
+        event_base_loop(base, EVLOOP_ONCE);
+        pd_sink_get_stats(s, &st);
+    }
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(st.dead, 1);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(ndead, 1);
+    char want[80];
+    snprintf(want, sizeof(want), "%s|kafka: ", sig.id);
+    if (strncmp(dead_reason, want, strlen(want)))
+        fail_msg("dead letter: %s", dead_reason);
+    pd_sink_destroy(s);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kafka_sink_missing_topic),
         cmocka_unit_test(test_kafka_sink_route_ocsf),
+        cmocka_unit_test(test_kafka_sink_dead_letter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
