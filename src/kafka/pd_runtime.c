@@ -1,6 +1,7 @@
 /* pd_runtime.c: consume, process, produce, commit what is safe (see pd_runtime.h). */
 #include "pd_runtime.h"
 
+#include "pd_lag.h"
 #include "pd_log.h"
 #include "pd_time.h"
 #include "pd_txn.h"
@@ -61,6 +62,7 @@ struct pd_runtime {
     char *group, *out[4]; /* drift, breach, status, dead_letter */
     pd_runtime_input *inputs;
     pd_kafka *consumer, *producer;
+    pd_lag *lag; /* consumer lag for /metrics (o.metrics); NULL without */
     struct event_base *base;
     struct event *ev_commit, *ev_status, *ev_stop, *ev_jobs;
     int jobpipe[2];
@@ -889,6 +891,8 @@ static bool on_assigned(void *ctx, pd_kafka *k, rd_kafka_topic_partition_list_t 
             parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
         }
     }
+    if (rt->lag)
+        pd_lag_assign(rt->lag, parts);
     rt->last_input_ms = pd_monotonic_ms(); /* idle time counts from here */
     pd_log_info("runtime", "%d partition(s) assigned", parts->cnt);
     /* Fetching starts at once; messages wait in the buffer until the committed offsets are
@@ -917,6 +921,8 @@ static void on_revoked(void *ctx, pd_kafka *k, const rd_kafka_topic_partition_li
         if (p)
             part_remove(rt, p);
     }
+    if (rt->lag)
+        pd_lag_revoke(rt->lag, parts);
     pd_log_info("runtime", "%d partition(s) %s", parts->cnt, lost ? "lost" : "revoked");
 }
 
@@ -1111,6 +1117,11 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
         goto fail;
     pd_kafka_conf_destroy(pc);
     pc = NULL;
+    if (o->metrics) {
+        if ((rc = pd_lag_create(o->metrics, &rt->lag)) != 0)
+            goto fail;
+        pd_lag_set_consumer(rt->lag, pd_kafka_rk(rt->consumer));
+    }
 
     if (pipe(rt->jobpipe) != 0 || fcntl(rt->jobpipe[0], F_SETFL, O_NONBLOCK) != 0) {
         rc = PD_EIO;
@@ -1291,6 +1302,7 @@ void pd_runtime_destroy(pd_runtime *rt)
         event_free(rt->ev_stop);
     if (rt->ev_pump)
         event_free(rt->ev_pump);
+    pd_lag_destroy(rt->lag); /* before the consumer it reads */
     pd_kafka_destroy(rt->consumer);
     pd_kafka_destroy(rt->producer);
     while (rt->nparts)

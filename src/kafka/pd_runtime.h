@@ -44,6 +44,7 @@
 #include "pd_signal.h"
 
 struct event_base;
+struct pd_metrics;
 
 typedef struct pd_runtime pd_runtime;
 
@@ -95,6 +96,9 @@ typedef struct pd_runtime_opts {
     void *status_ctx;
     pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */
     void *also_ctx;
+    /* May be NULL. Else the runtime adds consumer lag per assigned partition (pd_lag.h) to
+     * this registry, which must outlive the runtime. */
+    struct pd_metrics *metrics;
 } pd_runtime_opts;
 
 typedef struct pd_runtime_stats {
