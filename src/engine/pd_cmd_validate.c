@@ -7,6 +7,7 @@
 #include "pd_goals.h"
 #include "pd_pipeline.h"
 #include "pd_sink.h"
+#include "pd_sink_kafka.h"
 #include "pd_yaml.h"
 
 #include <stdio.h>
@@ -83,7 +84,7 @@ static int check_pipeline(const char *path)
      * file paths resolve where `run` resolves them (its working directory). */
     uint32_t nsinks = 0;
     if (p->sinks) {
-        if (pd_sink_set_check(NULL, p->doc, p->sinks, &d)) {
+        if (pd_sink_set_check(&pd_sink_kafka_check_env, p->doc, p->sinks, &d)) {
             fprintf(stderr, "%s\n", d.msg);
             rc = PD_ECONFIG;
         } else if (p->sinks->type == PD_YSEQ) {

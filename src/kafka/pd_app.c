@@ -6,6 +6,7 @@
 #include "pd_metrics.h"
 #include "pd_provider.h"
 #include "pd_sink.h"
+#include "pd_sink_kafka.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -309,7 +310,9 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
     }
 
     if (a->pl->sinks) {
-        pd_sink_env env = {.base = o->base, .dead = on_sink_dead, .dead_ctx = a};
+        pd_sink_type kt = {&pd_sink_kafka_ops, a->pconf}; /* `type: kafka` sinks */
+        pd_sink_env env = {
+            .base = o->base, .dead = on_sink_dead, .dead_ctx = a, .types = &kt, .ntypes = 1};
         if ((rc = pd_sink_set_load(&env, a->pl->doc, a->pl->sinks, &a->sinks, &diag)) != 0) {
             fprintf(stderr, "%s\n", diag.msg);
             goto fail;
