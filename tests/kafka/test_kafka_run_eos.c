@@ -553,6 +553,18 @@ static void show_log(const scenario *s, int n)
         fprintf(stderr, "(no log)\n");
 }
 
+/* The n-th (1-based) value of PD_EOS_TARGETS, to replay a failing run's kill points. */
+static int64_t eos_target(int n)
+{
+    const char *p = getenv("PD_EOS_TARGETS");
+    for (int i = 1; p && i < n; i++) {
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    return p ? strtoll(p, NULL, 10) : 0;
+}
+
 /* The group's committed input offsets summed over the 4 partitions (-1: unknown). */
 static int64_t committed_sum(rd_kafka_t *c, const char *topic)
 {
@@ -594,6 +606,8 @@ static void test_kill9_exactly_once(void **state)
         seed = seed * 1103515245u + 12345u;
         int64_t target =
             (int64_t)NEVENTS * n / (NKILLS + 1) + (int64_t)((seed >> 8) % 3000u) - 1500;
+        if (getenv("PD_EOS_TARGETS")) /* "a,b,c": kill after these committed counts */
+            target = eos_target(n);
         if (target <= prev)
             target = prev + 500;
         int64_t sum = 0, t1 = pd_ktest_now_ms();
