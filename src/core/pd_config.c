@@ -38,6 +38,8 @@ static const option options[] = {
      "messages handled per loop wake before yielding"},
     {"runtime", "max_in_flight", OPT_INT, "100000", 100, 100000000, OFF(runtime_max_in_flight),
      "undelivered output messages before input partitions pause"},
+    {"runtime", "buffer_mb", OPT_INT, "128", 1, 65536, OFF(runtime_buffer_mb),
+     "fetched input buffered for processing (plus librdkafka's queue) before fetching waits"},
     {"runtime", "commit_interval", OPT_DURATION, "1s", 10, 600000, OFF(runtime_commit_interval_ms),
      "at-least-once offset commit period"},
     {"runtime", "shutdown_timeout", OPT_DURATION, "10s", 100, 600000,

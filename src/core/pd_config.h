@@ -29,6 +29,7 @@ typedef struct pd_config {
     int64_t runtime_poll_interval_ms;
     int64_t runtime_wake_budget;
     int64_t runtime_max_in_flight;
+    int64_t runtime_buffer_mb;
     int64_t runtime_commit_interval_ms;
     int64_t runtime_shutdown_timeout_ms;
     bool state_exactly_once;

@@ -367,6 +367,7 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                           .out_status = a->pl->outputs.status,
                           .out_dead_letter = a->pl->outputs.dead_letter,
                           .max_in_flight = (uint32_t)a->cfg->runtime_max_in_flight,
+                          .buffer_bytes = (uint64_t)a->cfg->runtime_buffer_mb << 20,
                           .commit_interval_ms = (uint32_t)a->cfg->runtime_commit_interval_ms,
                           .status_interval_ms = o->status_interval_ms,
                           .shutdown_timeout_ms = (uint32_t)a->cfg->runtime_shutdown_timeout_ms,
@@ -519,11 +520,13 @@ void pd_app_print_stats(pd_app *a, FILE *f)
     pd_processor_stats_get(a->proc, &ps);
     fprintf(f,
             "%llu messages (%llu rebuilding state), %llu events, %llu dead letters, %llu drift "
-            "and %llu breach signals, %llu outputs delivered, %llu commits\n",
+            "and %llu breach signals, %llu outputs delivered, %llu commits, %llu out of "
+            "timestamp order\n",
             (unsigned long long)rs.messages, (unsigned long long)rs.warm_messages,
             (unsigned long long)ps.events, (unsigned long long)rs.dead_letters,
             (unsigned long long)ps.signals_drift, (unsigned long long)ps.signals_breach,
-            (unsigned long long)rs.delivered, (unsigned long long)rs.commits);
+            (unsigned long long)rs.delivered, (unsigned long long)rs.commits,
+            (unsigned long long)rs.out_of_order);
 }
 
 pd_runtime *pd_app_runtime(pd_app *a)

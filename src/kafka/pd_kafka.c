@@ -252,7 +252,7 @@ struct pd_kafka {
     void *ctx;
     uint32_t budget;
     int log_level;
-    bool paused, cooperative_checked, cooperative, closed;
+    bool paused, held, cooperative_checked, cooperative, closed;
     char name[64];
     pd_kafka_stats st;
 };
@@ -369,7 +369,7 @@ uint32_t pd_kafka_drain(pd_kafka *k)
         n = (uint32_t)(k->st.delivered + k->st.delivery_failed - before);
         return n;
     }
-    while (n < k->budget) {
+    while (n < k->budget && !k->held) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
         if (!m)
             break;
@@ -397,9 +397,11 @@ uint32_t pd_kafka_drain(pd_kafka *k)
     }
     if (n == k->budget) {
         /* More may be queued, and librdkafka only wakes us on an empty->non-empty
-         * transition: come back after the loop has served other events. */
+         * transition: come back after the loop has polled its fds (a zero timeout, since
+         * event_active from a callback would run again before any fd is served). */
+        static const struct timeval zero = {0, 0};
         k->st.budget_hits++;
-        event_active(k->ev_more, 0, 0);
+        event_add(k->ev_more, &zero);
     }
     return n;
 }
@@ -622,6 +624,18 @@ int pd_kafka_pause(pd_kafka *k)
 int pd_kafka_resume(pd_kafka *k)
 {
     return pause_resume(k, false);
+}
+
+void pd_kafka_hold(pd_kafka *k, bool hold)
+{
+    if (!k || k->role != PD_KAFKA_CONSUMER || k->held == hold)
+        return;
+    k->held = hold;
+    if (!hold) {
+        /* the queue may be non-empty, so no wake-up will come: look now, from the loop */
+        static const struct timeval zero = {0, 0};
+        event_add(k->ev_more, &zero);
+    }
 }
 
 bool pd_kafka_paused(const pd_kafka *k)

@@ -128,6 +128,11 @@ int pd_kafka_subscribe(pd_kafka *k, const char *const *topics, uint32_t ntopics)
 int pd_kafka_pause(pd_kafka *k);
 int pd_kafka_resume(pd_kafka *k);
 bool pd_kafka_paused(const pd_kafka *k);
+/* Consumer: stop/restart taking messages out of librdkafka's queue. Held messages stay
+ * there; fetching goes on until the queue reaches queued.min.messages or
+ * queued.max.messages.kbytes. Unlike a pause nothing is discarded and fetched again, but
+ * librdkafka 2.0 looks at a full queue again only about once a second. */
+void pd_kafka_hold(pd_kafka *k, bool hold);
 /* Consumer: pause/resume some partitions only (a resumed partition stays paused while the
  * whole consumer is paused by pd_kafka_pause). */
 int pd_kafka_pause_partitions(pd_kafka *k, const rd_kafka_topic_partition_list_t *parts);

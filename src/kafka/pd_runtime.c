@@ -41,11 +41,14 @@ struct rt_part {
     uint32_t rhead, rcount, rcap;
     int64_t last_fetched;   /* offset of the last message buffered, -1: none */
     int64_t empty_since_ms; /* when the buffer last ran empty */
-    bool self_paused;       /* paused because its buffer is full */
 };
 
-/* Per-partition buffer bound: pause fetching beyond it, resume below half. */
-#define RT_PART_BUF_MAX 10000u
+/* Prefetch: librdkafka 2.0 stops fetching once its queue passes queued.min.messages or
+ * queued.max.messages.kbytes and looks again only about once a second (2.2 made that
+ * fetch.queue.backoff.ms); pausing and resuming a partition waits for the same tick. So the
+ * loop moves every fetched message into the partition buffers at once, up to buffer_bytes,
+ * and then holds the consumer (pd_kafka_hold) until they are half empty: what is buffered
+ * here plus librdkafka's queue must outlast that second for a backlog to flow without gaps. */
 
 /* A committed-offsets lookup running on a helper thread. */
 typedef struct rt_job {
@@ -83,6 +86,10 @@ struct pd_runtime {
     bool cur_warm;
 
     bool bp_paused, stopping, started, pumping;
+    bool held;                     /* the consumer is held: buffers are full */
+    uint64_t buf_bytes, buf_limit; /* payload bytes in the partition buffers */
+    int64_t last_ts;               /* newest timestamp processed */
+    uint64_t hold_at;              /* buf_limit, or up to 4x while waiting for order */
     struct event *ev_pump;
     uint32_t budget, order_wait_ms;
     int64_t last_input_ms, stop_deadline_ms;
@@ -243,8 +250,11 @@ static void part_remove(pd_runtime *rt, rt_part *p)
     }
     if (rt->last_part == p)
         rt->last_part = NULL;
-    for (uint32_t i = 0; i < p->rcount; i++)
-        rd_kafka_message_destroy(p->ring[(p->rhead + i) % p->rcap]);
+    for (uint32_t i = 0; i < p->rcount; i++) {
+        rd_kafka_message_t *m = p->ring[(p->rhead + i) % p->rcap];
+        rt->buf_bytes -= m->len;
+        rd_kafka_message_destroy(m);
+    }
     free(p->ring);
     free(p->topic);
     free(p);
@@ -293,6 +303,7 @@ static void commit_async(pd_runtime *rt, const rd_kafka_topic_partition_list_t *
 }
 
 static void bp_check(pd_runtime *rt);
+static void pump_soon(pd_runtime *rt);
 
 /* ---- exactly-once commits ------------------------------------------------------------- */
 
@@ -386,7 +397,7 @@ static void on_txn_done(evutil_socket_t fd, short what, void *arg)
     eos_result(rt);
     if (!rt->txn_busy && !rt->txn_failed) {
         bp_check(rt);
-        event_active(rt->ev_pump, 0, 0);
+        pump_soon(rt);
     }
 }
 
@@ -409,16 +420,6 @@ static void on_committed(void *ctx, pd_kafka *k, rd_kafka_resp_err_t err,
 
 /* ---- backpressure --------------------------------------------------------------------- */
 
-static void repause_self_paused(pd_runtime *rt)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
-    for (uint32_t i = 0; i < rt->nparts; i++)
-        if (rt->parts[i]->self_paused)
-            rd_kafka_topic_partition_list_add(l, rt->parts[i]->topic, rt->parts[i]->partition);
-    pd_kafka_pause_partitions(rt->consumer, l);
-    rd_kafka_topic_partition_list_destroy(l);
-}
-
 static void bp_check(pd_runtime *rt)
 {
     if (!rt->bp_paused && rt->st.in_flight >= rt->max_in_flight) {
@@ -429,8 +430,7 @@ static void bp_check(pd_runtime *rt)
         rt->bp_paused = false;
         rt->st.resumes++;
         pd_kafka_resume(rt->consumer);
-        repause_self_paused(rt);
-        event_active(rt->ev_pump, 0, 0);
+        pump_soon(rt);
     }
 }
 
@@ -699,6 +699,15 @@ static int64_t msg_time(const rd_kafka_message_t *m)
  * always the partition whose next message is the oldest; a partition with nothing buffered
  * but more on the broker is waited for (see part_wait_ms). So a resource's events and the
  * fleet's move through event time together, whatever the fetch interleaving. */
+/* A zero timeout, not event_active: libevent runs an event activated from a callback in
+ * the same pass, so a pump re-arming itself that way would starve the consumer's and the
+ * producer's fds (fetched messages, delivery reports) until it ran dry. */
+static void pump_soon(pd_runtime *rt)
+{
+    static const struct timeval zero = {0, 0};
+    event_add(rt->ev_pump, &zero);
+}
+
 static void pump(pd_runtime *rt)
 {
     if (rt->pumping)
@@ -706,10 +715,12 @@ static void pump(pd_runtime *rt)
     rt->pumping = true;
     uint32_t n = 0;
     int64_t now = pd_monotonic_ms();
+    bool waiting = false; /* for an empty partition with more on the broker */
     while (n < rt->budget && !rt->bp_paused && !rt->stopping && !rt->txn_busy && !rt->txn_failed) {
         rt_part *best = NULL;
         int64_t best_ts = 0;
         bool blocked = false;
+        waiting = false;
         for (uint32_t i = 0; i < rt->nparts && !blocked; i++) {
             rt_part *p = rt->parts[i];
             if (p->hold) {
@@ -718,7 +729,7 @@ static void pump(pd_runtime *rt)
             }
             if (p->rcount == 0) {
                 if (now - p->empty_since_ms < part_wait_ms(rt, p))
-                    blocked = true;
+                    blocked = waiting = true;
                 continue;
             }
             int64_t ts = msg_time(p->ring[p->rhead]);
@@ -733,23 +744,31 @@ static void pump(pd_runtime *rt)
         best->rhead = (best->rhead + 1) % best->rcap;
         if (--best->rcount == 0)
             best->empty_since_ms = now;
+        rt->buf_bytes -= m->len;
+        if (best_ts < rt->last_ts)
+            rt->st.out_of_order++;
+        else
+            rt->last_ts = best_ts;
         process_msg(rt, best, m);
         rd_kafka_message_destroy(m);
         n++;
         if (rt->txn && ++rt->since_commit >= rt->o.eos_every_events)
             eos_commit_start(rt);
-        if (best->self_paused && best->rcount <= RT_PART_BUF_MAX / 2 && rt->cur_part == NULL &&
-            part_find(rt, best->topic, best->partition) == best) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, best->topic, best->partition);
-            best->self_paused = false;
-            pd_kafka_resume_partitions(rt->consumer, l);
-            rd_kafka_topic_partition_list_destroy(l);
-        }
+    }
+    if (rt->held && rt->buf_bytes <= rt->buf_limit / 2) {
+        rt->held = false;
+        rt->hold_at = rt->buf_limit;
+        pd_kafka_hold(rt->consumer, false);
+    } else if (rt->held && waiting && rt->buf_bytes < 4 * rt->buf_limit) {
+        /* the messages waited for may sit in librdkafka's queue behind the held ones: take
+         * more, up to 4x the bound; beyond, wait as part_wait_ms says */
+        rt->held = false;
+        rt->hold_at = 4 * rt->buf_limit;
+        pd_kafka_hold(rt->consumer, false);
     }
     rt->pumping = false;
     if (n == rt->budget)
-        event_active(rt->ev_pump, 0, 0);
+        pump_soon(rt);
 }
 
 static void on_pump(evutil_socket_t fd, short what, void *arg)
@@ -789,14 +808,13 @@ static bool on_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
     p->ring[(p->rhead + p->rcount++) % p->rcap] = m;
     p->last_fetched = m->offset;
     rt->last_input_ms = pd_monotonic_ms();
-    if (p->rcount >= RT_PART_BUF_MAX && !p->self_paused) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        p->self_paused = true;
-        pd_kafka_pause_partitions(rt->consumer, l);
-        rd_kafka_topic_partition_list_destroy(l);
+    rt->buf_bytes += m->len;
+    if (rt->buf_bytes >= rt->hold_at && !rt->held) {
+        rt->held = true;
+        pd_kafka_hold(rt->consumer, true);
     }
-    pump(rt);
+    /* processed after this drain, which empties librdkafka's queue as fast as it fills */
+    pump_soon(rt);
     return true;
 }
 
@@ -874,7 +892,7 @@ static void on_job(evutil_socket_t fd, short what, void *arg)
         rt->last_input_ms = pd_monotonic_ms();
         rd_kafka_topic_partition_list_destroy(go);
         job_unlink(rt, j);
-        event_active(rt->ev_pump, 0, 0);
+        pump_soon(rt);
     }
 }
 
@@ -1008,6 +1026,8 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     rt->max_in_flight = o->max_in_flight ? o->max_in_flight : 100000;
     rt->budget = o->budget ? o->budget : 1000;
     rt->order_wait_ms = o->order_wait_ms ? o->order_wait_ms : 1000;
+    rt->buf_limit = o->buffer_bytes ? o->buffer_bytes : (uint64_t)128 << 20;
+    rt->hold_at = rt->buf_limit;
     if (!o->commit_interval_ms)
         rt->o.commit_interval_ms = 1000;
     if (!o->status_interval_ms)
@@ -1085,9 +1105,7 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
 
     pd_kafka_conf_destroy(pc);
     pc = NULL;
-    /* prefetch less than librdkafka's default: messages are buffered here for ordering */
-    if ((rc = pd_kafka_conf_new(&pc)) != 0 ||
-        (rc = pd_kafka_conf_set(pc, "queued.min.messages", "20000")) != 0)
+    if ((rc = pd_kafka_conf_new(&pc)) != 0)
         goto fail;
     for (uint32_t i = 0; o->consumer_conf && i < pd_kafka_conf_count(o->consumer_conf); i++) {
         const char *k, *v;
@@ -1104,7 +1122,8 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
                         .conf = pc,
                         .base = o->base,
                         .ctx = rt,
-                        .budget = o->budget,
+                        /* moving fetched messages to the buffers is cheap: take all there is */
+                        .budget = PD_MAX(o->budget, 100000u),
                         .tick_ms = o->tick_ms,
                         .name = "consumer"};
     co.h.message = on_message;

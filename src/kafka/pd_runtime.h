@@ -26,8 +26,13 @@
  * Streams' rule); a partition with nothing buffered but more on the broker is waited for
  * (up to 60 x order_wait_ms; order_wait_ms while its high watermark is unknown). With producers
  * that stamp messages with event time (or append time), the processor sees one stream in time
- * order, as `postured replay` does; a partition's own order is never changed. Buffers are bounded
- * per partition (fetching pauses beyond).
+ * order, as `postured replay` does; a partition's own order is never changed.
+ *
+ * Prefetch: every message librdkafka has fetched is moved into the partition buffers at once
+ * (librdkafka 2.0 re-checks a full fetch queue only once a second, so leaving messages there
+ * starves a fast loop); beyond buffer_bytes of payload the consumer is held (pd_kafka_hold)
+ * until half of it is processed. While a partition is waited for (Order), holding stops
+ * up to 4 x buffer_bytes, since its messages may be queued behind the held ones.
  *
  * Dead letters: the original key and bytes, the original headers, plus headers
  * postured.reason (code name), postured.error (message), postured.error.offset (byte offset),
@@ -76,6 +81,7 @@ typedef struct pd_runtime_opts {
     uint32_t exit_idle_ms;        /* 0: never; else stop after this long without input */
     uint32_t budget, tick_ms;     /* pd_kafka_opts; budget also bounds one processing turn */
     uint32_t order_wait_ms;       /* 0: 1000 (see "Order" above) */
+    uint64_t buffer_bytes;        /* 0: 128 MiB (see "Prefetch" above) */
     bool warm_start;
     /* Exactly-once (state.exactly_once, issue 8): a transactional producer; the outputs and
      * the input offsets (last processed + 1) commit in one transaction every eos_every_events
@@ -106,6 +112,7 @@ typedef struct pd_runtime_stats {
     uint64_t delivered, redelivered, delivery_failed;
     uint64_t commits, commit_errors, pauses, resumes, txn_aborts;
     uint64_t in_flight, max_in_flight_seen;
+    uint64_t out_of_order; /* processed older than a message processed before (not merged) */
     uint32_t partitions, holding;
 } pd_runtime_stats;
 
