@@ -761,9 +761,9 @@ static void pump(pd_runtime *rt)
         pd_kafka_hold(rt->consumer, false);
     } else if (rt->held && waiting && rt->buf_bytes < 4 * rt->buf_limit) {
         /* the messages waited for may sit in librdkafka's queue behind the held ones: take
-         * more, up to 4x the bound; beyond, wait as part_wait_ms says */
+         * another quarter of the bound, up to 4x; beyond, wait as part_wait_ms says */
         rt->held = false;
-        rt->hold_at = 4 * rt->buf_limit;
+        rt->hold_at = PD_MIN(rt->buf_bytes + rt->buf_limit / 4, 4 * rt->buf_limit);
         pd_kafka_hold(rt->consumer, false);
     }
     rt->pumping = false;
