@@ -33,6 +33,8 @@ typedef struct pd_config {
     int64_t runtime_commit_interval_ms;
     int64_t runtime_shutdown_timeout_ms;
     bool state_exactly_once;
+    bool state_changelog;
+    char *state_changelog_topic;
     char *state_dir;
     int64_t state_commit_every_events;
     int64_t state_commit_interval_ms;

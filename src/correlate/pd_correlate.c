@@ -7,6 +7,7 @@
 #include "pd_rule.h"
 #include "pd_time.h"
 
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ typedef struct cr_group {
     uint32_t n;
     int64_t last_t;
     bool fired;
+    bool persisted;       /* a changelog record of it exists (pd_correlator_collect) */
+    uint32_t dirty_epoch; /* == the correlator's epoch: changed since the last collect */
     uint32_t update;
     int64_t fire_t, supp_until, ev_from;
     char sig_id[33];
@@ -87,6 +90,12 @@ struct pd_correlator {
     uint32_t npf;
     uint32_t pgoals, pfindings;
     int64_t pf_time;
+    /* changelog (pd_correlator_collect): groups changed in this epoch; keys of groups gone */
+    uint32_t epoch;
+    pd_buf gone; /* records: uint32 rule index, uint32 key length, key bytes */
+    uint32_t ngone;
+    pd_buf out, okey;
+    bool collecting; /* a collect ran once: tracking is on */
 };
 
 static const char *const evidence_kinds[] = {"assessment", "alert",     "vulnerability", "score",
@@ -249,6 +258,12 @@ static void lru_push_head(cr_rule *cr, cr_group *g)
 
 static void group_release(pd_correlator *c, cr_rule *cr, cr_group *g)
 {
+    if (g->persisted) {
+        uint32_t head[2] = {(uint32_t)(cr - c->cr), g->klen};
+        pd_buf_append(&c->gone, head, sizeof(head));
+        pd_buf_append(&c->gone, g->sbuf, g->klen);
+        c->ngone++;
+    }
     uint32_t b = (uint32_t)(g->khash & (cr->tsize - 1));
     cr_group **pp = &cr->table[b];
     while (*pp && *pp != g)
@@ -451,6 +466,10 @@ int pd_correlator_create(const pd_rule_set *rules, const pd_correlate_opts *opts
     pd_buf_init(&c->rec);
     pd_buf_init(&c->compact);
     pd_buf_init(&c->pstr);
+    pd_buf_init(&c->gone);
+    pd_buf_init(&c->out);
+    pd_buf_init(&c->okey);
+    c->epoch = 1;
     c->nrules = pd_rule_set_count(rules);
     uint32_t maxcap = 1;
     if (c->nrules) {
@@ -492,6 +511,9 @@ void pd_correlator_destroy(pd_correlator *c)
     pd_buf_free(&c->rec);
     pd_buf_free(&c->compact);
     pd_buf_free(&c->pstr);
+    pd_buf_free(&c->gone);
+    pd_buf_free(&c->out);
+    pd_buf_free(&c->okey);
     free(c);
 }
 
@@ -1094,6 +1116,7 @@ static int rule_input(pd_correlator *c, cr_rule *cr, cr_input *in)
     if (rc)
         return rc;
     prune(c, cr, g);
+    g->dirty_epoch = c->epoch;
     if (g->fired && in->t > g->supp_until)
         g->fired = false;
     uint32_t k = 0;
@@ -1234,7 +1257,11 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms)
         uint32_t skipped = 0;
         for (cr_group *g = cr->tail, *pv; g && skipped < CR_EXPIRE_SKIP; g = pv) {
             pv = g->prev;
+            uint32_t before = g->n;
+            bool fired = g->fired;
             prune(c, cr, g);
+            if (g->n != before || g->fired != fired)
+                g->dirty_epoch = c->epoch;
             if (g->n == 0 && !(g->fired && g->supp_until >= low))
                 group_release(c, cr, g);
             else
@@ -1242,4 +1269,239 @@ int pd_correlator_advance(pd_correlator *c, int64_t now_ms)
         }
     }
     return 0;
+}
+
+/* ---- state for the changelog ------------------------------------------------------------ */
+
+#define CR_STATE_PREFIX  "#corr:"
+#define CR_STATE_VERSION 1
+
+bool pd_correlator_key_is_state(pd_str key)
+{
+    return key.len >= sizeof(CR_STATE_PREFIX) - 1 &&
+           !memcmp(key.p, CR_STATE_PREFIX, sizeof(CR_STATE_PREFIX) - 1);
+}
+
+/* "#corr:" rule id, a 0x1f separator, the group key. */
+static void state_key(pd_buf *b, const pd_rule *r, const char *gkey, uint32_t klen)
+{
+    pd_buf_reset(b);
+    pd_buf_puts(b, CR_STATE_PREFIX);
+    pd_buf_puts(b, r->id);
+    pd_buf_append(b, "\x1f", 1);
+    pd_buf_append(b, gkey, klen);
+}
+
+static int cr_buf_write(void *data, const char *p, size_t n)
+{
+    pd_buf *b = data;
+    pd_buf_append(b, p, n);
+    return b->oom ? -1 : 0;
+}
+
+static int encode_group(pd_buf *out, const cr_group *g)
+{
+    pd_buf_reset(out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cr_buf_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint32(&pk, CR_STATE_VERSION);
+    if (g->fired)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    msgpack_pack_uint32(&pk, g->update);
+    msgpack_pack_int64(&pk, g->fire_t);
+    msgpack_pack_int64(&pk, g->supp_until);
+    msgpack_pack_int64(&pk, g->ev_from);
+    msgpack_pack_int64(&pk, g->last_t);
+    msgpack_pack_str(&pk, 32);
+    msgpack_pack_str_body(&pk, g->sig_id, 32);
+    msgpack_pack_array(&pk, g->n);
+    for (uint32_t i = 0; i < g->n; i++) {
+        const cr_item *it = &g->items[i];
+        msgpack_pack_array(&pk, 10);
+        msgpack_pack_int64(&pk, it->t);
+        msgpack_pack_uint64(&pk, it->vhash);
+        msgpack_pack_uint64(&pk, it->idhash);
+        msgpack_pack_uint64(&pk, it->rhash);
+        msgpack_pack_uint32(&pk, it->tactics);
+        msgpack_pack_uint8(&pk, it->ekind);
+        msgpack_pack_uint8(&pk, it->sev);
+        msgpack_pack_uint8(&pk, it->cloud);
+        msgpack_pack_uint8(&pk, it->steps);
+        msgpack_pack_bin(&pk, it->slen);
+        msgpack_pack_bin_body(&pk, g->sbuf + it->soff, it->slen);
+    }
+    return out->oom ? PD_ENOMEM : 0;
+}
+
+int pd_correlator_collect(pd_correlator *c, pd_correlator_record_fn fn, void *ctx)
+{
+    int rc = 0;
+    c->collecting = true;
+    /* tombstones first: a group gone and created again since writes its record after */
+    const uint8_t *gp = (const uint8_t *)c->gone.p;
+    for (uint32_t i = 0, off = 0; i < c->ngone; i++) {
+        uint32_t head[2];
+        memcpy(head, gp + off, sizeof(head));
+        off += (uint32_t)sizeof(head);
+        state_key(&c->okey, c->cr[head[0]].r, (const char *)gp + off, head[1]);
+        off += head[1];
+        if ((rc = fn(ctx, c->okey.p, c->okey.len, NULL, 0)))
+            return rc;
+    }
+    pd_buf_reset(&c->gone);
+    c->ngone = 0;
+    for (uint32_t i = 0; i < c->nrules; i++) {
+        cr_rule *cr = &c->cr[i];
+        for (cr_group *g = cr->head; g; g = g->next) {
+            if (g->dirty_epoch != c->epoch)
+                continue;
+            state_key(&c->okey, cr->r, g->sbuf, g->klen);
+            if ((rc = encode_group(&c->out, g)) ||
+                (rc = fn(ctx, c->okey.p, c->okey.len, c->out.p, c->out.len)))
+                return rc;
+            g->persisted = true;
+        }
+    }
+    c->epoch++;
+    return 0;
+}
+
+static bool mp_i64(const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *v = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+static bool mp_u64(const msgpack_object *o, uint64_t max, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+int pd_correlator_import(pd_correlator *c, pd_str key, const void *value, size_t vlen, char *why,
+                         size_t why_len)
+{
+    if (!pd_correlator_key_is_state(key)) {
+        snprintf(why, why_len, "not a correlation state key");
+        return PD_EINVAL;
+    }
+    pd_str rest = {key.p + sizeof(CR_STATE_PREFIX) - 1,
+                   key.len - (uint32_t)(sizeof(CR_STATE_PREFIX) - 1)};
+    const char *sep = memchr(rest.p, 0x1f, rest.len);
+    if (!sep) {
+        snprintf(why, why_len, "correlation state key without a group");
+        return PD_EINVAL;
+    }
+    pd_str rid = {rest.p, (uint32_t)(sep - rest.p)};
+    pd_str gkey = {sep + 1, rest.len - rid.len - 1};
+    cr_rule *cr = NULL;
+    for (uint32_t i = 0; i < c->nrules && !cr; i++)
+        if (pd_str_eq(pd_str_c(c->cr[i].r->id), rid))
+            cr = &c->cr[i];
+    if (!cr)
+        return PD_ENOTFOUND; /* a rule this rule set no longer has */
+    if (!value) {            /* a tombstone: the group is gone (restores read oldest first) */
+        uint64_t h = pd_hash64(gkey.p, gkey.len, 0xc0117e1a7eULL);
+        for (cr_group *g = cr->tsize ? cr->table[h & (cr->tsize - 1)] : NULL; g; g = g->hnext)
+            if (g->khash == h && g->klen == gkey.len && !memcmp(g->sbuf, gkey.p, gkey.len)) {
+                g->persisted = false;
+                group_release(c, cr, g);
+                break;
+            }
+        return 0;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = PD_EINVAL;
+    if (msgpack_unpack_next(&u, value, vlen, &off) != MSGPACK_UNPACK_SUCCESS || off != vlen) {
+        snprintf(why, why_len, "correlation state: not one msgpack value");
+        goto done;
+    }
+    const msgpack_object *o = &u.data;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 9) {
+        snprintf(why, why_len, "correlation state: not an array of 9");
+        goto done;
+    }
+    const msgpack_object *a = o->via.array.ptr;
+    uint64_t ver, upd;
+    int64_t fire_t, supp, evf, last;
+    if (!mp_u64(&a[0], UINT32_MAX, &ver) || ver != CR_STATE_VERSION ||
+        a[1].type != MSGPACK_OBJECT_BOOLEAN || !mp_u64(&a[2], UINT32_MAX, &upd) ||
+        !mp_i64(&a[3], &fire_t) || !mp_i64(&a[4], &supp) || !mp_i64(&a[5], &evf) ||
+        !mp_i64(&a[6], &last) || a[7].type != MSGPACK_OBJECT_STR || a[7].via.str.size != 32 ||
+        a[8].type != MSGPACK_OBJECT_ARRAY || a[8].via.array.size > cr->cap) {
+        snprintf(why, why_len, "correlation state: a field out of range");
+        goto done;
+    }
+    cr_group *g;
+    if ((rc = group_get(c, cr, gkey, &g)) != 0)
+        goto done;
+    g->n = 0;
+    g->slen = g->klen;
+    const msgpack_object_array *items = &a[8].via.array;
+    for (uint32_t i = 0; i < items->size; i++) {
+        const msgpack_object *io = &items->ptr[i];
+        uint64_t vh, ih, rh, tac, ek, sev, cl, st;
+        int64_t t;
+        if (io->type != MSGPACK_OBJECT_ARRAY || io->via.array.size != 10 ||
+            !mp_i64(&io->via.array.ptr[0], &t) || !mp_u64(&io->via.array.ptr[1], UINT64_MAX, &vh) ||
+            !mp_u64(&io->via.array.ptr[2], UINT64_MAX, &ih) ||
+            !mp_u64(&io->via.array.ptr[3], UINT64_MAX, &rh) ||
+            !mp_u64(&io->via.array.ptr[4], UINT32_MAX, &tac) ||
+            !mp_u64(&io->via.array.ptr[5], PD_ARRAY_LEN(evidence_kinds) - 1, &ek) ||
+            !mp_u64(&io->via.array.ptr[6], PD_SEV_CRITICAL, &sev) ||
+            !mp_u64(&io->via.array.ptr[7], 255, &cl) || !mp_u64(&io->via.array.ptr[8], 255, &st) ||
+            io->via.array.ptr[9].type != MSGPACK_OBJECT_BIN ||
+            io->via.array.ptr[9].via.bin.size > CR_NSTR * (CR_STR_MAX + 4)) {
+            snprintf(why, why_len, "correlation state: item %u out of range", i);
+            rc = PD_EINVAL;
+            group_release(c, cr, g);
+            goto done;
+        }
+        const msgpack_object_bin *rec = &io->via.array.ptr[9].via.bin;
+        if ((rc = sbuf_reserve(c, cr, g, rec->size)) != 0) {
+            group_release(c, cr, g);
+            goto done;
+        }
+        cr_item *it = &g->items[g->n++];
+        memset(it, 0, sizeof(*it));
+        it->t = t;
+        it->vhash = vh;
+        it->idhash = ih;
+        it->rhash = rh;
+        it->tactics = (uint32_t)tac;
+        it->ekind = (uint8_t)ek;
+        it->sev = (uint8_t)sev;
+        it->cloud = (uint8_t)cl;
+        it->steps = (uint8_t)st;
+        it->soff = g->slen;
+        it->slen = rec->size;
+        memcpy(g->sbuf + g->slen, rec->ptr, rec->size);
+        g->slen += rec->size;
+    }
+    g->fired = a[1].via.boolean;
+    g->update = (uint32_t)upd;
+    g->fire_t = fire_t;
+    g->supp_until = supp;
+    g->ev_from = evf;
+    g->last_t = last;
+    memcpy(g->sig_id, a[7].via.str.ptr, 32);
+    g->sig_id[32] = 0;
+    g->persisted = true;
+    g->dirty_epoch = 0; /* as the changelog says: nothing to write */
+    rc = 0;
+done:
+    msgpack_unpacked_destroy(&u);
+    return rc;
 }

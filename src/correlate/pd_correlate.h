@@ -67,4 +67,17 @@ typedef struct pd_correlate_stats {
 } pd_correlate_stats;
 void pd_correlator_stats(const pd_correlator *c, pd_correlate_stats *out);
 
+/* State for the changelog (src/kafka/pd_store.c, schemas/state-changelog.md): collect calls fn
+ * with a record, key "#corr:" rule id 0x1f group key, for every correlation group that changed
+ * since the previous collect, after a tombstone (value NULL) for every group gone since whose
+ * record was written. import applies one such record (oldest first) to a correlator of the
+ * same rules: PD_ENOTFOUND for a rule it does not have, PD_EINVAL with why for a bad record.
+ * The watermark is not in the records: advance the restored correlator to the engine clock. */
+typedef int (*pd_correlator_record_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                       size_t vlen);
+bool pd_correlator_key_is_state(pd_str key);
+int pd_correlator_collect(pd_correlator *c, pd_correlator_record_fn fn, void *ctx);
+int pd_correlator_import(pd_correlator *c, pd_str key, const void *value, size_t vlen, char *why,
+                         size_t why_len);
+
 #endif

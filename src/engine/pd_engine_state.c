@@ -810,7 +810,9 @@ int pd_engine_export_resource(const pd_engine *e, uint32_t i, pd_buf *out, pd_st
     uint32_t k = 0;
     for (uint32_t j = 0; j < n; j++) {
         const pair *p = PAIR(e, vs[j]);
-        if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+        /* Removed pairs are kept: their last event time orders later records, and a record
+         * for one is a transition, not a first observation. */
+        if (p->status == PD_STATUS_UNKNOWN)
             continue;
         ps[k++] = (pd_changelog_pair){pd_intern_str(e->ctl_ids, p->ctl),
                                       p->status,
@@ -876,8 +878,8 @@ int pd_engine_import_resource(pd_engine *e, const pd_changelog_res *rec)
     for (uint32_t j = 0; j < rec->npairs && !rc; j++) {
         const pd_changelog_pair *cp = &rec->pairs[j];
         keys[j] = cp->control;
-        if (!cp->control.len || cp->status == PD_STATUS_UNKNOWN ||
-            cp->status >= PD_STATUS_REMOVED || ((cp->flags >> F_SEV_SHIFT) & 7) > PD_SEV_CRITICAL)
+        if (!cp->control.len || cp->status == PD_STATUS_UNKNOWN || cp->status >= PD_STATUS__COUNT ||
+            ((cp->flags >> F_SEV_SHIFT) & 7) > PD_SEV_CRITICAL)
             rc = PD_EINVAL;
     }
     if (!rc && rec->npairs > 1) {
@@ -1311,7 +1313,7 @@ static uint64_t res_seed(const pd_engine *e, uint32_t r)
 
 static uint64_t pair_digest(const pd_engine *e, const pair *p, const uint64_t *ctl_h)
 {
-    if (p->status == PD_STATUS_REMOVED || p->status == PD_STATUS_UNKNOWN)
+    if (p->status == PD_STATUS_UNKNOWN)
         return 0;
     uint64_t h = ctl_h[p->ctl];
     h = pd_hash_mix(h, (uint64_t)p->ev_s << 32 | p->seen_s);

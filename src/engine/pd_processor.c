@@ -270,7 +270,10 @@ static int on_event(void *ctx, const pd_event *ev)
     }
     if ((rc = pd_correlator_on_event(p->corr, ev)))
         return rc;
-    return pd_engine_apply(p->eng, ev);
+    rc = pd_engine_apply(p->eng, ev);
+    if (!rc && p->o.on_applied)
+        p->o.on_applied(p->o.applied_ctx, ev);
+    return rc;
 }
 
 int pd_processor_feed(pd_processor *p, const char *msg, size_t len, pd_format format, pd_str source)
@@ -312,6 +315,11 @@ int64_t pd_processor_now(const pd_processor *p)
 pd_engine *pd_processor_engine(pd_processor *p)
 {
     return p->eng;
+}
+
+pd_correlator *pd_processor_correlator(pd_processor *p)
+{
+    return p ? p->corr : NULL;
 }
 
 void pd_processor_stats_get(const pd_processor *p, pd_processor_stats *out)

@@ -46,6 +46,10 @@ typedef struct pd_processor_opts {
     /* Called when a goal's status changes (value or met) - the status topic. May be NULL. */
     pd_goal_status_fn on_status;
     void *status_ctx;
+    /* Called after the engine applied an event (change tracking for the changelog). May be
+     * NULL. */
+    void (*on_applied)(void *ctx, const pd_event *ev);
+    void *applied_ctx;
     /* Daemon limits (config decode.*, correlate.*); NULL / 0 keep the defaults. */
     const pd_decode_opts *decode;
     int64_t allowed_lateness_ms; /* < 0 or 0: default */
@@ -76,6 +80,7 @@ int pd_processor_advance(pd_processor *p, int64_t now_ms);
 int64_t pd_processor_now(const pd_processor *p);
 
 pd_engine *pd_processor_engine(pd_processor *p);
+struct pd_correlator *pd_processor_correlator(pd_processor *p);
 void pd_processor_stats_get(const pd_processor *p, pd_processor_stats *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* pd_app.c: config + pipeline -> processor + runtime + sinks (see pd_app.h). */
 #include "pd_app.h"
+#include "pd_store.h"
 
 #include "pd_config.h"
 #include "pd_log.h"
@@ -22,6 +23,7 @@ struct pd_app {
     pd_pipeline *pl;
     pd_processor *proc;
     pd_runtime *rt;
+    pd_store *store; /* exactly-once state changelog; NULL without */
     pd_sink_set *sinks;
     pd_kafka_conf *cconf, *pconf;
     pd_runtime_input *inputs;
@@ -226,6 +228,18 @@ static void on_sink_dead(void *ctx, const pd_sink_dead *d)
 }
 
 /* After a reload (SIGHUP, POST /v1/reload): the provider swapped processors between events. */
+static void on_applied(void *ctx, const pd_event *ev)
+{
+    pd_app *a = ctx;
+    pd_store_mark(a->store, pd_processor_engine(a->proc), ev->resource.canon);
+}
+
+static int checkpoint(void *ctx, pd_runtime *rt)
+{
+    pd_app *a = ctx;
+    return pd_store_checkpoint(a->store, a->proc, rt);
+}
+
 static void on_swap(void *ctx, pd_processor *old_proc, pd_processor *new_proc,
                     const pd_pipeline *pl)
 {
@@ -233,6 +247,9 @@ static void on_swap(void *ctx, pd_processor *old_proc, pd_processor *new_proc,
     PD_UNUSED(old_proc);
     PD_UNUSED(pl);
     a->proc = new_proc;
+    if (a->store && pd_store_reset(a->store) != 0)
+        pd_log_error("state", "reload: change tracking reset failed: the next commits may "
+                              "miss state records");
     uint32_t n = pd_engine_goal_count(pd_processor_engine(new_proc));
     uint8_t *d = realloc(a->dirty, n + 1);
     if (d) {
@@ -331,7 +348,9 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                             .on_dead_letter = on_dead_letter,
                             .dead_letter_ctx = a,
                             .on_status = on_status_change,
-                            .status_ctx = a};
+                            .status_ctx = a,
+                            .on_applied = on_applied,
+                            .applied_ctx = a};
     if ((rc = pd_metrics_create(&a->metrics)) != 0)
         goto fail;
     pd_provider_opts pvo = {.proc = po,
@@ -356,10 +375,39 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
         a->inputs[i].topic = a->pl->inputs[i].topic;
         a->inputs[i].format = a->pl->inputs[i].format;
     }
+    const char *group = o->group ? o->group : a->pl->consumer_group;
+    bool warm_start = o->warm_start;
+    if (a->cfg->state_exactly_once && a->cfg->state_changelog) {
+        char topic[512];
+        if (a->cfg->state_changelog_topic && *a->cfg->state_changelog_topic)
+            snprintf(topic, sizeof(topic), "%s", a->cfg->state_changelog_topic);
+        else
+            snprintf(topic, sizeof(topic), "%s-changelog", group);
+        pd_store_restored r;
+        if ((rc = pd_store_create(o->base, a->cconf, topic, 15000, &a->store, err, sizeof(err))) !=
+                0 ||
+            (rc = pd_store_restore(a->store, a->proc, &r, err, sizeof(err))) != 0) {
+            fprintf(stderr, "postured: state changelog %s: %s\n", topic, err);
+            goto fail;
+        }
+        if (r.applied > 0) {
+            warm_start = false; /* the state is as of the committed offsets already */
+            pd_log_info("state",
+                        "restored %llu state records (%llu stale, %.1f MB) from %s in %.2f s; "
+                        "resuming from the committed offsets",
+                        (unsigned long long)r.applied, (unsigned long long)r.stale,
+                        (double)r.bytes / 1e6, topic, r.seconds);
+        } else if (r.stale > 0) {
+            pd_log_warn("state",
+                        "%s holds only another goal set's state (%llu records): rebuilding "
+                        "from the inputs",
+                        topic, (unsigned long long)r.stale);
+        }
+    }
     pd_runtime_opts ro = {.base = o->base,
                           .consumer_conf = a->cconf,
                           .producer_conf = a->pconf,
-                          .group = o->group ? o->group : a->pl->consumer_group,
+                          .group = group,
                           .inputs = a->inputs,
                           .ninputs = a->pl->ninputs,
                           .out_drift = a->pl->outputs.drift,
@@ -374,12 +422,14 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
                           .exit_idle_ms = o->exit_idle_ms,
                           .budget = (uint32_t)a->cfg->runtime_wake_budget,
                           .tick_ms = (uint32_t)a->cfg->runtime_poll_interval_ms,
-                          .warm_start = o->warm_start,
+                          .warm_start = warm_start,
                           .exactly_once = a->cfg->state_exactly_once,
                           .eos_every_events = (uint32_t)a->cfg->state_commit_every_events,
                           .eos_interval_ms = (uint32_t)a->cfg->state_commit_interval_ms,
                           .feed = feed,
                           .feed_ctx = a,
+                          .checkpoint = a->store ? checkpoint : NULL,
+                          .checkpoint_ctx = a,
                           .status_all = status_all,
                           .status_ctx = a,
                           .also = a->sinks ? sink_signal : NULL,
@@ -552,6 +602,7 @@ void pd_app_destroy(pd_app *a)
         event_free(a->ev_dirty);
     pd_ops_destroy(a->ops);
     pd_runtime_destroy(a->rt);
+    pd_store_destroy(a->store);
     pd_provider_destroy(a->pv); /* owns a->proc */
     pd_metrics_destroy(a->metrics);
     free(a->m_in);

@@ -331,12 +331,30 @@ static void eos_result(pd_runtime *rt)
     rt->txn_offsets = NULL;
 }
 
+/* The state records of this commit (o.checkpoint) join the transaction before it commits, so
+ * the changelog holds the state as of exactly the committed offsets. A failure stops the
+ * loop: committing offsets without the state they imply would lose it. */
+static int eos_checkpoint(pd_runtime *rt)
+{
+    if (!rt->o.checkpoint)
+        return 0;
+    int rc = rt->o.checkpoint(rt->o.checkpoint_ctx, rt);
+    if (rc) {
+        pd_log_error("runtime", "state records for the commit: %s: stopping", pd_strerror(rc));
+        rt->txn_failed = true;
+        event_base_loopbreak(rt->base);
+    }
+    return rc;
+}
+
 /* Starts a commit of everything produced and processed so far, on the txn's thread. */
 static void eos_commit_start(pd_runtime *rt)
 {
     if (!rt->txn || rt->txn_busy || rt->txn_failed)
         return;
     rt->since_commit = 0;
+    if (eos_checkpoint(rt) != 0)
+        return;
     rd_kafka_topic_partition_list_t *l = commit_list(rt, NULL);
     if (l->cnt == 0 && !rt->txn_dirty) {
         rd_kafka_topic_partition_list_destroy(l);
@@ -368,7 +386,7 @@ static void eos_wait(pd_runtime *rt)
 static int eos_commit_sync(pd_runtime *rt)
 {
     eos_wait(rt);
-    if (rt->txn_failed)
+    if (rt->txn_failed || eos_checkpoint(rt) != 0)
         return PD_EKAFKA;
     rd_kafka_topic_partition_list_t *l = commit_list(rt, NULL);
     int rc = 0;
@@ -588,6 +606,15 @@ int pd_runtime_signal(void *ctx, const pd_signal *s)
     else if (s->rule.id.len)
         key = s->rule.id;
     return produce_tracked(rt, topic, key.p, key.len, rt->buf.p, rt->buf.len, NULL);
+}
+
+int pd_runtime_produce_state(pd_runtime *rt, const char *topic, const void *key, size_t klen,
+                             const void *value, size_t vlen)
+{
+    if (!rt || !topic || !rt->txn)
+        return PD_EINVAL;
+    rt->st.state_records++;
+    return produce_tracked(rt, topic, key, klen, value, vlen, NULL);
 }
 
 int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t len)

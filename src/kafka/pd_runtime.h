@@ -98,6 +98,11 @@ typedef struct pd_runtime_opts {
     uint32_t eos_interval_ms;  /* 0: 100 */
     pd_runtime_feed_fn feed;
     void *feed_ctx;
+    /* Exactly-once: called on the loop thread right before each commit (processing is
+     * stopped) to add the state records of the commit with pd_runtime_produce_state. Non-zero
+     * stops the loop without committing. May be NULL. */
+    int (*checkpoint)(void *ctx, pd_runtime *rt);
+    void *checkpoint_ctx;
     pd_runtime_status_all_fn status_all; /* may be NULL */
     void *status_ctx;
     pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */
@@ -112,7 +117,8 @@ typedef struct pd_runtime_stats {
     uint64_t delivered, redelivered, delivery_failed;
     uint64_t commits, commit_errors, pauses, resumes, txn_aborts;
     uint64_t in_flight, max_in_flight_seen;
-    uint64_t out_of_order; /* processed older than a message processed before (not merged) */
+    uint64_t state_records; /* changelog records produced (exactly-once) */
+    uint64_t out_of_order;  /* processed older than a message processed before (not merged) */
     uint32_t partitions, holding;
 } pd_runtime_stats;
 
@@ -122,6 +128,10 @@ int pd_runtime_start(pd_runtime *rt);
 /* Outputs (call from within feed or status_all; also valid outside: untracked). */
 int pd_runtime_signal(void *rt, const pd_signal *s); /* matches pd_signal_fn, ctx = runtime */
 int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t len);
+/* Exactly-once only (PD_EINVAL otherwise): one record (value NULL: a tombstone) to topic in
+ * the open transaction, from o.checkpoint. Copied before returning. */
+int pd_runtime_produce_state(pd_runtime *rt, const char *topic, const void *key, size_t klen,
+                             const void *value, size_t vlen);
 int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *message,
                            size_t byte_offset, const void *data, size_t len);
 /* True while the current message only rebuilds state (outputs are suppressed). */

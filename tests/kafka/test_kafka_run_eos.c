@@ -553,6 +553,24 @@ static void show_log(const scenario *s, int n)
         fprintf(stderr, "(no log)\n");
 }
 
+/* Whether run n's log holds needle. */
+static bool log_has(const scenario *s, int n, const char *needle)
+{
+    char path[320];
+    snprintf(path, sizeof(path), "%s.%d", s->log, n);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    while (!found && getline(&line, &cap, f) > 0)
+        found = strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return found;
+}
+
 /* The n-th (1-based) value of PD_EOS_TARGETS, to replay a failing run's kill points. */
 static int64_t eos_target(int n)
 {
@@ -631,6 +649,16 @@ static void test_kill9_exactly_once(void **state)
     int rc = wait_exit(pid, 120);
     show_log(&s, n);
     assert_int_equal(rc, 0);
+    /* Durable state: the first run found an empty changelog; every restart restored the
+     * state from it and read no input twice (no warm start). */
+    assert_false(log_has(&s, 1, "state records"));
+    for (int i = 2; i <= n; i++) {
+        if (!log_has(&s, i, "state records") || log_has(&s, i, "rebuilding state up to")) {
+            show_log(&s, i);
+            fail_msg("run %d did not restore from the changelog", i);
+        }
+    }
+    assert_true(log_has(&s, n, " messages (0 rebuilding state)"));
     fprintf(stderr, "%d runs in %.1f s\n", n, (double)(pd_ktest_now_ms() - t0) / 1000.0);
 
     reference ref;

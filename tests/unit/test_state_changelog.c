@@ -5,6 +5,7 @@
 #include "pd_test.h"
 
 #include "pd_changelog.h"
+#include "pd_correlate.h"
 #include "pd_engine_state.h"
 #include "pd_gen.h"
 #include "pd_processor.h"
@@ -602,6 +603,208 @@ static void test_tracker(void **state)
     pd_gen_destroy(g);
 }
 
+/* What `postured run` does with exactly-once state (src/kafka/pd_store.c): the tracker marks
+ * the resource of every event the engine applied (the processor's on_applied), records are
+ * collected every 500 messages; a processor restored from those records at a commit point
+ * then gives the same per-resource signals as the uninterrupted one, for every source shape
+ * (alerts, vulnerabilities, Security Hub and SCC findings). */
+typedef struct marker {
+    pd_state_tracker *t;
+    pd_processor *p;
+} marker;
+
+static void mark_applied(void *ctx, const pd_event *ev)
+{
+    marker *m = ctx;
+    assert_int_equal(pd_state_tracker_mark(m->t, pd_processor_engine(m->p), ev->resource.canon), 0);
+}
+
+/* Restore records: correlation groups to the correlator, the rest to the engine. */
+typedef struct sink_p {
+    pd_processor *p;
+    pd_changelog_dec *dec;
+    uint64_t corr_records;
+} sink_p;
+
+static int to_p(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    sink_p *s = ctx;
+    char why[256] = "";
+    pd_str k = {key, (uint32_t)klen};
+    int rc;
+    if (pd_correlator_key_is_state(k)) {
+        s->corr_records++;
+        rc = pd_correlator_import(pd_processor_correlator(s->p), k, value, vlen, why, sizeof(why));
+    } else {
+        rc = pd_state_apply(pd_processor_engine(s->p), s->dec, key, klen, value, vlen, why,
+                            sizeof(why));
+    }
+    if (rc)
+        fail_msg("apply %.*s: %s", (int)PD_MIN(klen, 100u), (const char *)key, why);
+    return rc;
+}
+
+static pd_processor *mk_proc_rules(ids *c, marker *mk)
+{
+    char gpath[1024], rpath[1024];
+    const char *goals[1] = {
+        pd_test_src_path("pipelines/defender-servers.goals.yaml", gpath, sizeof(gpath))};
+    const char *rules[1] = {pd_test_src_path("pipelines/rules/builtin.yaml", rpath, sizeof(rpath))};
+    pd_processor_opts po;
+    memset(&po, 0, sizeof(po));
+    po.goal_files = goals;
+    po.ngoal_files = 1;
+    po.rule_files = rules;
+    po.nrule_files = 1;
+    po.on_signal = on_sig;
+    po.signal_ctx = c;
+    if (mk) {
+        po.on_applied = mark_applied;
+        po.applied_ctx = mk;
+    }
+    pd_processor *p = NULL;
+    pd_diag d = {{0}};
+    if (pd_processor_create(&po, &p, &d))
+        fail_msg("processor: %s", d.msg);
+    return p;
+}
+
+static int collect_all(pd_state_tracker *t, pd_processor *a, sink_p *sb)
+{
+    int rc = pd_state_tracker_collect(t, pd_processor_engine(a), to_p, sb, NULL);
+    return rc ? rc : pd_correlator_collect(pd_processor_correlator(a), to_p, sb);
+}
+
+static void test_resume_all_shapes(void **state)
+{
+    (void)state;
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.servers = 500;
+    go.days = 0;
+    go.max_events = 30000;
+    go.mix = PD_GEN_MIX_ALL;
+    pd_diag dg = {{0}};
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    pd_buf msgs;
+    pd_buf_init(&msgs);
+    size_t *off = malloc(sizeof(size_t) * 40000), n = 0;
+    off[0] = 0;
+    pd_gen_meta meta;
+    while (n + 1 < 40000 && pd_gen_next(g, &msgs, &meta) == 0)
+        off[++n] = msgs.len;
+    pd_gen_destroy(g);
+    uint64_t corr_total = 0;
+    for (size_t cut = n / 4; cut < n - n / 5; cut += n / 20) {
+        ids ca = {0}, cb = {0};
+        ca.tag = 'x';
+        cb.tag = 'y';
+        marker mk = {0};
+        assert_int_equal(pd_state_tracker_create(&mk.t), 0);
+        pd_processor *a = mk_proc_rules(&ca, &mk), *b = mk_proc_rules(&cb, NULL);
+        mk.p = a;
+        sink_p sb = {b, NULL, 0};
+        assert_int_equal(pd_changelog_dec_create(&sb.dec), 0);
+        for (size_t i = 0; i < cut; i++) {
+            assert_int_equal(pd_processor_feed(a, msgs.p + off[i], off[i + 1] - off[i], PD_FMT_AUTO,
+                                               PD_STR_LIT("in")),
+                             0);
+            if ((i + 1) % 500 == 0 || i + 1 == cut)
+                assert_int_equal(collect_all(mk.t, a, &sb), 0);
+        }
+        corr_total += sb.corr_records;
+        int64_t now = pd_engine_now(pd_processor_engine(a));
+        assert_int_equal(pd_engine_import_settle(pd_processor_engine(b), now), 0);
+        /* The restored engine holds the same state: every resource and every control. */
+        pd_engine *ea = pd_processor_engine(a), *eb = pd_processor_engine(b);
+        uint32_t na = pd_engine_resource_count(ea);
+        assert_int_equal(pd_engine_resource_count(eb), na);
+        uint64_t *da = calloc(na + 1, 8), *db = calloc(na + 1, 8);
+        assert_int_equal(pd_engine_resource_digests(ea, da, NULL, 0), 0);
+        assert_int_equal(pd_engine_resource_digests(eb, db, NULL, 0), 0);
+        pd_buf ra, rb;
+        pd_buf_init(&ra);
+        pd_buf_init(&rb);
+        for (uint32_t r = 1; r <= na; r++) {
+            pd_str k;
+            pd_buf_reset(&ra);
+            assert_int_equal(pd_engine_export_resource(ea, r, &ra, &k), 0);
+            uint32_t r2 = pd_engine_resource_find(eb, k);
+            if (!r2 || da[r] != db[r2])
+                fail_msg("cut %zu: resource %.*s differs after the restore", cut, (int)k.len, k.p);
+        }
+        uint32_t nc = pd_engine_control_count(ea);
+        assert_int_equal(pd_engine_control_count(eb), nc);
+        for (uint32_t c = 1; c <= nc; c++) {
+            pd_buf ka, kb;
+            pd_buf_init(&ka);
+            pd_buf_init(&kb);
+            pd_buf_reset(&ra);
+            assert_int_equal(pd_engine_export_control(ea, c, &ra, &ka), 0);
+            bool same = false;
+            for (uint32_t c2 = 1; c2 <= nc && !same; c2++) {
+                pd_buf_reset(&rb);
+                pd_buf_reset(&kb);
+                assert_int_equal(pd_engine_export_control(eb, c2, &rb, &kb), 0);
+                same = ka.len == kb.len && !memcmp(ka.p, kb.p, ka.len) && ra.len == rb.len &&
+                       !memcmp(ra.p, rb.p, ra.len);
+            }
+            if (!same)
+                fail_msg("cut %zu: control %.*s differs after the restore", cut, (int)ka.len, ka.p);
+            pd_buf_free(&ka);
+            pd_buf_free(&kb);
+        }
+        free(da);
+        free(db);
+        pd_buf_free(&ra);
+        pd_buf_free(&rb);
+        assert_int_equal(pd_processor_advance(b, now), 0);
+        ca.collect = cb.collect = true;
+        for (size_t i = cut; i < n; i++) {
+            assert_int_equal(pd_processor_feed(a, msgs.p + off[i], off[i + 1] - off[i], PD_FMT_AUTO,
+                                               PD_STR_LIT("in")),
+                             0);
+            assert_int_equal(pd_processor_feed(b, msgs.p + off[i], off[i + 1] - off[i], PD_FMT_AUTO,
+                                               PD_STR_LIT("in")),
+                             0);
+        }
+        qsort(ca.v, ca.n, 33, id_cmp);
+        qsort(cb.v, cb.n, 33, id_cmp);
+        size_t only_a = 0, only_b = 0;
+        for (size_t i = 0, j = 0; i < ca.n || j < cb.n;) {
+            int c = i == ca.n ? 1 : j == cb.n ? -1 : strcmp(ca.v[i], cb.v[j]);
+            if (c < 0) {
+                only_a++;
+                i++;
+            } else if (c > 0) {
+                only_b++;
+                j++;
+            } else {
+                i++;
+                j++;
+            }
+        }
+        fprintf(stderr,
+                "cut at %zu of %zu (%llu correlation records): %zu and %zu per-resource "
+                "signals after it, %zu only uninterrupted, %zu only restored\n",
+                cut, n, (unsigned long long)sb.corr_records, ca.n, cb.n, only_a, only_b);
+        assert_true(ca.n > 0);
+        assert_int_equal(only_a, 0);
+        assert_int_equal(only_b, 0);
+        free(ca.v);
+        free(cb.v);
+        pd_state_tracker_destroy(mk.t);
+        pd_changelog_dec_destroy(sb.dec);
+        pd_processor_destroy(a);
+        pd_processor_destroy(b);
+    }
+    assert_true(corr_total > 0); /* the cuts fall inside correlation windows */
+    pd_buf_free(&msgs);
+    free(off);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_engine_from_records),
         cmocka_unit_test(test_snapshot_then_changelog),
         cmocka_unit_test(test_tracker),
+        cmocka_unit_test(test_resume_all_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

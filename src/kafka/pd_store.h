@@ -1,0 +1,65 @@
+/* pd_store.h: the durable state of `postured run` with state.exactly_once (issue 8, first
+ * part): the engine's state is changelogged to a compacted Kafka topic inside each transaction
+ * and restored from that topic at start, so a restart resumes from the committed offsets
+ * without re-reading its input.
+ *
+ * Topic: "<consumer group>-changelog" (state.changelog_topic overrides), created at start when
+ * missing with cleanup.policy=compact and one partition: the whole engine is one state
+ * partition for now (repartitioning by resource id, which would split it, is not built), so
+ * one instance per consumer group owns it. Records: src/state/pd_changelog.h (resources,
+ * "#ctl:" controls, "#goal:" goal states, "#acct:" accounts), "#corr:" correlation groups
+ * (pd_correlate.h), and "#clock": the engine's event time, 8 bytes big-endian milliseconds
+ * (schemas/state-changelog.md).
+ *
+ * Per commit: pd_store_mark for the resource of every event applied, then, right before the
+ * transaction commits, pd_store_checkpoint produces the records of what changed (the tracker's
+ * collect) through pd_runtime_produce_state. The transaction holds them with the signals and
+ * the consumed offsets: the changelog always says the state as of the committed offsets.
+ *
+ * Restore: read the topic from the beginning to its end with isolation.level=read_committed
+ * (a killed run's open transaction stays invisible), apply every record (pd_state_apply), then
+ * settle the engine at the recorded clock and advance the processor (and so the correlator's
+ * watermark) to it. Correlation windows are records too ("#corr:" rule id 0x1f group key,
+ * pd_correlator_collect). Not restored: per-input silence times (feed.silent).
+ *
+ * Ownership: the store owns its tracker and buffers; the engine and runtime are borrowed.
+ * Thread: create and restore block on the broker: call them before the loop runs; mark and
+ * checkpoint on the loop thread. */
+#ifndef PD_STORE_H
+#define PD_STORE_H
+
+#include "pd_kafka.h"
+#include "pd_runtime.h"
+
+struct event_base;
+struct pd_engine;
+struct pd_processor;
+
+typedef struct pd_store pd_store;
+
+typedef struct pd_store_restored {
+    uint64_t records, bytes, tombstones;
+    uint64_t applied; /* records imported (0: nothing restored, warm start instead) */
+    uint64_t stale;   /* records of another goal set, skipped */
+    int64_t clock_ms; /* PD_TIME_NONE when the changelog had no clock */
+    double seconds;
+} pd_store_restored;
+
+/* Ensures the topic (timeout_ms for the broker's answers). conf: the consumer settings. */
+int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const char *topic,
+                    int timeout_ms, pd_store **out, char *err, size_t errlen);
+void pd_store_destroy(pd_store *s);
+const char *pd_store_topic(const pd_store *s);
+
+/* Restores into the processor's engine (which must be empty); advances the processor to
+ * the restored clock. */
+int pd_store_restore(pd_store *s, struct pd_processor *p, pd_store_restored *out, char *err,
+                     size_t errlen);
+
+void pd_store_mark(pd_store *s, const struct pd_engine *e, pd_str canon);
+/* From the runtime's checkpoint callback. */
+int pd_store_checkpoint(pd_store *s, struct pd_processor *p, pd_runtime *rt);
+/* After the engine was replaced (reload): the next checkpoint writes every record. */
+int pd_store_reset(pd_store *s);
+
+#endif
