@@ -52,7 +52,9 @@ int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const ch
         .role = PD_KAFKA_CONSUMER, .conf = s->conf, .base = s->base, .name = "changelog"};
     if ((rc = pd_kafka_new(&ko, &k, err, errlen)) != 0)
         goto fail;
-    static const char *const configs[] = {"cleanup.policy", "compact", NULL, NULL};
+    /* compaction only cleans closed segments: keep them small enough to close */
+    static const char *const configs[] = {"cleanup.policy", "compact", "segment.bytes",
+                                          "67108864",       NULL,      NULL};
     if ((rc = pd_kafka_ensure_topic(k, topic, 1, configs, timeout_ms, err, errlen)) != 0)
         goto fail;
     pd_kafka_destroy(k);

@@ -1,7 +1,8 @@
 /* test_kafka_run_eos.c: `postured run` with state.exactly_once against the real broker
  * (issue 8). 30,000 generated events keyed by resource id on 4 partitions, a few malformed
  * ones mixed in. postured runs with exactly-once (commit every 500 events or 100 ms), is
- * killed with SIGKILL at 3 random points and restarted each time, then runs to the end.
+ * killed with SIGKILL at 3 random points and restarted each time (restoring its state from
+ * the changelog), then runs to the end.
  * The output topics read with isolation.level=read_committed hold no signal id twice, the
  * per-resource signals equal `postured replay`'s over the same input exactly, the final goal
  * values are equal, and every malformed message is dead-lettered exactly once. The same
@@ -19,8 +20,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define NEVENTS 30000u
-#define NKILLS  3
+/* The soak of issue 8's acceptance: PD_EOS_EVENTS=1000000 PD_EOS_KILLS=10 (run the binary
+ * directly or raise ctest's --timeout). */
+static uint32_t NEVENTS = 30000u;
+static int NKILLS = 3;
 
 static const char *g_bootstrap, *g_bin, *g_src;
 static char g_dir[256], g_input_file[300], g_topic4[96];
@@ -408,6 +411,14 @@ static const char *const bad_messages[] = {
 static int setup(void **state)
 {
     (void)state;
+    if (getenv("PD_EOS_EVENTS"))
+        NEVENTS = (uint32_t)strtoul(getenv("PD_EOS_EVENTS"), NULL, 10);
+    if (getenv("PD_EOS_KILLS"))
+        NKILLS = atoi(getenv("PD_EOS_KILLS"));
+    if (NEVENTS < 10000 || NKILLS < 1) {
+        fprintf(stderr, "PD_EOS_EVENTS >= 10000 and PD_EOS_KILLS >= 1\n");
+        return -1;
+    }
     g_bootstrap = pd_ktest_bootstrap();
     g_bin = getenv("PD_BIN");
     g_src = getenv("PD_SOURCE_DIR");
@@ -440,7 +451,7 @@ static int setup(void **state)
     /* the generator: a few hundred servers, every source shape, scripted incidents */
     pd_gen_opts go;
     pd_gen_opts_default(&go);
-    go.servers = 500;
+    go.servers = PD_MAX(500u, NEVENTS / 50u);
     go.days = 0;
     go.max_events = NEVENTS;
     go.mix = PD_GEN_MIX_ALL;
