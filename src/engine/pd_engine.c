@@ -11,6 +11,7 @@
  * Times in pair records are uint32 seconds since the Unix epoch (valid until 2106). */
 #include "pd_engine.h"
 #include "pd_engine_int.h"
+#include "pd_engine_state.h"
 
 #include "pd_arena.h"
 #include "pd_intern.h"
@@ -190,6 +191,7 @@ int pd_engine_create(const pd_goal_set *goals, const pd_engine_opts *opts, pd_en
         goto fail;
     if (!(e->wheel = calloc(WHEEL_SIZE, sizeof(uint32_t))))
         goto fail;
+    e->fingerprint = pd_engine_state_fingerprint(e); /* the goal set never changes */
     *out = e;
     return 0;
 fail:
@@ -205,6 +207,7 @@ void pd_engine_destroy(pd_engine *e)
         free(e->goals[i].ctls);
         free(e->goals[i].per_ctl);
     }
+    free(e->touched);
     free(e->goals);
     pd_intern_destroy(e->res_ids);
     pd_intern_destroy(e->ctl_ids);
@@ -918,6 +921,7 @@ static int fire_pair(pd_engine *e, uint32_t v)
         if (!went_stale && !expired && !flap_end)
             break; /* cannot happen; guards against a loop */
         e->st.timers_fired++;
+        pd_engine_int_touch(e, p->res);
         contrib_all(e, p, old, -1);
         contrib_all(e, p, pstate_of(p), +1);
         int64_t ev_ms = (int64_t)p->ev_s * 1000;
@@ -1436,6 +1440,7 @@ static int reconcile_res(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms)
 {
     e->res[r].snap_s = 0;
     e->st.snapshots_completed++;
+    pd_engine_int_touch(e, r);
     uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
     if (n > 256) {
         if (!(vs = malloc(n * sizeof(uint32_t))))
@@ -1631,6 +1636,7 @@ static int apply_compliance(pd_engine *e, const pd_event *ev)
 
 static int delete_resource(pd_engine *e, uint32_t r, uint32_t t_s, int64_t t_ms, pd_str evid)
 {
+    pd_engine_int_touch(e, r);
     uint32_t buf[256], *vs = buf, n = pairs_of_res(e, r, buf, 256);
     if (n > 256) {
         if (!(vs = malloc(n * sizeof(uint32_t))))

@@ -9,6 +9,8 @@
 #include "pd_engine.h"
 #include "pd_intern.h"
 
+#include <stdlib.h>
+
 #define WHEEL_BITS 20 /* 2^20 one-second slots: about 12 days before an entry goes round */
 #define WHEEL_SIZE (1u << WHEEL_BITS)
 #define WHEEL_MASK (WHEEL_SIZE - 1)
@@ -152,7 +154,33 @@ struct pd_engine {
     pd_arena arena;
     pd_engine_stats st;
     char timebuf[32];
+    uint64_t fingerprint; /* pd_engine_state_fingerprint, computed at creation */
+    /* Change tracking (pd_engine_track_touched): resources whose state timers, snapshot
+     * reconciliation or deletes changed since the last pd_engine_touched_clear. */
+    uint32_t *touched;
+    uint32_t ntouched, touched_cap;
+    bool track_touched, touched_overflow;
 };
+
+#define TOUCHED_MAX (1u << 20) /* beyond, the tracker compares every resource */
+
+static inline void pd_engine_int_touch(pd_engine *e, uint32_t r)
+{
+    if (!e->track_touched || e->touched_overflow ||
+        (e->ntouched && e->touched[e->ntouched - 1] == r))
+        return;
+    if (e->ntouched == e->touched_cap) {
+        uint32_t nc = e->touched_cap ? e->touched_cap * 2 : 1024;
+        uint32_t *nt = nc <= TOUCHED_MAX ? realloc(e->touched, nc * sizeof(uint32_t)) : NULL;
+        if (!nt) {
+            e->touched_overflow = true;
+            return;
+        }
+        e->touched = nt;
+        e->touched_cap = nc;
+    }
+    e->touched[e->ntouched++] = r;
+}
 
 #define PAIR_BITS  14
 #define PAIR_CHUNK (1u << PAIR_BITS)

@@ -66,6 +66,8 @@ static uint64_t fp_f64(uint64_t h, double d)
 
 uint64_t pd_engine_state_fingerprint(const pd_engine *e)
 {
+    if (e->fingerprint)
+        return e->fingerprint;
     uint64_t h = pd_hash_mix(0x7374617465ULL, e->ngoals);
     h = pd_hash_mix(h, e->o.flap_toggles);
     h = pd_hash_mix(h, (uint64_t)e->o.flap_window_ms);
@@ -1373,4 +1375,28 @@ int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t
     }
     free(ch);
     return 0;
+}
+
+void pd_engine_track_touched(pd_engine *e, bool on)
+{
+    e->track_touched = on;
+    pd_engine_touched_clear(e);
+}
+
+bool pd_engine_tracking_touched(const pd_engine *e)
+{
+    return e->track_touched;
+}
+
+const uint32_t *pd_engine_touched(const pd_engine *e, uint32_t *n, bool *overflow)
+{
+    *n = e->ntouched;
+    *overflow = e->touched_overflow;
+    return e->touched;
+}
+
+void pd_engine_touched_clear(pd_engine *e)
+{
+    e->ntouched = 0;
+    e->touched_overflow = false;
 }

@@ -194,6 +194,8 @@ int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char 
     rc = pd_store_reset(s);
     if (!rc)
         rc = pd_state_tracker_collect(s->tracker, e, skip, NULL, NULL);
+    if (!rc)
+        pd_engine_track_touched(e, true);
 done:
     out->seconds = (double)(pd_monotonic_ms() - t0) / 1000.0;
     if (l)
@@ -219,9 +221,13 @@ static int put(void *ctx, const void *key, size_t klen, const void *value, size_
 
 int pd_store_checkpoint(pd_store *s, pd_processor *p, pd_runtime *rt)
 {
-    const pd_engine *e = pd_processor_engine(p);
+    pd_engine *e = pd_processor_engine(p);
     s->rt = rt;
     int rc = pd_state_tracker_collect(s->tracker, e, put, s, NULL);
+    /* from now on the engine lists what timers touch: no full passes (an engine swapped in
+     * by a reload starts untracked, and its first collect writes everything anyway) */
+    if (!pd_engine_tracking_touched(e))
+        pd_engine_track_touched(e, true);
     if (!rc)
         rc = pd_correlator_collect(pd_processor_correlator(p), put, s);
     int64_t now = pd_engine_now(e);

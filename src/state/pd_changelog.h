@@ -163,6 +163,14 @@ int pd_engine_import_tombstone(pd_engine *e, pd_str id);
 uint32_t pd_engine_resource_find(const pd_engine *e, pd_str canon);
 int pd_engine_resource_digests(const pd_engine *e, uint64_t *out, const uint32_t *which,
                                uint32_t nwhich);
+/* Change tracking without full passes: once pd_engine_track_touched(e, true), the engine lists
+ * the resources whose state changed other than by an event on them (timers, snapshot
+ * reconciliation, deletes); pd_engine_touched gives the list (consecutive repeats folded;
+ * *overflow when it outgrew 2^20 entries) until pd_engine_touched_clear. */
+void pd_engine_track_touched(pd_engine *e, bool on);
+bool pd_engine_tracking_touched(const pd_engine *e);
+const uint32_t *pd_engine_touched(const pd_engine *e, uint32_t *n, bool *overflow);
+void pd_engine_touched_clear(pd_engine *e);
 /* After a changelog-only restore (no snapshot): sets the engine's event time (timers already
  * due fire at the next advance); goals that got no state record take their current values as
  * their met/breached state, without signals. Secure-score and regulatory-compliance records (per

@@ -140,8 +140,8 @@ static int grow(uint64_t **a, uint32_t old, uint32_t n)
     return 0;
 }
 
-int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_record_fn fn,
-                             void *ctx, uint32_t *nrecords)
+int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_fn fn, void *ctx,
+                             uint32_t *nrecords)
 {
     uint32_t count = 0;
     int rc = 0;
@@ -169,16 +169,29 @@ int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_r
     pd_engine_stats st;
     pd_engine_stats_get(e, &st);
     bool full = st.timers_fired != t->timers_seen || st.snapshots_completed != t->snaps_seen;
+    /* With the engine listing what timers, reconciliation and deletes touched, those are
+     * marks too and no full pass is needed (unless the list overflowed). */
+    uint32_t ntouched = 0;
+    bool overflow = false;
+    const uint32_t *touched = NULL;
+    if (pd_engine_tracking_touched(e)) {
+        touched = pd_engine_touched(e, &ntouched, &overflow);
+        full = overflow;
+    }
     /* Which resources to compare: all, or the marked ones and the new ones. */
     uint32_t nnew = nres - t->nres_written;
     if (!full) {
-        if (t->nmarks + nnew > t->marks_cap) {
-            uint32_t *nm = realloc(t->marks, ((size_t)t->nmarks + nnew) * sizeof(uint32_t));
+        if (t->nmarks + nnew + ntouched > t->marks_cap) {
+            size_t nc = (size_t)t->nmarks + nnew + ntouched;
+            uint32_t *nm = realloc(t->marks, nc * sizeof(uint32_t));
             if (!nm)
                 return PD_ENOMEM;
             t->marks = nm;
-            t->marks_cap = t->nmarks + nnew;
+            t->marks_cap = (uint32_t)nc;
         }
+        for (uint32_t i = 0; i < ntouched; i++)
+            if (touched[i] && touched[i] <= t->nres_written)
+                t->marks[t->nmarks++] = touched[i];
         for (uint32_t r = t->nres_written + 1; r <= nres; r++)
             t->marks[t->nmarks++] = r;
         rc = pd_engine_resource_digests(e, t->now, t->marks, t->nmarks);
@@ -249,6 +262,8 @@ int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_r
         count++;
     }
     t->nmarks = 0;
+    if (pd_engine_tracking_touched(e))
+        pd_engine_touched_clear(e);
     t->nres_written = nres;
     t->timers_seen = st.timers_fired;
     t->snaps_seen = st.snapshots_completed;

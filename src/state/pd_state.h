@@ -48,7 +48,7 @@ int pd_state_tracker_mark(pd_state_tracker *t, const pd_engine *e, pd_str canon)
 /* Calls fn for each record to write; returns 0, fn's non-zero value, or PD_ENOMEM. The
  * tracker counts a record as written only when fn returned 0. *nrecords (may be NULL) gets
  * how many records fn was given. */
-int pd_state_tracker_collect(pd_state_tracker *t, const pd_engine *e, pd_state_record_fn fn,
-                             void *ctx, uint32_t *nrecords);
+int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_fn fn, void *ctx,
+                             uint32_t *nrecords);
 
 #endif

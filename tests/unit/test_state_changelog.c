@@ -705,6 +705,8 @@ static void test_resume_all_shapes(void **state)
         assert_int_equal(pd_state_tracker_create(&mk.t), 0);
         pd_processor *a = mk_proc_rules(&ca, &mk), *b = mk_proc_rules(&cb, NULL);
         mk.p = a;
+        /* as the runtime does: timers and reconciliation list what they touch, no full pass */
+        pd_engine_track_touched(pd_processor_engine(a), true);
         sink_p sb = {b, NULL, 0};
         assert_int_equal(pd_changelog_dec_create(&sb.dec), 0);
         for (size_t i = 0; i < cut; i++) {
