@@ -4,6 +4,7 @@
  * recycled through a free list and evicted least-recently-used under the rule's memory cap. */
 #include "pd_correlate.h"
 
+#include "pd_msgpack.h"
 #include "pd_rule.h"
 #include "pd_time.h"
 
@@ -1424,7 +1425,8 @@ int pd_correlator_import(pd_correlator *c, pd_str key, const void *value, size_t
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc = PD_EINVAL;
-    if (msgpack_unpack_next(&u, value, vlen, &off) != MSGPACK_UNPACK_SUCCESS || off != vlen) {
+    if (!pd_msgpack_sane(value, vlen) ||
+        msgpack_unpack_next(&u, value, vlen, &off) != MSGPACK_UNPACK_SUCCESS || off != vlen) {
         snprintf(why, why_len, "correlation state: not one msgpack value");
         goto done;
     }

@@ -675,19 +675,26 @@ static int collect_all(pd_state_tracker *t, pd_processor *a, sink_p *sb)
     return rc ? rc : pd_correlator_collect(pd_processor_correlator(a), to_p, sb);
 }
 
-static void test_resume_all_shapes(void **state)
+/* A generated stream with every source shape: Defender, Security Hub (ASFF), SCC. */
+static pd_gen *mixed_gen(uint32_t servers, uint32_t events)
 {
-    (void)state;
     pd_gen_opts go;
     pd_gen_opts_default(&go);
-    go.servers = 500;
+    go.servers = servers;
     go.days = 0;
-    go.max_events = 30000;
+    go.max_events = events;
     go.mix = PD_GEN_MIX_ALL;
     pd_diag dg = {{0}};
     pd_gen *g = NULL;
     if (pd_gen_create(&go, &g, &dg))
         fail_msg("gen: %s", dg.msg);
+    return g;
+}
+
+static void test_resume_all_shapes(void **state)
+{
+    (void)state;
+    pd_gen *g = mixed_gen(500, 30000);
     pd_buf msgs;
     pd_buf_init(&msgs);
     size_t *off = malloc(sizeof(size_t) * 40000), n = 0;
@@ -807,6 +814,92 @@ static void test_resume_all_shapes(void **state)
     free(off);
 }
 
+/* Hostile correlation records: every truncation of a real one, wrong shapes, a rule the set
+ * does not have, keys without a group; each is refused with a reason and the correlator goes
+ * on (ASan watches the reads). */
+typedef struct rec_copy {
+    pd_buf key, val;
+    bool have;
+} rec_copy;
+
+static int keep_first_corr(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    rec_copy *r = ctx;
+    if (r->have || !value || !pd_correlator_key_is_state((pd_str){key, (uint32_t)klen}))
+        return 0;
+    pd_buf_append(&r->key, key, klen);
+    pd_buf_append(&r->val, value, vlen);
+    r->have = true;
+    return 0;
+}
+
+static void test_corr_hostile(void **state)
+{
+    (void)state;
+    pd_gen *g = mixed_gen(200, 8000);
+    ids ca = {0}, cb = {0};
+    pd_processor *a = mk_proc_rules(&ca, NULL), *b = mk_proc_rules(&cb, NULL);
+    pd_buf msg;
+    pd_buf_init(&msg);
+    pd_gen_meta meta;
+    while (pd_buf_reset(&msg), pd_gen_next(g, &msg, &meta) == 0)
+        assert_int_equal(pd_processor_feed(a, msg.p, msg.len, PD_FMT_AUTO, PD_STR_LIT("in")), 0);
+    pd_gen_destroy(g);
+    rec_copy r;
+    memset(&r, 0, sizeof(r));
+    pd_buf_init(&r.key);
+    pd_buf_init(&r.val);
+    assert_int_equal(pd_correlator_collect(pd_processor_correlator(a), keep_first_corr, &r), 0);
+    assert_true(r.have);
+    pd_correlator *cb_corr = pd_processor_correlator(b);
+    pd_str key = {r.key.p, (uint32_t)r.key.len};
+    char why[256];
+    assert_int_equal(pd_correlator_import(cb_corr, key, r.val.p, r.val.len, why, sizeof(why)), 0);
+    for (size_t n = 0; n < r.val.len; n++) {
+        why[0] = 0;
+        assert_int_equal(pd_correlator_import(cb_corr, key, r.val.p, n, why, sizeof(why)),
+                         PD_EINVAL);
+        assert_true(why[0] != 0);
+    }
+    /* every byte flipped in turn: refused or accepted, never a crash */
+    pd_buf bad;
+    pd_buf_init(&bad);
+    for (size_t n = 0; n < r.val.len; n++) {
+        pd_buf_reset(&bad);
+        pd_buf_append(&bad, r.val.p, r.val.len);
+        bad.p[n] ^= 0xff;
+        int rc = pd_correlator_import(cb_corr, key, bad.p, bad.len, why, sizeof(why));
+        assert_true(rc == 0 || rc == PD_EINVAL);
+    }
+    const char msgpack_nil[] = {(char)0xc0}, wrong_version[] = {(char)0x99, 0x02};
+    assert_int_equal(pd_correlator_import(cb_corr, key, msgpack_nil, 1, why, sizeof(why)),
+                     PD_EINVAL);
+    assert_int_equal(pd_correlator_import(cb_corr, key, wrong_version, 2, why, sizeof(why)),
+                     PD_EINVAL);
+    assert_int_equal(pd_correlator_import(cb_corr, PD_STR_LIT("#corr:no-group"), r.val.p, r.val.len,
+                                          why, sizeof(why)),
+                     PD_EINVAL);
+    assert_int_equal(pd_correlator_import(cb_corr, PD_STR_LIT("#corr:no-such-rule\x1fk"), r.val.p,
+                                          r.val.len, why, sizeof(why)),
+                     PD_ENOTFOUND);
+    assert_int_equal(pd_correlator_import(cb_corr, PD_STR_LIT("/subscriptions/x"), r.val.p,
+                                          r.val.len, why, sizeof(why)),
+                     PD_EINVAL);
+    /* a tombstone of a group it does not have changes nothing; of one it has, removes it */
+    assert_int_equal(pd_correlator_import(cb_corr, PD_STR_LIT("#corr:alert-burst\x1fnone"), NULL, 0,
+                                          why, sizeof(why)),
+                     0);
+    assert_int_equal(pd_correlator_import(cb_corr, key, NULL, 0, why, sizeof(why)), 0);
+    pd_buf_free(&bad);
+    pd_buf_free(&r.key);
+    pd_buf_free(&r.val);
+    pd_buf_free(&msg);
+    free(ca.v);
+    free(cb.v);
+    pd_processor_destroy(a);
+    pd_processor_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -816,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_then_changelog),
         cmocka_unit_test(test_tracker),
         cmocka_unit_test(test_resume_all_shapes),
+        cmocka_unit_test(test_corr_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
