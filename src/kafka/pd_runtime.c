@@ -704,14 +704,15 @@ static void process_msg(pd_runtime *rt, rt_part *p, const rd_kafka_message_t *m)
 
 /* How long to wait for an empty partition before processing the others: not at all when
  * everything up to its (cached) high watermark is here; long when the broker said more is
- * there (an outage must not reorder the stream); order_wait_ms when nothing is known yet. */
+ * there (an outage must not reorder the stream); 10 x order_wait_ms when nothing is known yet. */
 static int64_t part_wait_ms(pd_runtime *rt, const rt_part *p)
 {
     int64_t lo = -1, hi = -1;
     if (rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
                                        &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         hi < 0)
-        return rt->order_wait_ms;
+        return (int64_t)rt->order_wait_ms * 10; /* no fetch answered yet: librdkafka's fetch
+                                                 * backoff alone can take a second */
     int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : lo;
     return next >= hi ? 0 : (int64_t)rt->order_wait_ms * 60;
 }
@@ -910,6 +911,8 @@ static void on_job(evutil_socket_t fd, short what, void *arg)
             if (!p || !p->hold)
                 continue;
             p->hold = false;
+            if (p->rcount == 0) /* its wait for order starts now that it can be fetched */
+                p->empty_since_ms = pd_monotonic_ms();
             p->warm_until = e->offset >= 0 ? e->offset : 0;
             p->committed = e->offset >= 0 ? e->offset : -1;
             rd_kafka_topic_partition_list_add(go, e->topic, e->partition);

@@ -660,15 +660,18 @@ static void test_kill9_exactly_once(void **state)
     int rc = wait_exit(pid, 120);
     show_log(&s, n);
     assert_int_equal(rc, 0);
-    /* Durable state: the first run found an empty changelog; every restart restored the
-     * state from it and read no input twice (no warm start). */
+    /* Durable state: the first run found an empty changelog; no restart re-read its input
+     * (no warm start), and the last one restored from the changelog. (A run killed right
+     * after it started may have logged neither: the previous run's last commit can land
+     * after its death and reach the kill target.) */
     assert_false(log_has(&s, 1, "state records"));
     for (int i = 2; i <= n; i++) {
-        if (!log_has(&s, i, "state records") || log_has(&s, i, "rebuilding state up to")) {
+        if (log_has(&s, i, "rebuilding state up to")) {
             show_log(&s, i);
-            fail_msg("run %d did not restore from the changelog", i);
+            fail_msg("run %d re-read its input instead of restoring from the changelog", i);
         }
     }
+    assert_true(log_has(&s, n, "state records"));
     assert_true(log_has(&s, n, " messages (0 rebuilding state)"));
     fprintf(stderr, "%d runs in %.1f s\n", n, (double)(pd_ktest_now_ms() - t0) / 1000.0);
 
