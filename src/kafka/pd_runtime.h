@@ -24,9 +24,9 @@
  * Order: fetched messages are buffered per partition and processed in timestamp order
  * across partitions, always taking the partition whose next message is the oldest (Kafka
  * Streams' rule); a partition with nothing buffered but more on the broker is waited for
- * (up to 60 x order_wait_ms; 10 x order_wait_ms while its high watermark is unknown). With producers
- * that stamp messages with event time (or append time), the processor sees one stream in time
- * order, as `postured replay` does; a partition's own order is never changed.
+ * (up to 60 x order_wait_ms; 10 x order_wait_ms while its high watermark is unknown). With
+ * producers that stamp messages with event time (or append time), the processor sees one stream in
+ * time order, as `postured replay` does; a partition's own order is never changed.
  *
  * Prefetch: every message librdkafka has fetched is moved into the partition buffers at once
  * (librdkafka 2.0 re-checks a full fetch queue only once a second, so leaving messages there
