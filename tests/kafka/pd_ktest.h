@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The real broker's address from the harness (tests/kafka/broker.sh). NULL when absent. */
@@ -327,6 +329,38 @@ static inline const char *pd_ktest_header(const rd_kafka_message_t *m, const cha
         buf[len] = '\0';
     }
     return buf;
+}
+
+/* A child running argv (stdout/stderr to the paths when given); -1 when fork fails. */
+static inline pid_t pd_ktest_spawn(char *const argv[], const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (out_path && !freopen(out_path, "w", stdout))
+            _exit(126);
+        if (err_path && !freopen(err_path, "w", stderr))
+            _exit(126);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Its exit code (128 + signal when killed); after timeout_s it is killed and -1 returned. */
+static inline int pd_ktest_wait_exit(pid_t pid, int timeout_s)
+{
+    int st = 0;
+    if (pid < 0)
+        return -1;
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(100000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    fprintf(stderr, "process %d did not finish within %d s\n", (int)pid, timeout_s);
+    return -1;
 }
 
 #endif

@@ -170,36 +170,6 @@ static void outputs_free(outputs *o)
 
 /* ---- processes ------------------------------------------------------------------------ */
 
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (out_path && !freopen(out_path, "w", stdout))
-            _exit(126);
-        if (err_path && !freopen(err_path, "w", stderr))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    int st = 0;
-    for (int i = 0; i < timeout_s * 10; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(100000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    fail_msg("process %d did not finish within %d s", (int)pid, timeout_s);
-    return -1;
-}
-
 static void write_pipeline(const char *path, const char *in_topic, const char *prefix)
 {
     FILE *f = fopen(path, "w");
@@ -238,7 +208,7 @@ static void run_replay(const char *pipeline, const char *topic, reference *ref)
     snprintf(err, sizeof(err), "%s/replay-%s.err", g_dir, topic);
     snprintf(spec, sizeof(spec), "%s=%s", topic, g_input_file);
     char *argv[] = {(char *)g_bin, "replay", "-p", (char *)pipeline, spec, NULL};
-    assert_int_equal(wait_exit(spawn(argv, out, err), 120), 0);
+    assert_int_equal(pd_ktest_wait_exit(pd_ktest_spawn(argv, out, err), 120), 0);
     memset(ref, 0, sizeof(*ref));
     FILE *f = fopen(out, "r");
     assert_non_null(f);
@@ -451,7 +421,7 @@ static pid_t start_run(const scenario *s, const char *idle_ms, int n)
     char *argv[] = {(char *)g_bin,       "run",           "-p",
                     (char *)s->pipeline, "--bootstrap",   (char *)g_bootstrap,
                     "--exit-idle",       (char *)idle_ms, NULL};
-    return spawn(argv, NULL, log);
+    return pd_ktest_spawn(argv, NULL, log);
 }
 
 static void show_log(const scenario *s, int n)
@@ -501,7 +471,7 @@ static void test_run_equals_replay_and_dead_letters(void **state)
     scenario_init(&s, "pd-run-a", g_topic4);
     int64_t t0 = pd_ktest_now_ms();
     pid_t pid = start_run(&s, "5000", 1);
-    int rc = wait_exit(pid, 240);
+    int rc = pd_ktest_wait_exit(pid, 240);
     show_log(&s, 1);
     assert_int_equal(rc, 0);
     fprintf(stderr, "run: %u messages in %.1f s (incl. 5 s idle)\n", NEVENTS + g_bad,
@@ -528,7 +498,7 @@ static void test_single_partition_whole_set_equal(void **state)
     scenario s;
     scenario_init(&s, "pd-run-s", g_topic1);
     pid_t pid = start_run(&s, "5000", 1);
-    int rc = wait_exit(pid, 240);
+    int rc = pd_ktest_wait_exit(pid, 240);
     show_log(&s, 1);
     assert_int_equal(rc, 0);
     reference ref;
@@ -552,10 +522,10 @@ static void test_kill9_restart_loses_nothing(void **state)
     pid_t pid = start_run(&s, "5000", 1);
     usleep(3500 * 1000); /* the group join takes ~1 s; then it is mid-stream */
     kill(pid, SIGKILL);
-    int rc = wait_exit(pid, 30);
+    int rc = pd_ktest_wait_exit(pid, 30);
     assert_int_equal(rc, 128 + SIGKILL);
     pid = start_run(&s, "5000", 2);
-    rc = wait_exit(pid, 240);
+    rc = pd_ktest_wait_exit(pid, 240);
     show_log(&s, 2);
     assert_int_equal(rc, 0);
     reference ref;
@@ -581,14 +551,14 @@ static void test_sigterm_drains_within_timeout(void **state)
     usleep(3500 * 1000);
     int64_t t0 = pd_ktest_now_ms();
     kill(pid, SIGTERM);
-    int rc = wait_exit(pid, 30);
+    int rc = pd_ktest_wait_exit(pid, 30);
     int64_t took = pd_ktest_now_ms() - t0;
     show_log(&s, 1);
     fprintf(stderr, "SIGTERM: exit %d after %lld ms\n", rc, (long long)took);
     assert_int_equal(rc, 0);
     assert_true(took < 10000);
     pid = start_run(&s, "5000", 2);
-    rc = wait_exit(pid, 240);
+    rc = pd_ktest_wait_exit(pid, 240);
     show_log(&s, 2);
     assert_int_equal(rc, 0);
     reference ref;
@@ -614,7 +584,7 @@ static void test_broker_outage_mid_stream(void **state)
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "bash '%s' bounce '%s' 10", sh, st);
     assert_int_equal(system(cmd), 0);
-    int rc = wait_exit(pid, 300);
+    int rc = pd_ktest_wait_exit(pid, 300);
     show_log(&s, 1);
     assert_int_equal(rc, 0);
     reference ref;

@@ -225,36 +225,6 @@ static void outputs_free(outputs *o)
 
 /* ---- processes ------------------------------------------------------------------------ */
 
-static pid_t spawn(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (out_path && !freopen(out_path, "w", stdout))
-            _exit(126);
-        if (err_path && !freopen(err_path, "w", stderr))
-            _exit(126);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid, int timeout_s)
-{
-    int st = 0;
-    for (int i = 0; i < timeout_s * 10; i++) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(100000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    fail_msg("process %d did not finish within %d s", (int)pid, timeout_s);
-    return -1;
-}
-
 static void write_pipeline(const char *path, const char *in_topic, const char *prefix)
 {
     FILE *f = fopen(path, "w");
@@ -298,7 +268,7 @@ static void run_replay(const char *pipeline, const char *topic, reference *ref)
     snprintf(err, sizeof(err), "%s/replay-%s.err", g_dir, topic);
     snprintf(spec, sizeof(spec), "%s=%s", topic, g_input_file);
     char *argv[] = {(char *)g_bin, "replay", "-p", (char *)pipeline, spec, NULL};
-    assert_int_equal(wait_exit(spawn(argv, out, err), 120), 0);
+    assert_int_equal(pd_ktest_wait_exit(pd_ktest_spawn(argv, out, err), 120), 0);
     memset(ref, 0, sizeof(*ref));
     FILE *f = fopen(out, "r");
     assert_non_null(f);
@@ -553,7 +523,7 @@ static pid_t start_run(const scenario *s, const char *idle_ms, int n)
                     "--bootstrap", (char *)g_bootstrap,
                     "--exit-idle", (char *)idle_ms,
                     NULL};
-    return spawn(argv, NULL, log);
+    return pd_ktest_spawn(argv, NULL, log);
 }
 
 static void show_log(const scenario *s, int n)
@@ -645,7 +615,7 @@ static void test_kill9_exactly_once(void **state)
         seed = seed * 1103515245u + 12345u;
         usleep((useconds_t)((seed >> 8) % 300000u));
         kill(pid, SIGKILL);
-        int rc = wait_exit(pid, 30);
+        int rc = pd_ktest_wait_exit(pid, 30);
         fprintf(stderr,
                 "run %d killed at %lld+ committed inputs (target %lld) after %.2f s (exit %d)\n", n,
                 (long long)sum, (long long)target, (double)(pd_ktest_now_ms() - t1) / 1000.0, rc);
@@ -657,7 +627,7 @@ static void test_kill9_exactly_once(void **state)
     }
     rd_kafka_destroy(cr);
     pid_t pid = start_run(&s, "3000", n);
-    int rc = wait_exit(pid, 120);
+    int rc = pd_ktest_wait_exit(pid, 120);
     show_log(&s, n);
     assert_int_equal(rc, 0);
     /* Durable state: the first run found an empty changelog; no restart re-read its input

@@ -9,14 +9,14 @@
 
 #include <stdint.h>
 
-#define NSIG 20
+#define N_SIGNALS 20
 
 typedef struct seen_ctx {
-    char ids[NSIG][40];
-    bool routed[NSIG];
-    uint32_t count[NSIG];
+    char ids[N_SIGNALS][40];
+    bool routed[N_SIGNALS];
+    uint32_t count[N_SIGNALS];
     uint32_t foreign, bad_key, bad_class;
-    char class_uid[NSIG][24];
+    char class_uid[N_SIGNALS][24];
 } seen_ctx;
 
 static void on_msg(void *ctx, const rd_kafka_message_t *m)
@@ -26,7 +26,7 @@ static void on_msg(void *ctx, const rd_kafka_message_t *m)
     size_t kl = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
     memcpy(key, m->key ? m->key : "", m->key ? kl : 0);
     key[m->key ? kl : 0] = '\0';
-    for (int i = 0; i < NSIG; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         if (strcmp(sc->ids[i], key))
             continue;
         sc->count[i]++;
@@ -101,13 +101,13 @@ static void test_kafka_sink_route_ocsf(void **state)
 
     seen_ctx sc;
     memset(&sc, 0, sizeof(sc));
-    static const char *const goals[NSIG] = {"g0",  "g1",  "g2",  "g3",  "g4",  "g5",  "g6",
-                                            "g7",  "g8",  "g9",  "g10", "g11", "g12", "g13",
-                                            "g14", "g15", "g16", "g17", "g18", "g19"};
+    static const char *const goals[N_SIGNALS] = {"g0",  "g1",  "g2",  "g3",  "g4",  "g5",  "g6",
+                                                 "g7",  "g8",  "g9",  "g10", "g11", "g12", "g13",
+                                                 "g14", "g15", "g16", "g17", "g18", "g19"};
     static const char *const rules[] = {"lateral-spread", "alert-burst", "kill-chain-progression",
                                         "alert-on-weak-resource"};
     uint32_t nrouted = 0;
-    for (int i = 0; i < NSIG; i++) {
+    for (int i = 0; i < N_SIGNALS; i++) {
         pd_signal s;
         if (i % 2 == 0) { /* breach: routed when high or critical */
             s = fx_breach(rules[(i / 2) % 4], (i / 2) % 3 == 0 ? PD_SEV_MEDIUM : PD_SEV_HIGH);
@@ -123,14 +123,14 @@ static void test_kafka_sink_route_ocsf(void **state)
         nrouted += sc.routed[i];
         assert_int_equal(pd_sink_set_signal(set, &s), 0);
     }
-    assert_true(nrouted > 0 && nrouted < NSIG / 2);
+    assert_true(nrouted > 0 && nrouted < N_SIGNALS / 2);
     rc = pd_sink_set_drain(set, 15000);
     assert_int_equal(rc, 0);
     pd_sink_stats st;
     pd_sink_get_stats(pd_sink_set_find(set, "siem"), &st);
     assert_int_equal(st.accepted, nrouted);
     assert_int_equal(st.delivered, nrouted);
-    assert_int_equal(st.filtered, NSIG - nrouted);
+    assert_int_equal(st.filtered, N_SIGNALS - nrouted);
     assert_int_equal(st.pending, 0);
     assert_int_equal(dead_count, 0);
     pd_sink_set_destroy(set);
@@ -141,7 +141,7 @@ static void test_kafka_sink_route_ocsf(void **state)
     assert_int_equal(sc.foreign, 0);
     assert_int_equal(sc.bad_key, 0);
     assert_int_equal(sc.bad_class, 0);
-    for (int i = 0; i < NSIG; i++)
+    for (int i = 0; i < N_SIGNALS; i++)
         if (sc.count[i] != (sc.routed[i] ? 1u : 0u))
             fail_msg("signal %d (%s) arrived %u times, routed %d", i, sc.ids[i], sc.count[i],
                      sc.routed[i]);
