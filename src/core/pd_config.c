@@ -50,6 +50,13 @@ static const option options[] = {
      "exactly-once: changelog the state in each transaction, restore it at start"},
     {"state", "changelog_topic", OPT_STR, "", 0, 0, OFF(state_changelog_topic),
      "compacted changelog topic (empty: <consumer group>-changelog)"},
+    {"state", "partitioned", OPT_BOOL, "false", 0, 0, OFF(state_partitioned),
+     "scale out: route events by resource id, state per partition, a goal stage (needs "
+     "exactly_once)"},
+    {"state", "partitions", OPT_INT, "12", 1, 10000, OFF(state_partitions),
+     "partitioned: partitions of the internal events and changelog topics when created"},
+    {"runtime", "instance_id", OPT_STR, "", 0, 0, OFF(runtime_instance_id),
+     "stable name of this instance in its group (transactional ids; empty: the host name)"},
     {"state", "dir", OPT_STR, "/var/lib/postured", 0, 0, OFF(state_dir),
      "local snapshots of partition state"},
     {"state", "commit_every_events", OPT_INT, "10000", 1, 100000000, OFF(state_commit_every_events),

@@ -36,6 +36,9 @@ typedef struct pd_config {
     bool state_changelog;
     char *state_changelog_topic;
     char *state_dir;
+    bool state_partitioned;
+    int64_t state_partitions;
+    char *runtime_instance_id;
     int64_t state_commit_every_events;
     int64_t state_commit_interval_ms;
     int64_t correlate_allowed_lateness_ms;

@@ -587,59 +587,75 @@ static void contrib_all(pd_engine *e, const pair *p, pstate s, int sign)
 
 /* ---------- goal values ---------- */
 
-static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
+/* The counters goal_value reads, as a partial without per-control detail (score_fp and
+ * score_n carried as the engine keeps them): nothing to allocate on the hot path. */
+static void rt_partial(const goal_rt *G, pd_goal_partial *p)
 {
-    const goal_rt *G = &e->goals[gi];
+    memset(p, 0, sizeof(*p));
+    p->in_scope = G->in_scope;
+    p->res_bad = G->res_bad;
+    p->res_healthy = G->res_healthy;
+    p->res_na = G->res_na;
+    p->sla_viol = G->sla_viol;
+    p->pc_h = G->pc_h;
+    p->pc_u = G->pc_u;
+    p->ev_records = G->ev_records;
+    p->ev_num = G->ev_num;
+    p->ev_den = G->ev_den;
+    p->score_fp = G->score_fp;
+    p->score_n = G->score_n;
+    p->has_value = G->has_value;
+}
+
+bool pd_goal_partial_status(const pd_goal *g, const pd_goal_partial *P, pd_goal_status *st)
+{
     memset(st, 0, sizeof(*st));
-    st->goal = G->g;
-    st->index = gi;
-    st->changed_ms = G->changed_ms;
-    st->met = G->state == 1;
-    uint64_t known = G->res_bad + G->res_healthy + G->res_na;
-    switch (G->g->kind) {
+    st->goal = g;
+    uint64_t known = P->res_bad + P->res_healthy + P->res_na;
+    switch (g->kind) {
     case PD_GOAL_CONTROL:
-        st->violators = G->res_bad;
-        st->unknown = G->in_scope - known;
-        st->denominator = G->in_scope;
-        st->value = (double)G->res_bad;
+        st->violators = P->res_bad;
+        st->unknown = P->in_scope - known;
+        st->denominator = P->in_scope;
+        st->value = (double)P->res_bad;
         /* Zero violators stays a value once the goal had one (resources may all go). */
-        st->has_value = G->in_scope > 0 || G->has_value;
+        st->has_value = P->in_scope > 0 || P->has_value;
         break;
     case PD_GOAL_SLA:
-        st->violators = G->sla_viol;
-        st->denominator = G->in_scope;
-        st->value = (double)G->sla_viol;
-        st->has_value = G->in_scope > 0 || G->has_value;
+        st->violators = P->sla_viol;
+        st->denominator = P->in_scope;
+        st->value = (double)P->sla_viol;
+        st->has_value = P->in_scope > 0 || P->has_value;
         break;
     case PD_GOAL_COVERAGE:
-        st->numerator = G->res_healthy;
-        st->denominator = G->in_scope - G->res_na;
-        st->violators = G->res_bad;
-        st->unknown = G->in_scope - known;
+        st->numerator = P->res_healthy;
+        st->denominator = P->in_scope - P->res_na;
+        st->violators = P->res_bad;
+        st->unknown = P->in_scope - known;
         st->has_value = st->denominator > 0;
         st->value = st->has_value ? 100.0 * (double)st->numerator / (double)st->denominator : 0;
         break;
     case PD_GOAL_SCORE:
     case PD_GOAL_COMPLIANCE:
-        if (G->ev_records) {
-            st->has_value = G->ev_den > 0;
-            st->value = st->has_value ? 100.0 * G->ev_num / G->ev_den : 0;
-            st->numerator = (uint64_t)G->ev_num;
-            st->denominator = (uint64_t)G->ev_den;
+        if (P->ev_records) {
+            st->has_value = P->ev_den > 0;
+            st->value = st->has_value ? 100.0 * P->ev_num / P->ev_den : 0;
+            st->numerator = (uint64_t)P->ev_num;
+            st->denominator = (uint64_t)P->ev_den;
             break;
         }
-        if (G->g->kind == PD_GOAL_SCORE) {
+        if (g->kind == PD_GOAL_SCORE) {
             /* Defender's formula, every control weighing the same (max score 1 each). */
-            st->numerator = G->score_fp >> 32;
-            st->denominator = G->score_n;
-            st->has_value = G->score_n > 0;
-            st->value = G->score_n ? 100.0 * ((double)G->score_fp / 4294967296.0) / G->score_n : 0;
+            st->numerator = P->score_fp >> 32;
+            st->denominator = P->score_n;
+            st->has_value = P->score_n > 0;
+            st->value = P->score_n ? 100.0 * ((double)P->score_fp / 4294967296.0) / P->score_n : 0;
         } else {
-            st->numerator = G->pc_h;
-            st->denominator = G->pc_h + G->pc_u;
-            st->violators = G->pc_u;
-            st->has_value = G->pc_h + G->pc_u > 0;
-            st->value = st->has_value ? 100.0 * (double)G->pc_h / (double)(G->pc_h + G->pc_u) : 0;
+            st->numerator = P->pc_h;
+            st->denominator = P->pc_h + P->pc_u;
+            st->violators = P->pc_u;
+            st->has_value = P->pc_h + P->pc_u > 0;
+            st->value = st->has_value ? 100.0 * (double)P->pc_h / (double)(P->pc_h + P->pc_u) : 0;
         }
         break;
     default:
@@ -648,37 +664,225 @@ static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
     return st->has_value;
 }
 
+static bool goal_value(const pd_engine *e, uint32_t gi, pd_goal_status *st)
+{
+    const goal_rt *G = &e->goals[gi];
+    /* The same function the goal stage runs over summed partials: the two cannot diverge. */
+    pd_goal_partial p;
+    rt_partial(G, &p);
+    pd_goal_partial_status(G->g, &p, st);
+    st->index = gi;
+    st->changed_ms = G->changed_ms;
+    st->met = G->state == 1;
+    return st->has_value;
+}
+
 void pd_engine_goal_status(const pd_engine *e, uint32_t i, pd_goal_status *out)
 {
     goal_value(e, i, out);
+}
+
+void pd_goal_status_json(const pd_goal_status *st, int state, pd_buf *b)
+{
+    const pd_goal *g = st->goal;
+    pd_buf_puts(b, "{\"goal\":");
+    pd_buf_json_str(b, g->id, strlen(g->id));
+    pd_buf_puts(b, ",\"title\":");
+    pd_buf_json_str(b, g->title, strlen(g->title));
+    pd_buf_printf(b, ",\"kind\":\"%s\",\"value\":", pd_goal_kind_name(g->kind));
+    if (st->has_value)
+        pd_buf_printf(b, "%.4g", st->value);
+    else
+        pd_buf_puts(b, "null");
+    pd_buf_puts(b, ",\"target\":");
+    pd_buf_json_str(b, g->target_text, strlen(g->target_text));
+    pd_buf_printf(b, ",\"met\":%s", state == -1 ? "null" : st->met ? "true" : "false");
+    pd_buf_printf(b, ",\"numerator\":%llu,\"denominator\":%llu,\"violators\":%llu,\"unknown\":%llu",
+                  (unsigned long long)st->numerator, (unsigned long long)st->denominator,
+                  (unsigned long long)st->violators, (unsigned long long)st->unknown);
+    if (st->changed_ms != 0 && st->changed_ms != PD_TIME_NONE) {
+        char ts[PD_RFC3339_LEN];
+        pd_time_format(st->changed_ms, ts);
+        pd_buf_printf(b, ",\"changed\":\"%s\"", ts);
+    }
+    pd_buf_putc(b, '}');
 }
 
 void pd_engine_goal_status_json(const pd_engine *e, uint32_t i, pd_buf *b)
 {
     pd_goal_status st;
     goal_value(e, i, &st);
-    const pd_goal *g = st.goal;
-    pd_buf_puts(b, "{\"goal\":");
-    pd_buf_json_str(b, g->id, strlen(g->id));
-    pd_buf_puts(b, ",\"title\":");
-    pd_buf_json_str(b, g->title, strlen(g->title));
-    pd_buf_printf(b, ",\"kind\":\"%s\",\"value\":", pd_goal_kind_name(g->kind));
-    if (st.has_value)
-        pd_buf_printf(b, "%.4g", st.value);
-    else
-        pd_buf_puts(b, "null");
-    pd_buf_puts(b, ",\"target\":");
-    pd_buf_json_str(b, g->target_text, strlen(g->target_text));
-    pd_buf_printf(b, ",\"met\":%s", e->goals[i].state == -1 ? "null" : st.met ? "true" : "false");
-    pd_buf_printf(b, ",\"numerator\":%llu,\"denominator\":%llu,\"violators\":%llu,\"unknown\":%llu",
-                  (unsigned long long)st.numerator, (unsigned long long)st.denominator,
-                  (unsigned long long)st.violators, (unsigned long long)st.unknown);
-    if (st.changed_ms != 0 && st.changed_ms != PD_TIME_NONE) {
-        char ts[PD_RFC3339_LEN];
-        pd_time_format(st.changed_ms, ts);
-        pd_buf_printf(b, ",\"changed\":\"%s\"", ts);
+    pd_goal_status_json(&st, e->goals[i].state, b);
+}
+
+/* ---------- partial aggregates ---------- */
+
+void pd_goal_partial_init(pd_goal_partial *p)
+{
+    memset(p, 0, sizeof(*p));
+}
+
+void pd_goal_partial_free(pd_goal_partial *p)
+{
+    free(p->ctls);
+    memset(p, 0, sizeof(*p));
+}
+
+void pd_goal_partial_reset(pd_goal_partial *p)
+{
+    pd_goal_partial_ctl *c = p->ctls;
+    uint32_t cap = p->ctls_cap;
+    memset(p, 0, sizeof(*p));
+    p->ctls = c;
+    p->ctls_cap = cap;
+}
+
+static int ctl_key_cmp(const void *a, const void *b)
+{
+    const pd_goal_partial_ctl *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int partial_ctls_reserve(pd_goal_partial *p, uint32_t n)
+{
+    if (n <= p->ctls_cap)
+        return 0;
+    uint32_t nc = p->ctls_cap ? p->ctls_cap : 16;
+    while (nc < n)
+        nc *= 2;
+    pd_goal_partial_ctl *nv = realloc(p->ctls, (size_t)nc * sizeof(*nv));
+    if (!nv)
+        return PD_ENOMEM;
+    p->ctls = nv;
+    p->ctls_cap = nc;
+    return 0;
+}
+
+int pd_engine_goal_partial(const pd_engine *e, uint32_t gi, pd_goal_partial *out)
+{
+    const goal_rt *G = &e->goals[gi];
+    pd_goal_partial_reset(out);
+    pd_goal_partial_ctl *keep = out->ctls;
+    uint32_t keep_cap = out->ctls_cap;
+    rt_partial(G, out);
+    out->ctls = keep;
+    out->ctls_cap = keep_cap;
+    out->digest = pd_goal_digest(G->g);
+    if (G->g->kind != PD_GOAL_SCORE || !G->per_ctl)
+        return 0;
+    /* Score from assessments is a mean of per-control ratios: only the per-control counts
+     * add up across partitions. */
+    uint32_t n = 0, lim = PD_MIN(G->per_ctl_cap, pd_intern_count(e->ctl_ids) + 1);
+    for (uint32_t c = 1; c < lim; c++)
+        n += G->per_ctl[c].h + G->per_ctl[c].u > 0;
+    if (partial_ctls_reserve(out, n))
+        return PD_ENOMEM;
+    for (uint32_t c = 1; c < lim; c++) {
+        const hu *h = &G->per_ctl[c];
+        if (!(h->h + h->u))
+            continue;
+        pd_str k = pd_intern_str(e->ctl_ids, c);
+        out->ctls[out->nctls++] = (pd_goal_partial_ctl){pd_hash64(k.p, k.len, 0), h->h, h->u};
     }
-    pd_buf_putc(b, '}');
+    qsort(out->ctls, out->nctls, sizeof(*out->ctls), ctl_key_cmp);
+    return 0;
+}
+
+int pd_goal_partial_add(pd_goal_partial *sum, const pd_goal_partial *p)
+{
+    /* Merge the sorted per-control arrays into a fresh one first: on failure sum is intact. */
+    pd_goal_partial_ctl *m = NULL;
+    uint32_t nm = 0;
+    if (sum->nctls + p->nctls) {
+        m = malloc((size_t)(sum->nctls + p->nctls) * sizeof(*m));
+        if (!m)
+            return PD_ENOMEM;
+        uint32_t i = 0, j = 0;
+        while (i < sum->nctls || j < p->nctls) {
+            if (j == p->nctls || (i < sum->nctls && sum->ctls[i].key < p->ctls[j].key)) {
+                m[nm++] = sum->ctls[i++];
+            } else if (i == sum->nctls || p->ctls[j].key < sum->ctls[i].key) {
+                m[nm++] = p->ctls[j++];
+            } else {
+                m[nm] = sum->ctls[i++];
+                m[nm].h += p->ctls[j].h;
+                m[nm++].u += p->ctls[j++].u;
+            }
+        }
+    }
+    sum->digest = p->digest;
+    sum->in_scope += p->in_scope;
+    sum->res_bad += p->res_bad;
+    sum->res_healthy += p->res_healthy;
+    sum->res_na += p->res_na;
+    sum->sla_viol += p->sla_viol;
+    sum->pc_h += p->pc_h;
+    sum->pc_u += p->pc_u;
+    sum->ev_records += p->ev_records;
+    sum->ev_num += p->ev_num;
+    sum->ev_den += p->ev_den;
+    sum->has_value = sum->has_value || p->has_value;
+    if (!m) {
+        /* No per-control detail on either side: keep what the partials carried. */
+        sum->score_fp += p->score_fp;
+        sum->score_n += p->score_n;
+        return 0;
+    }
+    free(sum->ctls);
+    sum->ctls = m;
+    sum->nctls = sum->ctls_cap = nm;
+    /* As the engine keeps it: one truncated 32.32 ratio per control, summed exactly. */
+    sum->score_fp = sum->score_n = 0;
+    for (uint32_t i = 0; i < nm; i++) {
+        if (!(m[i].h + m[i].u))
+            continue;
+        sum->score_fp += (m[i].h << 32) / (m[i].h + m[i].u);
+        sum->score_n++;
+    }
+    return 0;
+}
+
+static uint64_t dg_str(uint64_t h, const char *s)
+{
+    return s ? pd_hash_mix(h, pd_hash64(s, strlen(s), 0x676f616cULL)) : pd_hash_mix(h, 0);
+}
+
+static uint64_t dg_globs(uint64_t h, const char **v, uint32_t n)
+{
+    h = pd_hash_mix(h, n);
+    for (uint32_t i = 0; i < n; i++)
+        h = dg_str(h, v[i]);
+    return h;
+}
+
+static uint64_t dg_f64(uint64_t h, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return pd_hash_mix(h, u);
+}
+
+uint64_t pd_goal_digest(const pd_goal *g)
+{
+    uint64_t h = dg_str(0x676f616c64ULL, g->id);
+    h = pd_hash_mix(h, (uint64_t)g->kind | (uint64_t)g->cmp << 8 | (uint64_t)g->min_severity << 16 |
+                           (uint64_t)g->severity << 24 | (uint64_t)g->target_pct << 32);
+    h = dg_f64(dg_f64(h, g->target), g->hysteresis);
+    h = pd_hash_mix(pd_hash_mix(h, (uint64_t)g->max_age_ms), (uint64_t)g->stale_after_ms);
+    h = pd_hash_mix(pd_hash_mix(h, g->flap_toggles), (uint64_t)g->flap_window_ms);
+    h = dg_str(h, g->standard);
+    const pd_goal_scope *sc = &g->scope;
+    h = pd_hash_mix(h, sc->clouds);
+    h = dg_globs(h, sc->accounts, sc->naccounts);
+    h = dg_globs(h, sc->groups, sc->ngroups);
+    h = dg_globs(h, sc->types, sc->ntypes);
+    h = dg_globs(h, sc->names, sc->nnames);
+    h = dg_globs(h, sc->regions, sc->nregions);
+    for (uint32_t t = 0; t < sc->ntags; t++)
+        h = dg_globs(dg_str(h, sc->tags[t].key), sc->tags[t].values, sc->tags[t].nvalues);
+    for (uint32_t c = 0; c < g->ncontrols; c++)
+        h = dg_str(pd_hash_mix(h, g->controls[c].kind), g->controls[c].value);
+    return h ? h : 1; /* 0 means "no digest" on the wire */
 }
 
 /* ---------- signals ---------- */
@@ -690,15 +894,14 @@ static int emit(pd_engine *e, pd_signal *s)
 }
 
 /* The goal's met/breached state given its current value, with hysteresis: -1 unset. */
-static int next_state(const goal_rt *G, const pd_goal_status *st)
+int pd_goal_next_state(const pd_goal *g, int state, const pd_goal_status *st)
 {
-    const pd_goal *g = G->g;
     if (!st->has_value)
-        return G->state;
+        return state;
     bool met_now = pd_goal_cmp(g->cmp, st->value, g->target);
-    if (G->state == -1)
+    if (state == -1)
         return met_now;
-    if (G->state == 1)
+    if (state == 1)
         return met_now;
     if (!met_now)
         return 0;
@@ -716,6 +919,11 @@ static int next_state(const goal_rt *G, const pd_goal_status *st)
         c = PD_CMP_LE;
     }
     return g->hysteresis == 0 || pd_goal_cmp(c, st->value, thr) ? 1 : 0;
+}
+
+static int next_state(const goal_rt *G, const pd_goal_status *st)
+{
+    return pd_goal_next_state(G->g, G->state, st);
 }
 
 static void fill_goal(pd_engine *e, uint32_t gi, pd_signal *s)
@@ -805,7 +1013,8 @@ static int eval_goal(pd_engine *e, uint32_t gi, int64_t t_ms, const pair *cause)
     if (ns != old) {
         G->state = ns;
         G->changed_ms = t_ms;
-        if (old != -1 || ns == 0) {
+        /* A state partition leaves goal signals to the goal stage (the fleet's value). */
+        if ((old != -1 || ns == 0) && !e->o.partial) {
             pd_signal s;
             memset(&s, 0, sizeof(s));
             pd_signal_resource r;

@@ -57,6 +57,10 @@ typedef struct pd_engine_opts {
     void *emit_ctx;
     pd_goal_status_fn on_status; /* may be NULL: called when a goal's value or met changes */
     void *status_ctx;
+    /* This engine is one state partition of a fleet split by resource id: it emits no
+     * goal.breached / goal.restored (the goal stage does, from the summed partials, see
+     * pd_goalfold.h); everything else is unchanged. Default false. */
+    bool partial;
 } pd_engine_opts;
 
 typedef struct pd_engine pd_engine;
@@ -88,6 +92,61 @@ uint32_t pd_engine_goal_count(const pd_engine *e);
 void pd_engine_goal_status(const pd_engine *e, uint32_t i, pd_goal_status *out);
 /* One JSON object for the status topic / table: {"goal":..,"kind":..,"value":..,...}. */
 void pd_engine_goal_status_json(const pd_engine *e, uint32_t i, pd_buf *out);
+
+/* ---- partial aggregates (scale-out: see pd_goalfold.h) ----
+ * A goal's counters over one partition's resources. Summing the partials of partitions that
+ * hold disjoint resource sets (pd_goal_partial_add) gives the counters one engine over the
+ * whole fleet keeps, so pd_goal_partial_status of the sum is that engine's value. Additive:
+ * every integer counter (resources/pairs), the per-control (healthy, unhealthy) counts behind
+ * the assessment score, and the event-fed score/compliance sums - these only as long as every
+ * record that replaces another (the score of an account, a compliance record keyed by account,
+ * standard, control and assessment) lands in the same partition, which keying by resource id
+ * gives (score and compliance events carry the subscription as resource). The double sums of
+ * secure scores may differ from one engine's in the last bits (another summation order).
+ * Not additive, so not carried as such: the assessment score (a mean over controls of
+ * h / (h + u)) - the partial carries per-control counts and the sum recomputes it. */
+typedef struct pd_goal_partial_ctl {
+    uint64_t key; /* pd_hash64 of the control key (seed 0) */
+    uint64_t h, u;
+} pd_goal_partial_ctl;
+
+typedef struct pd_goal_partial {
+    uint64_t digest; /* pd_goal_digest of the goal it measures */
+    uint64_t in_scope, res_bad, res_healthy, res_na, sla_viol;
+    uint64_t pc_h, pc_u;
+    uint64_t ev_records;   /* score: accounts with a score; compliance: records seen */
+    double ev_num, ev_den; /* score/compliance from their own events */
+    /* Score goals: sum over ctls of h / (h + u) (fixed point 2^32) and how many have h + u > 0.
+     * Derived (pd_goal_partial_add recomputes them from ctls), not summed. */
+    uint64_t score_fp, score_n;
+    pd_goal_partial_ctl *ctls; /* score goals: per control, sorted by key; owned */
+    uint32_t nctls, ctls_cap;
+    /* Control/SLA goals: the goal had a value here once (zero violators stays a value after
+     * every resource went); summed with OR. */
+    bool has_value;
+} pd_goal_partial;
+
+void pd_goal_partial_init(pd_goal_partial *p);
+void pd_goal_partial_free(pd_goal_partial *p);
+/* Zero counters, keeping the ctls allocation. */
+void pd_goal_partial_reset(pd_goal_partial *p);
+/* Copies goal gi's counters into out (initialized; previous content replaced). 0 or
+ * PD_ENOMEM. */
+int pd_engine_goal_partial(const pd_engine *e, uint32_t gi, pd_goal_partial *out);
+/* sum += p (sum's digest becomes p's). 0 or PD_ENOMEM (sum is then unchanged). */
+int pd_goal_partial_add(pd_goal_partial *sum, const pd_goal_partial *p);
+/* The goal's value from counters, exactly as the engine computes it (the engine uses this
+ * too): fills value, has_value, numerator, denominator, violators, unknown and goal; index,
+ * met and changed_ms are left 0 (engine state). Returns has_value. */
+bool pd_goal_partial_status(const pd_goal *g, const pd_goal_partial *sum, pd_goal_status *st);
+/* The met/breached state machine with hysteresis: state -1 unset, 0 breached, 1 met; returns
+ * the next state given the goal's status (unchanged without a value). */
+int pd_goal_next_state(const pd_goal *g, int state, const pd_goal_status *st);
+/* A digest of what gives a goal's counters and state their meaning (id, kind, scope,
+ * selectors, target, timers): partials of another definition are refused by it. */
+uint64_t pd_goal_digest(const pd_goal *g);
+/* The status JSON object (pd_engine_goal_status_json's shape); met is null when state is -1. */
+void pd_goal_status_json(const pd_goal_status *st, int state, pd_buf *out);
 
 /* The posture queries the correlator uses (ctx = the engine). */
 const pd_posture_ops *pd_engine_posture_ops(void);

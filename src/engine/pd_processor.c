@@ -167,6 +167,7 @@ int pd_processor_create(const pd_processor_opts *opts, pd_processor **out, pd_di
     }
     eo.emit = on_drift;
     eo.emit_ctx = p;
+    eo.partial = opts->partial;
     eo.on_status = opts->on_status;
     eo.status_ctx = opts->status_ctx;
 #ifdef PD_HAVE_CONTROLS
@@ -297,6 +298,13 @@ int pd_processor_feed(pd_processor *p, const char *msg, size_t len, pd_format fo
     return rc;
 }
 
+int pd_processor_feed_event(pd_processor *p, const pd_event *ev, pd_str source)
+{
+    p->st.messages++;
+    int rc = add_input(p, source.p ? source.p : "", source.len, 0, &p->cur_input);
+    return rc ? rc : on_event(p, ev);
+}
+
 int pd_processor_advance(pd_processor *p, int64_t now_ms)
 {
     int rc = advance(p, now_ms);
@@ -310,6 +318,11 @@ int pd_processor_advance(pd_processor *p, int64_t now_ms)
 int64_t pd_processor_now(const pd_processor *p)
 {
     return p->now_ms;
+}
+
+const pd_goal_set *pd_processor_goals(const pd_processor *p)
+{
+    return p->goals;
 }
 
 pd_engine *pd_processor_engine(pd_processor *p)

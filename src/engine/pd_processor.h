@@ -54,6 +54,9 @@ typedef struct pd_processor_opts {
     const pd_decode_opts *decode;
     int64_t allowed_lateness_ms; /* < 0 or 0: default */
     size_t correlate_memcap_bytes;
+    /* One state partition of a scaled-out run: the engine emits no goal-level signals (the
+     * goal stage folds the partitions' partial aggregates, pd_goalfold.h). */
+    bool partial;
 } pd_processor_opts;
 
 typedef struct pd_processor_stats {
@@ -73,6 +76,9 @@ void pd_processor_destroy(pd_processor *p);
  * callback or PD_ENOMEM. */
 int pd_processor_feed(pd_processor *p, const char *msg, size_t len, pd_format format,
                       pd_str source);
+/* Feeds one already decoded event (the state stage of a scaled-out run: events arrive
+ * decoded, pd_event_pack.h). source names the input it was first read from. */
+int pd_processor_feed_event(pd_processor *p, const pd_event *ev, pd_str source);
 /* Advances event time without an event (idle inputs, timers, feed.silent). Never moves time
  * backwards. */
 int pd_processor_advance(pd_processor *p, int64_t now_ms);
@@ -80,6 +86,7 @@ int pd_processor_advance(pd_processor *p, int64_t now_ms);
 int64_t pd_processor_now(const pd_processor *p);
 
 pd_engine *pd_processor_engine(pd_processor *p);
+const pd_goal_set *pd_processor_goals(const pd_processor *p);
 struct pd_correlator *pd_processor_correlator(pd_processor *p);
 void pd_processor_stats_get(const pd_processor *p, pd_processor_stats *out);
 

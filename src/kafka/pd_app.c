@@ -1,5 +1,6 @@
 /* pd_app.c: config + pipeline -> processor + runtime + sinks (see pd_app.h). */
 #include "pd_app.h"
+#include "pd_scale.h"
 #include "pd_store.h"
 
 #include "pd_config.h"
@@ -24,12 +25,13 @@ struct pd_app {
     pd_processor *proc;
     pd_runtime *rt;
     pd_store *store; /* exactly-once state changelog; NULL without */
+    pd_scale *scale; /* state.partitioned: the staged topology instead of rt/proc */
     pd_sink_set *sinks;
     pd_kafka_conf *cconf, *pconf;
     pd_runtime_input *inputs;
     uint8_t *dirty; /* per goal index: status changed since the last write */
     uint32_t ngoals;
-    bool any_dirty;
+    bool any_dirty, stopping;
     struct event *ev_dirty;
     pd_buf buf;
     /* operations (src/engine/pd_provider.h): the provider owns the processor (a->proc follows
@@ -339,6 +341,25 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
     pd_decode_opts_default(&a->dopts);
     a->dopts.max_message_bytes = (size_t)a->cfg->decode_max_message_bytes;
     a->dopts.max_depth = (uint32_t)a->cfg->decode_max_depth;
+    if (a->cfg->state_partitioned) {
+        pd_scale_opts so = {.base = o->base,
+                            .cfg = a->cfg,
+                            .pl = a->pl,
+                            .consumer_conf = a->cconf,
+                            .producer_conf = a->pconf,
+                            .group = o->group ? o->group : a->pl->consumer_group,
+                            .decode = &a->dopts,
+                            .exit_idle_ms = o->exit_idle_ms,
+                            .status_interval_ms = o->status_interval_ms,
+                            .also = a->sinks ? sink_signal : NULL,
+                            .also_ctx = a->sinks};
+        if ((rc = pd_scale_create(&so, &a->scale, err, sizeof(err))) != 0) {
+            fprintf(stderr, "postured: %s\n", err);
+            goto fail;
+        }
+        *out = a;
+        return 0;
+    }
     pd_processor_opts po = {.pipeline = a->pl,
                             .decode = &a->dopts,
                             .allowed_lateness_ms = a->cfg->correlate_allowed_lateness_ms,
@@ -384,8 +405,8 @@ int pd_app_create(const pd_app_opts *o, pd_app **out)
         else
             snprintf(topic, sizeof(topic), "%s-changelog", group);
         pd_store_restored r;
-        if ((rc = pd_store_create(o->base, a->cconf, topic, 15000, &a->store, err, sizeof(err))) !=
-                0 ||
+        if ((rc = pd_store_create(o->base, a->cconf, topic, 0, 1, 15000, &a->store, err,
+                                  sizeof(err))) != 0 ||
             (rc = pd_store_restore(a->store, a->proc, &r, err, sizeof(err))) != 0) {
             fprintf(stderr, "postured: state changelog %s: %s\n", topic, err);
             goto fail;
@@ -487,6 +508,8 @@ fail:
 
 int pd_app_start(pd_app *a)
 {
+    if (a->scale)
+        return pd_scale_start(a->scale);
     /* The status topic is compacted (one record per goal id is all a reader needs); created
      * here when missing, before the first record could auto-create it otherwise. */
     if (a->pl->outputs.status && !a->o.topics_exist) {
@@ -512,18 +535,30 @@ static void on_watchdog(int sig)
 
 void pd_app_stop(pd_app *a)
 {
-    if (!a || pd_runtime_stopping(a->rt))
+    if (!a || (!a->scale && pd_runtime_stopping(a->rt)) || a->stopping)
         return;
+    a->stopping = true;
     unsigned secs = (unsigned)((a->cfg->runtime_shutdown_timeout_ms + 999) / 1000) + 1;
     signal(SIGALRM, on_watchdog);
-    alarm(secs);
-    pd_runtime_stop(a->rt);
+    alarm(a->scale ? 3 * secs : secs); /* three stages commit one after the other */
+    if (a->scale)
+        pd_scale_stop(a->scale);
+    else
+        pd_runtime_stop(a->rt);
 }
 
 int pd_app_finish(pd_app *a)
 {
+    int rc;
+    if (a->scale) {
+        rc = pd_scale_finish(a->scale);
+        if (a->sinks && pd_sink_set_drain(a->sinks, 2000) != 0)
+            rc = rc ? rc : PD_ETIMEOUT;
+        alarm(0);
+        return rc;
+    }
     event_del(a->ev_dirty);
-    int rc = pd_runtime_finish(a->rt);
+    rc = pd_runtime_finish(a->rt);
     if (a->sinks && pd_sink_set_drain(a->sinks, 2000) != 0)
         rc = rc ? rc : PD_ETIMEOUT;
     alarm(0);
@@ -564,6 +599,10 @@ void pd_app_print_status(pd_app *a, FILE *f)
 
 void pd_app_print_stats(pd_app *a, FILE *f)
 {
+    if (a->scale) {
+        pd_scale_print_stats(a->scale, f);
+        return;
+    }
     pd_runtime_stats rs;
     pd_processor_stats ps;
     pd_runtime_get_stats(a->rt, &rs);
@@ -601,6 +640,7 @@ void pd_app_destroy(pd_app *a)
     if (a->ev_dirty)
         event_free(a->ev_dirty);
     pd_ops_destroy(a->ops);
+    pd_scale_destroy(a->scale);
     pd_runtime_destroy(a->rt);
     pd_store_destroy(a->store);
     pd_provider_destroy(a->pv); /* owns a->proc */

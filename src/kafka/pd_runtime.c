@@ -85,7 +85,7 @@ struct pd_runtime {
     const rd_kafka_message_t *cur_msg;
     bool cur_warm;
 
-    bool bp_paused, stopping, started, pumping;
+    bool bp_paused, stopping, started, pumping, drained;
     bool held;                     /* the consumer is held: buffers are full */
     uint64_t buf_bytes, buf_limit; /* payload bytes in the partition buffers */
     int64_t last_ts;               /* newest timestamp processed */
@@ -476,8 +476,8 @@ static rt_entry *cur_entry(pd_runtime *rt)
     return rt->cur_entry;
 }
 
-static int produce_tracked(pd_runtime *rt, const char *topic, const void *key, size_t keylen,
-                           const void *val, size_t vallen, rd_kafka_headers_t *hdrs)
+static int produce_tracked(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
+                           size_t keylen, const void *val, size_t vallen, rd_kafka_headers_t *hdrs)
 {
     if (rt->txn_busy || rt->txn_failed) {
         if (hdrs)
@@ -489,8 +489,8 @@ static int produce_tracked(pd_runtime *rt, const char *topic, const void *key, s
     if (rt->cur_part && !e && !rt->txn)
         return PD_ENOMEM;
     for (;;) {
-        int rc = pd_kafka_produce(rt->producer, topic, RD_KAFKA_PARTITION_UA, key, keylen, val,
-                                  vallen, hdrs, e);
+        int rc =
+            pd_kafka_produce(rt->producer, topic, partition, key, keylen, val, vallen, hdrs, e);
         if (rc == 0)
             break;
         if (rc != PD_EFULL) {
@@ -555,9 +555,8 @@ static void on_delivery(void *ctx, pd_kafka *k, const rd_kafka_message_t *m)
             rd_kafka_headers_t *h = NULL, *hc = NULL;
             if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
                 hc = rd_kafka_headers_copy(h);
-            int rc =
-                pd_kafka_produce(rt->producer, rd_kafka_topic_name(m->rkt), RD_KAFKA_PARTITION_UA,
-                                 m->key, m->key_len, m->payload, m->len, hc, e);
+            int rc = pd_kafka_produce(rt->producer, rd_kafka_topic_name(m->rkt), m->partition,
+                                      m->key, m->key_len, m->payload, m->len, hc, e);
             if (rc == 0) {
                 rt->st.redelivered++;
                 return; /* in_flight and pending unchanged */
@@ -605,16 +604,49 @@ int pd_runtime_signal(void *ctx, const pd_signal *s)
         key = s->goal.id;
     else if (s->rule.id.len)
         key = s->rule.id;
-    return produce_tracked(rt, topic, key.p, key.len, rt->buf.p, rt->buf.len, NULL);
+    return produce_tracked(rt, topic, RD_KAFKA_PARTITION_UA, key.p, key.len, rt->buf.p, rt->buf.len,
+                           NULL);
 }
 
-int pd_runtime_produce_state(pd_runtime *rt, const char *topic, const void *key, size_t klen,
-                             const void *value, size_t vlen)
+int pd_runtime_produce_state(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
+                             size_t klen, const void *value, size_t vlen)
 {
     if (!rt || !topic || !rt->txn)
         return PD_EINVAL;
     rt->st.state_records++;
-    return produce_tracked(rt, topic, key, klen, value, vlen, NULL);
+    return produce_tracked(rt, topic, partition, key, klen, value, vlen, NULL);
+}
+
+int pd_runtime_produce(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
+                       size_t klen, const void *value, size_t vlen, rd_kafka_headers_t *headers)
+{
+    if (!rt || !topic) {
+        if (headers)
+            rd_kafka_headers_destroy(headers);
+        return PD_EINVAL;
+    }
+    if (rt->cur_warm) {
+        if (headers)
+            rd_kafka_headers_destroy(headers);
+        return 0;
+    }
+    rt->st.records++;
+    return produce_tracked(rt, topic, partition, key, klen, value, vlen, headers);
+}
+
+int32_t pd_runtime_partition(const pd_runtime *rt)
+{
+    return rt && rt->cur_msg ? rt->cur_msg->partition : -1;
+}
+
+int pd_runtime_header(const pd_runtime *rt, const char *name, const void **value, size_t *len)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (!rt || !rt->cur_msg ||
+        rd_kafka_message_headers(rt->cur_msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h ||
+        rd_kafka_header_get_last(h, name, value, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return PD_ENOTFOUND;
+    return 0;
 }
 
 int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t len)
@@ -624,7 +656,8 @@ int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t l
     if (rt->cur_warm || !rt->out[OUT_STATUS])
         return 0;
     rt->st.status_records++;
-    return produce_tracked(rt, rt->out[OUT_STATUS], goal_id.p, goal_id.len, json, len, NULL);
+    return produce_tracked(rt, rt->out[OUT_STATUS], RD_KAFKA_PARTITION_UA, goal_id.p, goal_id.len,
+                           json, len, NULL);
 }
 
 bool pd_runtime_warming(const pd_runtime *rt)
@@ -670,8 +703,8 @@ int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *messa
             len = m->len;
         }
     }
-    return produce_tracked(rt, rt->out[OUT_DLQ], m ? m->key : NULL, m ? m->key_len : 0, data, len,
-                           h);
+    return produce_tracked(rt, rt->out[OUT_DLQ], RD_KAFKA_PARTITION_UA, m ? m->key : NULL,
+                           m ? m->key_len : 0, data, len, h);
 }
 
 /* ---- consuming ------------------------------------------------------------------------ */
@@ -708,6 +741,8 @@ static void process_msg(pd_runtime *rt, rt_part *p, const rd_kafka_message_t *m)
 static int64_t part_wait_ms(pd_runtime *rt, const rt_part *p)
 {
     int64_t lo = -1, hi = -1;
+    if (rt->o.unordered)
+        return 0;
     if (rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
                                        &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         hi < 0)
@@ -941,6 +976,8 @@ static bool on_assigned(void *ctx, pd_kafka *k, rd_kafka_topic_partition_list_t 
     }
     if (rt->lag)
         pd_lag_assign(rt->lag, parts);
+    if (rt->o.assigned)
+        rt->o.assigned(rt->o.assigned_ctx, rt, parts);
     rt->last_input_ms = pd_monotonic_ms(); /* idle time counts from here */
     pd_log_info("runtime", "%d partition(s) assigned", parts->cnt);
     /* Fetching starts at once; messages wait in the buffer until the committed offsets are
@@ -964,6 +1001,8 @@ static void on_revoked(void *ctx, pd_kafka *k, const rd_kafka_topic_partition_li
     } else if (!lost) {
         commit_async(rt, parts);
     }
+    if (rt->o.revoked)
+        rt->o.revoked(rt->o.revoked_ctx, rt, parts);
     for (int i = 0; i < parts->cnt; i++) {
         rt_part *p = part_find(rt, parts->elems[i].topic, parts->elems[i].partition);
         if (p)
@@ -1025,8 +1064,24 @@ static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
     pd_runtime *rt = arg;
     PD_UNUSED(fd);
     PD_UNUSED(what);
-    if (rt->st.in_flight == 0 || pd_monotonic_ms() >= rt->stop_deadline_ms)
-        event_base_loopbreak(rt->base);
+    if (rt->st.in_flight == 0 || pd_monotonic_ms() >= rt->stop_deadline_ms) {
+        if (!rt->o.drained) {
+            event_base_loopbreak(rt->base);
+        } else if (!rt->drained) {
+            rt->drained = true;
+            rt->o.drained(rt->o.drained_ctx, rt);
+        }
+    }
+}
+
+int64_t pd_runtime_idle_ms(const pd_runtime *rt)
+{
+    if (!rt || rt->nparts == 0 || rt->st.in_flight > 0 || rt->txn_busy)
+        return 0;
+    for (uint32_t i = 0; i < rt->nparts; i++)
+        if (rt->parts[i]->hold || rt->parts[i]->rcount > 0)
+            return 0;
+    return pd_monotonic_ms() - rt->last_input_ms;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */

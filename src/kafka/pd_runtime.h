@@ -81,7 +81,8 @@ typedef struct pd_runtime_opts {
     uint32_t exit_idle_ms;        /* 0: never; else stop after this long without input */
     uint32_t budget, tick_ms;     /* pd_kafka_opts; budget also bounds one processing turn */
     uint32_t order_wait_ms;       /* 0: 1000 (see "Order" above) */
-    uint64_t buffer_bytes;        /* 0: 128 MiB (see "Prefetch" above) */
+    bool unordered;        /* never wait for a partition: each partition's stream is independent */
+    uint64_t buffer_bytes; /* 0: 128 MiB (see "Prefetch" above) */
     bool warm_start;
     /* Exactly-once (state.exactly_once, issue 8): a transactional producer; the outputs and
      * the input offsets (last processed + 1) commit in one transaction every eos_every_events
@@ -103,6 +104,19 @@ typedef struct pd_runtime_opts {
      * stops the loop without committing. May be NULL. */
     int (*checkpoint)(void *ctx, pd_runtime *rt);
     void *checkpoint_ctx;
+    /* Called on revoke (after the exactly-once commit of everything processed, before the
+     * partitions' buffers are dropped), so per-partition state can be handed over. May be
+     * NULL. */
+    void (*revoked)(void *ctx, pd_runtime *rt, const rd_kafka_topic_partition_list_t *parts);
+    /* Called on assignment, before any message of the partitions is processed (per-partition
+     * state is restored here: nothing of this runtime's is in a transaction then). */
+    void (*assigned)(void *ctx, pd_runtime *rt, const rd_kafka_topic_partition_list_t *parts);
+    void *assigned_ctx;
+    void *revoked_ctx;
+    /* Called once when a stop has drained (instead of breaking the loop), so several runtimes
+     * can share one loop. May be NULL. */
+    void (*drained)(void *ctx, pd_runtime *rt);
+    void *drained_ctx;
     pd_runtime_status_all_fn status_all; /* may be NULL */
     void *status_ctx;
     pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */
@@ -118,6 +132,7 @@ typedef struct pd_runtime_stats {
     uint64_t commits, commit_errors, pauses, resumes, txn_aborts;
     uint64_t in_flight, max_in_flight_seen;
     uint64_t state_records; /* changelog records produced (exactly-once) */
+    uint64_t records;       /* other records (pd_runtime_produce) */
     uint64_t out_of_order;  /* processed older than a message processed before (not merged) */
     uint32_t partitions, holding;
 } pd_runtime_stats;
@@ -130,8 +145,19 @@ int pd_runtime_signal(void *rt, const pd_signal *s); /* matches pd_signal_fn, ct
 int pd_runtime_status(pd_runtime *rt, pd_str goal_id, const void *json, size_t len);
 /* Exactly-once only (PD_EINVAL otherwise): one record (value NULL: a tombstone) to topic in
  * the open transaction, from o.checkpoint. Copied before returning. */
-int pd_runtime_produce_state(pd_runtime *rt, const char *topic, const void *key, size_t klen,
-                             const void *value, size_t vlen);
+int pd_runtime_produce_state(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
+                             size_t klen, const void *value, size_t vlen);
+/* Any record, tracked like a signal: the current input offset commits only after it was
+ * delivered (at least once), or in the open transaction (exactly once). partition
+ * RD_KAFKA_PARTITION_UA: the producer's partitioner. Suppressed while warming. The headers
+ * are taken over (destroyed on error). Copied before returning. */
+int pd_runtime_produce(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
+                       size_t klen, const void *value, size_t vlen, rd_kafka_headers_t *headers);
+/* The input partition of the message being processed (-1 outside feed). */
+int32_t pd_runtime_partition(const pd_runtime *rt);
+/* The last header `name` of the message being processed; PD_ENOTFOUND without. The value
+ * lives as long as the message (during feed). */
+int pd_runtime_header(const pd_runtime *rt, const char *name, const void **value, size_t *len);
 int pd_runtime_dead_letter(pd_runtime *rt, const char *reason, const char *message,
                            size_t byte_offset, const void *data, size_t len);
 /* True while the current message only rebuilds state (outputs are suppressed). */
@@ -142,6 +168,9 @@ bool pd_runtime_busy(const pd_runtime *rt);
  * broken when done or when the drain part of the shutdown timeout is over. */
 void pd_runtime_stop(pd_runtime *rt);
 bool pd_runtime_stopping(const pd_runtime *rt);
+/* Milliseconds since the last input message when nothing is buffered, held or in flight;
+ * 0 while there is work (or no partition). */
+int64_t pd_runtime_idle_ms(const pd_runtime *rt);
 /* After the loop: final status records, flush, synchronous commit, leave the group.
  * 0 when everything was delivered and committed within the timeout. Blocking. */
 int pd_runtime_finish(pd_runtime *rt);

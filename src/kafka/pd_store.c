@@ -17,6 +17,7 @@
 
 struct pd_store {
     char *topic;
+    int32_t partition;
     pd_kafka_conf *conf; /* consumer settings for the restore */
     pd_state_tracker *tracker;
     int64_t clock_written;
@@ -25,7 +26,8 @@ struct pd_store {
 };
 
 int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const char *topic,
-                    int timeout_ms, pd_store **out, char *err, size_t errlen)
+                    int32_t partition, int32_t ensure_partitions, int timeout_ms, pd_store **out,
+                    char *err, size_t errlen)
 {
     int rc;
     pd_kafka *k = NULL;
@@ -37,6 +39,7 @@ int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const ch
     }
     s->clock_written = PD_TIME_NONE;
     s->base = base;
+    s->partition = partition;
     if ((rc = pd_state_tracker_create(&s->tracker)) != 0 ||
         (rc = pd_kafka_conf_copy(conf, &s->conf)) != 0)
         goto fail;
@@ -48,16 +51,20 @@ int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const ch
         (rc = pd_kafka_conf_set_literal(s->conf, "enable.partition.eof", "true")) != 0 ||
         (rc = pd_kafka_conf_set_literal(s->conf, "auto.offset.reset", "earliest")) != 0)
         goto fail;
-    pd_kafka_opts ko = {
-        .role = PD_KAFKA_CONSUMER, .conf = s->conf, .base = s->base, .name = "changelog"};
-    if ((rc = pd_kafka_new(&ko, &k, err, errlen)) != 0)
-        goto fail;
-    /* compaction only cleans closed segments: keep them small enough to close */
-    static const char *const configs[] = {"cleanup.policy", "compact", "segment.bytes",
-                                          "67108864",       NULL,      NULL};
-    if ((rc = pd_kafka_ensure_topic(k, topic, 1, configs, timeout_ms, err, errlen)) != 0)
-        goto fail;
-    pd_kafka_destroy(k);
+    if (ensure_partitions > 0) {
+        pd_kafka_opts ko = {
+            .role = PD_KAFKA_CONSUMER, .conf = s->conf, .base = s->base, .name = "changelog"};
+        if ((rc = pd_kafka_new(&ko, &k, err, errlen)) != 0)
+            goto fail;
+        /* compaction only cleans closed segments: keep them small enough to close */
+        static const char *const configs[] = {"cleanup.policy", "compact", "segment.bytes",
+                                              "67108864",       NULL,      NULL};
+        if ((rc = pd_kafka_ensure_topic(k, topic, ensure_partitions, configs, timeout_ms, err,
+                                        errlen)) != 0)
+            goto fail;
+        pd_kafka_destroy(k);
+        k = NULL;
+    }
     *out = s;
     return 0;
 fail:
@@ -99,49 +106,123 @@ static int skip(void *ctx, const void *key, size_t klen, const void *value, size
     return 0;
 }
 
-int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char *err, size_t errlen)
+/* Applies one changelog record to its partition's processor. */
+static int restore_record(pd_store *s, pd_processor *p, pd_changelog_dec *dec,
+                          const rd_kafka_message_t *m, pd_store_restored *out, char *err,
+                          size_t errlen)
 {
+    out->records++;
+    out->bytes += m->len + m->key_len;
+    if (m->key_len == sizeof(CLOCK_KEY) - 1 && !memcmp(m->key, CLOCK_KEY, m->key_len)) {
+        if (m->payload && m->len == 8)
+            out->clock_ms = be64(m->payload);
+        return 0;
+    }
+    out->tombstones += m->payload == NULL;
+    char why[256] = "";
+    pd_str key = {m->key, (uint32_t)m->key_len};
     int rc;
+    if (m->key && pd_correlator_key_is_state(key)) {
+        rc = pd_correlator_import(pd_processor_correlator(p), key, m->payload, m->len, why,
+                                  sizeof(why));
+        if (rc == PD_ENOTFOUND)
+            rc = PD_ESTATE; /* a rule this rule set no longer has: stale */
+    } else {
+        rc = pd_state_apply(pd_processor_engine(p), dec, m->key, m->key_len, m->payload, m->len,
+                            why, sizeof(why));
+    }
+    if (rc == PD_ESTATE) {
+        /* another goal set's record: a resource gone before a reload rewrote the rest */
+        out->stale++;
+        return 0;
+    }
+    out->applied += rc == 0;
+    if (rc)
+        snprintf(err, errlen, "%s [%d] offset %lld: %s", s->topic, (int)s->partition,
+                 (long long)m->offset, why[0] ? why : pd_strerror(rc));
+    return rc;
+}
+
+/* After its records: settle the engine at the restored clock; nothing to write again. */
+static int restore_finish(pd_store *s, pd_processor *p, pd_store_restored *out)
+{
+    pd_engine *e = pd_processor_engine(p);
+    int rc = 0;
+    if (out->applied > 0) {
+        if ((rc = pd_engine_import_settle(e, out->clock_ms)) != 0)
+            return rc;
+        if (out->clock_ms != PD_TIME_NONE && (rc = pd_processor_advance(p, out->clock_ms)) != 0)
+            return rc;
+    }
+    s->clock_written = out->clock_ms;
+    rc = pd_store_reset(s);
+    if (!rc)
+        rc = pd_state_tracker_collect(s->tracker, e, skip, NULL, NULL);
+    if (!rc)
+        pd_engine_track_touched(e, true);
+    return rc;
+}
+
+int pd_store_restore_many(pd_store *const *stores, pd_processor *const *procs, uint32_t n,
+                          pd_store_restored *outs, char *err, size_t errlen)
+{
+    int rc = 0;
     pd_kafka *k = NULL;
     pd_changelog_dec *dec = NULL;
     rd_kafka_topic_partition_list_t *l = NULL;
-    pd_engine *e = pd_processor_engine(p);
-    memset(out, 0, sizeof(*out));
-    out->clock_ms = PD_TIME_NONE;
+    bool *done = NULL;
+    int64_t *waited = NULL;
+    if (n == 0)
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&outs[i], 0, sizeof(outs[i]));
+        outs[i].clock_ms = PD_TIME_NONE;
+    }
+    pd_store *s0 = stores[0];
     int64_t t0 = pd_monotonic_ms();
     pd_kafka_opts ko = {
-        .role = PD_KAFKA_CONSUMER, .conf = s->conf, .base = s->base, .name = "changelog"};
+        .role = PD_KAFKA_CONSUMER, .conf = s0->conf, .base = s0->base, .name = "changelog"};
+    done = calloc(n, sizeof(*done));
+    waited = calloc(n, sizeof(*waited));
+    if (!done || !waited) {
+        rc = PD_ENOMEM;
+        goto done;
+    }
     if ((rc = pd_kafka_new(&ko, &k, err, errlen)) != 0 || (rc = pd_changelog_dec_create(&dec)) != 0)
         goto done;
     rd_kafka_t *rk = pd_kafka_rk(k);
-    l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, s->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    l = rd_kafka_topic_partition_list_new((int)n);
+    for (uint32_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, stores[i]->topic, stores[i]->partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
     if (rd_kafka_assign(rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "%s: cannot assign its partition", s->topic);
+        snprintf(err, errlen, "%s: cannot assign its partitions", s0->topic);
         rc = PD_EKAFKA;
         goto done;
     }
-    /* Until the end (the last stable offset: a killed run's open transaction is not read). */
+    /* Until the end of each (the last stable offset: an open transaction is not read). */
+    uint32_t left = n;
     int64_t idle_since = pd_monotonic_ms();
-    for (;;) {
+    while (left > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (!m) {
             if (pd_monotonic_ms() - idle_since > 60000) {
-                snprintf(err, errlen, "%s: no end of the changelog within 60 s", s->topic);
+                snprintf(err, errlen, "%s: no end of the changelog within 60 s", s0->topic);
                 rc = PD_ETIMEOUT;
                 goto done;
             }
             continue;
         }
         idle_since = pd_monotonic_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(m);
-            break;
-        }
-        if (m->err) {
-            snprintf(err, errlen, "%s: %s", s->topic, rd_kafka_message_errstr(m));
-            bool fatal = m->err != RD_KAFKA_RESP_ERR__TRANSPORT &&
-                         m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+        uint32_t i = 0;
+        while (i < n && stores[i]->partition != m->partition)
+            i++;
+        if (i == n || (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)) {
+            bool fatal = i == n ? false
+                                : m->err != RD_KAFKA_RESP_ERR__TRANSPORT &&
+                                      m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN;
+            if (m->err)
+                snprintf(err, errlen, "%s: %s", s0->topic, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             if (fatal) {
                 rc = PD_EKAFKA;
@@ -149,62 +230,61 @@ int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char 
             }
             continue;
         }
-        out->records++;
-        out->bytes += m->len + m->key_len;
-        if (m->key_len == sizeof(CLOCK_KEY) - 1 && !memcmp(m->key, CLOCK_KEY, m->key_len)) {
-            if (m->payload && m->len == 8)
-                out->clock_ms = be64(m->payload);
+        pd_store *s = stores[i];
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* The end for read_committed is the last stable offset: an open transaction of a
+             * killed owner holds it back, and records committed after it (by the next owner)
+             * would be missed. Wait until nothing is open (the restarted instance or the
+             * transaction timeout aborts it). */
+            int64_t lo = 0, hi = 0, at = m->offset;
             rd_kafka_message_destroy(m);
+            if (done[i])
+                continue;
+            if (rd_kafka_query_watermark_offsets(rk, s->topic, s->partition, &lo, &hi, 10000) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR ||
+                at >= hi) {
+                done[i] = true;
+                left--;
+                continue;
+            }
+            if (!waited[i]) {
+                pd_log_warn("state",
+                            "%s [%d]: an open transaction ends at %lld, the log at %lld: "
+                            "waiting for it to commit or abort",
+                            s->topic, (int)s->partition, (long long)at, (long long)hi);
+                waited[i] = pd_monotonic_ms();
+            } else if (pd_monotonic_ms() - waited[i] > 180000) {
+                snprintf(err, errlen, "%s [%d]: a transaction stayed open for 180 s", s->topic,
+                         (int)s->partition);
+                rc = PD_ETIMEOUT;
+                goto done;
+            }
             continue;
         }
-        out->tombstones += m->payload == NULL;
-        char why[256] = "";
-        pd_str key = {m->key, (uint32_t)m->key_len};
-        if (m->key && pd_correlator_key_is_state(key)) {
-            rc = pd_correlator_import(pd_processor_correlator(p), key, m->payload, m->len, why,
-                                      sizeof(why));
-            if (rc == PD_ENOTFOUND)
-                rc = PD_ESTATE; /* a rule this rule set no longer has: stale */
-        } else {
-            rc = pd_state_apply(e, dec, m->key, m->key_len, m->payload, m->len, why, sizeof(why));
-        }
-        if (rc == PD_ESTATE) {
-            /* another goal set's record: a resource gone before a reload rewrote the rest */
-            out->stale++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        out->applied += rc == 0;
-        if (rc) {
-            snprintf(err, errlen, "%s offset %lld: %s", s->topic, (long long)m->offset,
-                     why[0] ? why : pd_strerror(rc));
-            rd_kafka_message_destroy(m);
-            goto done;
-        }
+        rc = restore_record(s, procs[i], dec, m, &outs[i], err, errlen);
         rd_kafka_message_destroy(m);
-    }
-    if (out->applied > 0) {
-        if ((rc = pd_engine_import_settle(e, out->clock_ms)) != 0)
-            goto done;
-        if (out->clock_ms != PD_TIME_NONE && (rc = pd_processor_advance(p, out->clock_ms)) != 0)
+        if (rc)
             goto done;
     }
-    /* what was restored is what the changelog holds: nothing to write for it again */
-    s->clock_written = out->clock_ms;
-    rc = pd_store_reset(s);
-    if (!rc)
-        rc = pd_state_tracker_collect(s->tracker, e, skip, NULL, NULL);
-    if (!rc)
-        pd_engine_track_touched(e, true);
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = restore_finish(stores[i], procs[i], &outs[i]);
 done:
-    out->seconds = (double)(pd_monotonic_ms() - t0) / 1000.0;
+    for (uint32_t i = 0; i < n; i++)
+        outs[i].seconds = (double)(pd_monotonic_ms() - t0) / 1000.0;
     if (l)
         rd_kafka_topic_partition_list_destroy(l);
     pd_changelog_dec_destroy(dec);
     if (k)
         pd_kafka_close(k);
     pd_kafka_destroy(k);
+    free(done);
+    free(waited);
     return rc;
+}
+
+int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char *err, size_t errlen)
+{
+    return pd_store_restore_many(&s, &p, 1, out, err, errlen);
 }
 
 void pd_store_mark(pd_store *s, const pd_engine *e, pd_str canon)
@@ -216,7 +296,7 @@ void pd_store_mark(pd_store *s, const pd_engine *e, pd_str canon)
 static int put(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
 {
     pd_store *s = ctx;
-    return pd_runtime_produce_state(s->rt, s->topic, key, klen, value, vlen);
+    return pd_runtime_produce_state(s->rt, s->topic, s->partition, key, klen, value, vlen);
 }
 
 int pd_store_checkpoint(pd_store *s, pd_processor *p, pd_runtime *rt)

@@ -45,9 +45,11 @@ typedef struct pd_store_restored {
     double seconds;
 } pd_store_restored;
 
-/* Ensures the topic (timeout_ms for the broker's answers). conf: the consumer settings. */
+/* The store of one changelog partition. ensure_partitions > 0: creates the topic with that many
+ * partitions when missing (timeout_ms for the broker's answers). conf: the consumer settings. */
 int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const char *topic,
-                    int timeout_ms, pd_store **out, char *err, size_t errlen);
+                    int32_t partition, int32_t ensure_partitions, int timeout_ms, pd_store **out,
+                    char *err, size_t errlen);
 void pd_store_destroy(pd_store *s);
 const char *pd_store_topic(const pd_store *s);
 
@@ -55,6 +57,11 @@ const char *pd_store_topic(const pd_store *s);
  * the restored clock. */
 int pd_store_restore(pd_store *s, struct pd_processor *p, pd_store_restored *out, char *err,
                      size_t errlen);
+
+/* Restores n stores of one topic (distinct partitions) with one reader, each into its
+ * processor: what a state stage does for the partitions it was assigned. outs[i] per store. */
+int pd_store_restore_many(pd_store *const *stores, struct pd_processor *const *procs, uint32_t n,
+                          pd_store_restored *outs, char *err, size_t errlen);
 
 void pd_store_mark(pd_store *s, const struct pd_engine *e, pd_str canon);
 /* From the runtime's checkpoint callback. */

@@ -12,6 +12,7 @@
 
 #include "pd_gen.h"
 #include "pd_ktest.h"
+#include "pd_ktest_sig.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -29,199 +30,6 @@ static const char *g_bootstrap, *g_bin, *g_src;
 static char g_dir[256], g_input_file[300], g_topic4[96];
 static uint32_t g_bad;
 static pd_kafka_conf *g_conf, *g_conf_uncommitted;
-
-/* ---- signal and status sets ----------------------------------------------------------- */
-
-typedef struct idset {
-    char (*ids)[33];
-    uint32_t n, cap;
-} idset;
-
-static void idset_add(idset *s, const char *id)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 4096;
-        s->ids = realloc(s->ids, s->cap * sizeof(*s->ids));
-        assert_non_null(s->ids);
-    }
-    memcpy(s->ids[s->n], id, 32);
-    s->ids[s->n][32] = '\0';
-    s->n++;
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-    return memcmp(a, b, 32);
-}
-
-static void idset_uniq(idset *s)
-{
-    qsort(s->ids, s->n, sizeof(*s->ids), id_cmp);
-    uint32_t w = 0;
-    for (uint32_t i = 0; i < s->n; i++)
-        if (w == 0 || memcmp(s->ids[w - 1], s->ids[i], 32))
-            memcpy(s->ids[w++], s->ids[i], 33);
-    s->n = w;
-}
-
-static void idset_copy_sorted(idset *dst, const idset *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    for (uint32_t i = 0; i < src->n; i++)
-        idset_add(dst, src->ids[i]);
-    if (dst->n)
-        qsort(dst->ids, dst->n, sizeof(*dst->ids), id_cmp);
-}
-
-static uint32_t raw_count(const idset *raw, const char *id)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < raw->n; i++)
-        n += memcmp(raw->ids[i], id, 32) == 0;
-    return n;
-}
-
-/* Records whose id appears more often than in ref (at most once when ref lacks it). */
-static uint32_t count_excess(const idset *raw, const idset *ref)
-{
-    uint32_t excess = 0;
-    for (uint32_t i = 0; i < raw->n;) {
-        uint32_t j = i;
-        while (j < raw->n && !memcmp(raw->ids[j], raw->ids[i], 32))
-            j++;
-        uint32_t allowed = raw_count(ref, raw->ids[i]);
-        if (allowed == 0)
-            allowed = 1;
-        if (j - i > allowed)
-            excess += j - i - allowed;
-        i = j;
-    }
-    return excess;
-}
-
-static bool idset_has(const idset *s, const char *id)
-{
-    return bsearch(id, s->ids, s->n, sizeof(*s->ids), id_cmp) != NULL;
-}
-
-/* The signal's own id (the first "id" of the line) and whether it is about one resource. */
-/* Signals raised when the fleet's event-time watermark passes a deadline: which event
- * crosses it depends on the order across partitions. */
-static bool is_timer(const char *line)
-{
-    return strstr(line, "\"type\":\"coverage.unknown\"") ||
-           strstr(line, "\"type\":\"sla.expired\"");
-}
-
-static bool signal_id(const char *line, size_t len, char id[33], bool *per_resource)
-{
-    const char *p = strstr(line, "\"id\":\"");
-    if (!p || (size_t)(p - line) + 6 + 32 > len)
-        return false;
-    memcpy(id, p + 6, 32);
-    id[32] = '\0';
-    *per_resource = strstr(line, "\"resource\":{") != NULL;
-    return true;
-}
-
-typedef struct outputs {
-    idset all, per_resource;
-    idset timer; /* per-resource signals raised by event-time timers (fleet watermark) */
-    uint64_t records;
-    uint32_t all_records; /* signal records before removing duplicate ids */
-    idset raw;            /* every signal record's id, sorted, duplicates kept */
-    /* goal id -> last status value */
-    char goals[32][64];
-    double values[32];
-    bool has_value[32];
-    uint32_t ngoals;
-    uint32_t dlq, dlq_bad_headers;
-} outputs;
-
-static void out_signal(void *ctx, const rd_kafka_message_t *m)
-{
-    outputs *o = ctx;
-    char *line = strndup(m->payload, m->len);
-    char id[33];
-    bool per;
-    assert_true(signal_id(line, m->len, id, &per));
-    idset_add(&o->all, id);
-    if (per)
-        idset_add(&o->per_resource, id);
-    if (per && is_timer(line))
-        idset_add(&o->timer, id);
-    o->records++;
-    free(line);
-}
-
-static void out_status(void *ctx, const rd_kafka_message_t *m)
-{
-    outputs *o = ctx;
-    char key[64];
-    size_t kl = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
-    memcpy(key, m->key, kl);
-    key[kl] = '\0';
-    char *js = strndup(m->payload, m->len);
-    const char *v = strstr(js, "\"value\":");
-    uint32_t i = 0;
-    while (i < o->ngoals && strcmp(o->goals[i], key))
-        i++;
-    if (i == o->ngoals && o->ngoals < 32)
-        snprintf(o->goals[o->ngoals++], 64, "%s", key);
-    if (i < 32) {
-        o->has_value[i] = v && strncmp(v + 8, "null", 4);
-        o->values[i] = v ? strtod(v + 8, NULL) : 0;
-    }
-    free(js);
-}
-
-static void out_dlq(void *ctx, const rd_kafka_message_t *m)
-{
-    outputs *o = ctx;
-    char h[256];
-    o->dlq++;
-    const char *reason = pd_ktest_header(m, "postured.reason", h, sizeof(h));
-    if (!*reason || !strcmp(reason, "error"))
-        o->dlq_bad_headers++;
-    if (strncmp(pd_ktest_header(m, "postured.source.topic", h, sizeof(h)), "pd-run-in", 9))
-        o->dlq_bad_headers++;
-    if (!*pd_ktest_header(m, "postured.source.offset", h, sizeof(h)) ||
-        !*pd_ktest_header(m, "postured.source.partition", h, sizeof(h)) ||
-        !*pd_ktest_header(m, "postured.error", h, sizeof(h)))
-        o->dlq_bad_headers++;
-    /* the original bytes: our malformed messages all start with "BAD" or are special */
-    if (!(m->len == 0 || (m->len >= 3 && !memcmp(m->payload, "BAD", 3)) ||
-          (m->len >= 1 && ((const char *)m->payload)[0] == '{') ||
-          (m->len >= 1 && ((const char *)m->payload)[0] == '[')))
-        o->dlq_bad_headers++;
-}
-
-static void read_outputs_with(const pd_kafka_conf *conf, const char *prefix, outputs *o)
-{
-    char t[160];
-    memset(o, 0, sizeof(*o));
-    snprintf(t, sizeof(t), "%s-drift", prefix);
-    pd_ktest_collect(conf, t, 3000, 120, out_signal, o);
-    snprintf(t, sizeof(t), "%s-breach", prefix);
-    pd_ktest_collect(conf, t, 2000, 60, out_signal, o);
-    snprintf(t, sizeof(t), "%s-status", prefix);
-    pd_ktest_collect(conf, t, 2000, 60, out_status, o);
-    snprintf(t, sizeof(t), "%s-dlq", prefix);
-    pd_ktest_collect(conf, t, 2000, 60, out_dlq, o);
-    o->all_records = o->all.n;
-    idset_copy_sorted(&o->raw, &o->all);
-    idset_uniq(&o->all);
-    idset_uniq(&o->per_resource);
-    idset_uniq(&o->timer);
-}
-
-static void outputs_free(outputs *o)
-{
-    free(o->all.ids);
-    free(o->per_resource.ids);
-    free(o->raw.ids);
-    free(o->timer.ids);
-}
 
 /* ---- processes ------------------------------------------------------------------------ */
 
@@ -277,7 +85,7 @@ static void run_replay(const char *pipeline, const char *topic, reference *ref)
     ssize_t n;
     while ((n = getline(&line, &cap, f)) > 0) {
         char id[33];
-        bool per;
+        bool per = false;
         assert_true(signal_id(line, (size_t)n, id, &per));
         idset_add(&ref->all, id);
         if (per)
@@ -325,17 +133,7 @@ static void reference_free(reference *r)
 
 static void check_goals(const reference *ref, const outputs *o)
 {
-    for (uint32_t i = 0; i < ref->ngoals; i++) {
-        uint32_t j = 0;
-        while (j < o->ngoals && strcmp(o->goals[j], ref->goals[i]))
-            j++;
-        if (j == o->ngoals)
-            fail_msg("goal %s has no status record", ref->goals[i]);
-        assert_int_equal(o->has_value[j], ref->has_value[i]);
-        /* the table prints 2 decimals */
-        if (ref->has_value[i] && fabs(o->values[j] - ref->values[i]) > 0.006)
-            fail_msg("goal %s: run %.4f, replay %.4f", ref->goals[i], o->values[j], ref->values[i]);
-    }
+    check_goal_values(ref->goals, ref->values, ref->has_value, ref->ngoals, o);
 }
 
 /* Every per-resource signal of replay is on the output topics (and no unknown one is). */

@@ -1,0 +1,699 @@
+/* Scale-out goal stage: state partitions (engines over a hash split of the fleet by resource
+ * id, opts.partial) publish partial aggregates; pd_goalfold sums them (through the wire form)
+ * and must give exactly the status one engine over the whole fleet gives. Plus the wire
+ * form's hostile-input checks. */
+#include "pd_test.h"
+
+#include "pd_controls.h"
+#include "pd_decode.h"
+#include "pd_engine.h"
+#include "pd_gen.h"
+#include "pd_goalfold.h"
+#include "pd_time.h"
+
+#include <math.h>
+#include <msgpack.h>
+
+#define MAXP 7
+
+typedef struct sigrec {
+    char id[33];
+    char type[24];
+} sigrec;
+
+typedef struct sigs {
+    sigrec *v;
+    size_t n, cap;
+    uint64_t goal_signals;
+} sigs;
+
+static int collect(void *ctx, const pd_signal *s)
+{
+    sigs *c = ctx;
+    if (!strncmp(s->type, "goal.", 5)) {
+        c->goal_signals++;
+        return 0;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->v = realloc(c->v, c->cap * sizeof(*c->v));
+        assert_non_null(c->v);
+    }
+    memcpy(c->v[c->n].id, s->id, sizeof(s->id));
+    snprintf(c->v[c->n].type, sizeof(c->v[0].type), "%s", s->type);
+    c->n++;
+    return 0;
+}
+
+static int sig_cmp(const void *a, const void *b)
+{
+    const sigrec *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : strcmp(x->type, y->type);
+}
+
+typedef struct fold_sigs {
+    uint64_t n;
+} fold_sigs;
+
+static int fold_emit(void *ctx, const pd_signal *s)
+{
+    fold_sigs *c = ctx;
+    assert_true(!strcmp(s->type, "goal.breached") || !strcmp(s->type, "goal.restored"));
+    assert_int_equal(strlen(s->id), 32);
+    c->n++;
+    return 0;
+}
+
+static pd_controls *g_controls;
+static pd_str fw_scratch[64];
+static const char *role_scratch[32];
+
+/* As the processor's control lookup: names, categories, frameworks and roles of the table. */
+static bool lookup(void *ctx, pd_str key, pd_control_info *out)
+{
+    (void)ctx;
+    const pd_control_def *d = pd_controls_find(g_controls, key);
+    if (!d)
+        return false;
+    out->name = pd_str_c(d->name);
+    out->category = pd_str_c(d->category);
+    out->severity = d->severity;
+    uint32_t n = PD_MIN(d->nframeworks, (uint32_t)PD_ARRAY_LEN(fw_scratch));
+    for (uint32_t i = 0; i < n; i++)
+        fw_scratch[i] = pd_str_c(d->frameworks[i]);
+    out->frameworks = fw_scratch;
+    out->nframeworks = n;
+    uint32_t nr = 0;
+    for (int r = 0; r < PD_ROLE__COUNT && nr < PD_ARRAY_LEN(role_scratch); r++)
+        if (d->role_bits & PD_ROLE_BIT(r))
+            role_scratch[nr++] = pd_control_role_name((pd_control_role)r);
+    out->roles = role_scratch;
+    out->nroles = nr;
+    return true;
+}
+
+static pd_goal_set *load_goals(void)
+{
+    char gpath[1024];
+    pd_goal_set *set = NULL;
+    pd_diag d = {{0}};
+    if (pd_goal_set_load_file(
+            &set, pd_test_src_path("pipelines/defender-servers.goals.yaml", gpath, sizeof(gpath)),
+            &d))
+        fail_msg("goals: %s", d.msg);
+    return set;
+}
+
+static pd_engine *mk_engine(const pd_goal_set *set, bool partial, sigs *c)
+{
+    pd_engine_opts o;
+    pd_engine_opts_default(&o);
+    assert_false(o.partial); /* the default keeps single-engine behaviour */
+    o.pipeline = PD_STR_LIT("defender-servers");
+    o.partial = partial;
+    o.emit = collect;
+    o.emit_ctx = c;
+    if (g_controls) {
+        o.lookup = lookup;
+        o.lookup_ctx = NULL;
+    }
+    pd_engine *e = NULL;
+    assert_int_equal(pd_engine_create(set, &o, &e), 0);
+    return e;
+}
+
+typedef struct route {
+    pd_engine *ref;
+    pd_engine *parts[MAXP];
+    uint32_t np;
+    int64_t msg_ms; /* the transport time: score and compliance records carry none */
+} route;
+
+static uint32_t part_of(pd_str canon, uint32_t np)
+{
+    return (uint32_t)(pd_hash64(canon.p, canon.len, 0x70617274ULL) % np);
+}
+
+static int on_event(void *ctx, const pd_event *ev0)
+{
+    route *r = ctx;
+    pd_event ev = *ev0;
+    if (ev.time_ms == PD_TIME_NONE)
+        ev.time_ms = r->msg_ms;
+    pd_str key = ev.resource.canon.len ? ev.resource.canon : ev.resource.account;
+    int rc = pd_engine_apply(r->ref, &ev);
+    if (!rc)
+        rc = pd_engine_apply(r->parts[part_of(key, r->np)], &ev);
+    return rc;
+}
+
+/* Folds every partition's partials through the wire form and compares each goal's status
+ * with the reference engine's. Returns how many goals had a value. */
+static uint32_t fold_and_compare(const pd_goal_set *set, route *r, int64_t t_ms, size_t at)
+{
+    fold_sigs fs = {0};
+    pd_goalfold *f = NULL;
+    /* Start with fewer partitions than exist: updates past the count grow the fold. */
+    assert_int_equal(
+        pd_goalfold_create(set, PD_STR_LIT("defender-servers"), 1, fold_emit, &fs, NULL, NULL, &f),
+        0);
+    uint32_t ng = pd_engine_goal_count(r->ref), valued = 0;
+    pd_goal_partial p, q;
+    pd_goal_partial_init(&p);
+    pd_goal_partial_init(&q);
+    pd_buf b;
+    pd_buf_init(&b);
+    for (uint32_t k = 0; k < r->np; k++)
+        for (uint32_t gi = 0; gi < ng; gi++) {
+            assert_int_equal(pd_engine_goal_partial(r->parts[k], gi, &p), 0);
+            pd_buf_reset(&b);
+            assert_int_equal(pd_goal_partial_pack(pd_goal_set_at(set, gi), k, t_ms, &p, &b), 0);
+            pd_str id;
+            uint32_t part, gj;
+            int64_t t;
+            const char *why = NULL;
+            if (pd_goal_partial_unpack(b.p, b.len, &id, &part, &t, &q, &why))
+                fail_msg("unpack: %s", why);
+            assert_int_equal(part, k);
+            assert_true(t == t_ms);
+            assert_int_equal(pd_goalfold_goal_find(f, id, &gj), 0);
+            assert_int_equal(gj, gi);
+            assert_int_equal(pd_goalfold_update(f, gj, part, &q, t), 0);
+        }
+    assert_int_equal(pd_goalfold_partitions(f), r->np);
+    for (uint32_t gi = 0; gi < ng; gi++) {
+        pd_goal_status a, c;
+        pd_engine_goal_status(r->ref, gi, &a);
+        pd_goalfold_status(f, gi, &c);
+        const char *gid = a.goal->id;
+        if (a.has_value != c.has_value || a.numerator != c.numerator ||
+            a.denominator != c.denominator || a.violators != c.violators ||
+            a.unknown != c.unknown || fabs(a.value - c.value) > 1e-9)
+            fail_msg("P=%u after %zu messages, goal %s: reference has_value %d value %.17g "
+                     "%llu/%llu violators %llu unknown %llu; fold has_value %d value %.17g "
+                     "%llu/%llu violators %llu unknown %llu",
+                     r->np, at, gid, a.has_value, a.value, (unsigned long long)a.numerator,
+                     (unsigned long long)a.denominator, (unsigned long long)a.violators,
+                     (unsigned long long)a.unknown, c.has_value, c.value,
+                     (unsigned long long)c.numerator, (unsigned long long)c.denominator,
+                     (unsigned long long)c.violators, (unsigned long long)c.unknown);
+        valued += a.has_value;
+        /* The fold evaluated once, from unset: its met is the target test on this value. */
+        if (c.has_value)
+            assert_int_equal(c.met, pd_goal_cmp(a.goal->cmp, c.value, a.goal->target));
+        /* Same JSON shape as the engine's (same writer); the fold has a state once valued. */
+        pd_buf j;
+        pd_buf_init(&j);
+        pd_goalfold_status_json(f, gi, &j);
+        pd_buf_putc(&j, '\0');
+        assert_non_null(strstr(j.p, "\"goal\":\""));
+        assert_non_null(strstr(j.p, c.has_value ? "\"met\":" : "\"met\":null"));
+        pd_buf_free(&j);
+    }
+    pd_buf_free(&b);
+    pd_goal_partial_free(&p);
+    pd_goal_partial_free(&q);
+    pd_goalfold_destroy(f);
+    return valued;
+}
+
+static void run_split(uint32_t np, uint64_t seed)
+{
+    pd_diag dg = {{0}};
+    if (pd_controls_load_default(&g_controls, &dg))
+        g_controls = NULL; /* selectors by key only, as the processor does */
+    pd_goal_set *set = load_goals();
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.seed = seed;
+    go.servers = 400;
+    go.days = 16;
+    go.inventory = true;
+    go.churn = 0.08;
+    go.delete_rate = 0.01;
+    go.mix = PD_GEN_MIX_ALL;
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    sigs ref_sigs = {0}, part_sigs = {0};
+    route r;
+    memset(&r, 0, sizeof(r));
+    r.np = np;
+    r.ref = mk_engine(set, false, &ref_sigs);
+    for (uint32_t k = 0; k < np; k++)
+        r.parts[k] = mk_engine(set, true, &part_sigs);
+    pd_decoder *dec = NULL;
+    assert_int_equal(pd_decoder_create(NULL, &dec), 0);
+    pd_buf msg;
+    pd_buf_init(&msg);
+    pd_gen_meta meta;
+    size_t n = 0;
+    uint64_t kinds = 0, scores = 0, compliance = 0, deletes = 0;
+    uint32_t valued = 0;
+    while (pd_buf_reset(&msg), pd_gen_next(g, &msg, &meta) == 0) {
+        kinds |= 1ull << meta.kind;
+        scores += meta.kind == PD_KIND_SCORE;
+        compliance += meta.kind == PD_KIND_COMPLIANCE;
+        deletes += strstr(msg.p, "\"Delete\"") != NULL;
+        r.msg_ms = meta.time_ms;
+        assert_int_equal(pd_decode(dec, msg.p, msg.len, PD_FMT_AUTO, on_event, &r, NULL), 0);
+        if (++n % 2000 == 0) {
+            /* Partitions see only their events, so their clocks lag the fleet's: bring them
+             * to the fleet's event time (the watermark the goal stage publishes) so their
+             * staleness and SLA timers have fired as the reference's have. */
+            int64_t now = pd_engine_now(r.ref);
+            for (uint32_t k = 0; k < np; k++)
+                assert_int_equal(pd_engine_advance(r.parts[k], now), 0);
+            valued = fold_and_compare(set, &r, now, n);
+        }
+    }
+    int64_t now = pd_engine_now(r.ref);
+    for (uint32_t k = 0; k < np; k++)
+        assert_int_equal(pd_engine_advance(r.parts[k], now), 0);
+    valued = fold_and_compare(set, &r, now, n);
+    /* The stream had what the fold has to get right. */
+    assert_true(n > 10000);
+    assert_true(scores > 0 && compliance > 0 && deletes > 0);
+    assert_true(valued >= 8);
+    /* Partitions leave goal signals to the goal stage; the reference emitted some. */
+    assert_int_equal(part_sigs.goal_signals, 0);
+    assert_true(ref_sigs.goal_signals > 0);
+    /* Per-resource signals: the partitions together raise the reference's, by id. */
+    qsort(ref_sigs.v, ref_sigs.n, sizeof(sigrec), sig_cmp);
+    qsort(part_sigs.v, part_sigs.n, sizeof(sigrec), sig_cmp);
+    size_t i = 0, j = 0, only_ref = 0, only_part = 0;
+    while (i < ref_sigs.n || j < part_sigs.n) {
+        int c = i == ref_sigs.n    ? 1
+                : j == part_sigs.n ? -1
+                                   : sig_cmp(&ref_sigs.v[i], &part_sigs.v[j]);
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        const sigrec *s = c < 0 ? &ref_sigs.v[i++] : &part_sigs.v[j++];
+        if (c < 0)
+            only_ref++;
+        else
+            only_part++;
+        if (only_ref + only_part <= 10)
+            fprintf(stderr, "P=%u: %s only in the %s: %s\n", np, s->type,
+                    c < 0 ? "reference" : "partitions", s->id);
+    }
+    fprintf(stderr,
+            "P=%u: %zu messages, %llu score, %llu compliance, %llu deletes; reference %zu "
+            "per-resource + %llu goal signals, partitions %zu per-resource; %zu only in the "
+            "reference, %zu only in the partitions\n",
+            np, n, (unsigned long long)scores, (unsigned long long)compliance,
+            (unsigned long long)deletes, ref_sigs.n, (unsigned long long)ref_sigs.goal_signals,
+            part_sigs.n, only_ref, only_part);
+    /* Which per-resource types the comparison covered. */
+    const char *types[] = {"control.regressed", "control.recovered", "coverage.unknown",
+                           "sla.expired"};
+    for (size_t k = 0; k < PD_ARRAY_LEN(types); k++) {
+        size_t cnt = 0;
+        for (size_t m = 0; m < ref_sigs.n; m++)
+            cnt += !strcmp(ref_sigs.v[m].type, types[k]);
+        fprintf(stderr, "  %s: %zu\n", types[k], cnt);
+        assert_true(cnt > 0);
+    }
+    assert_true(ref_sigs.n > 100);
+    assert_int_equal(only_ref, 0);
+    assert_int_equal(only_part, 0);
+
+    pd_buf_free(&msg);
+    pd_decoder_destroy(dec);
+    pd_gen_destroy(g);
+    pd_engine_destroy(r.ref);
+    for (uint32_t k = 0; k < np; k++)
+        pd_engine_destroy(r.parts[k]);
+    pd_goal_set_destroy(set);
+    pd_controls_destroy(g_controls);
+    g_controls = NULL;
+    free(ref_sigs.v);
+    free(part_sigs.v);
+}
+
+static void test_fold_p1(void **state)
+{
+    (void)state;
+    run_split(1, 3);
+}
+
+static void test_fold_p4(void **state)
+{
+    (void)state;
+    run_split(4, 7);
+}
+
+static void test_fold_p7(void **state)
+{
+    (void)state;
+    run_split(7, 13);
+}
+
+/* ---- the fold's state machine and bookkeeping on hand-made partials ---- */
+
+static const char SMALL[] = "goals:\n"
+                            "  - id: edr\n"
+                            "    kind: coverage\n"
+                            "    controls: [{key: edr}]\n"
+                            "    target: \">= 50%\"\n"
+                            "    hysteresis: 10%\n"
+                            "  - id: bad\n"
+                            "    kind: control\n"
+                            "    controls: [{key: updates}]\n";
+
+typedef struct last_sig {
+    uint32_t n;
+    char type[24], id[33];
+    double value;
+} last_sig;
+
+static int keep_last(void *ctx, const pd_signal *s)
+{
+    last_sig *l = ctx;
+    l->n++;
+    snprintf(l->type, sizeof(l->type), "%s", s->type);
+    memcpy(l->id, s->id, sizeof(l->id));
+    l->value = s->goal.value;
+    return 0;
+}
+
+static void test_fold_state_machine(void **state)
+{
+    (void)state;
+    pd_goal_set *set = NULL;
+    pd_diag d;
+    if (pd_goal_set_load_buf(&set, "g.yaml", SMALL, sizeof(SMALL) - 1, &d))
+        fail_msg("%s", d.msg);
+    last_sig ls = {0};
+    pd_goalfold *f = NULL;
+    assert_int_equal(pd_goalfold_create(set, PD_STR_LIT("p"), 2, keep_last, &ls, NULL, NULL, &f),
+                     0);
+    const pd_goal *g = pd_goal_set_at(set, 0);
+    pd_goal_partial a, b;
+    pd_goal_partial_init(&a);
+    pd_goal_partial_init(&b);
+    a.digest = b.digest = pd_goal_digest(g);
+    /* 1/4 healthy on partition 0, 0/4 on 1: 12.5%, breached. */
+    a.in_scope = 4, a.res_healthy = 1, a.res_bad = 3;
+    b.in_scope = 4, b.res_bad = 4;
+    assert_int_equal(pd_goalfold_update(f, 0, 0, &a, 1000), 0);
+    assert_int_equal(ls.n, 1);
+    assert_string_equal(ls.type, "goal.breached");
+    assert_int_equal(pd_goalfold_update(f, 0, 1, &b, 2000), 0);
+    pd_goal_status st;
+    pd_goalfold_status(f, 0, &st);
+    assert_true(st.has_value && !st.met && st.numerator == 1 && st.denominator == 8);
+    /* 4/8 = 50%: meets the target but not target + hysteresis (60%): still breached. */
+    b.res_bad = 1, b.res_healthy = 3;
+    assert_int_equal(pd_goalfold_update(f, 0, 1, &b, 3000), 0);
+    assert_int_equal(ls.n, 1);
+    /* Replacing a partition's partial (not adding to it): 5/8 = 62.5%, restored. */
+    b.res_bad = 0, b.res_healthy = 4;
+    assert_int_equal(pd_goalfold_update(f, 0, 1, &b, 4000), 0);
+    assert_int_equal(ls.n, 2);
+    assert_string_equal(ls.type, "goal.restored");
+    assert_true(fabs(ls.value - 62.5) < 1e-12);
+    /* The id is the engine's scheme: type, goal, value %.6g, time. */
+    char want[33];
+    pd_str parts[5] = {PD_STR_LIT("goal.restored"), PD_STR_LIT("edr"), PD_STR_LIT("62.5"),
+                       PD_STR_NULL, PD_STR_LIT("4000")};
+    pd_signal_make_id(want, parts, 5);
+    assert_string_equal(ls.id, want);
+    pd_goalfold_status(f, 0, &st);
+    assert_true(st.met && st.changed_ms == 4000);
+    /* A partition beyond the count grows the fold. */
+    pd_goal_partial e;
+    pd_goal_partial_init(&e);
+    e.digest = a.digest;
+    e.in_scope = 8;
+    assert_int_equal(pd_goalfold_update(f, 0, 9, &e, 5000), 0);
+    assert_int_equal(pd_goalfold_partitions(f), 10);
+    pd_goalfold_status(f, 0, &st);
+    assert_true(st.denominator == 16 && st.unknown == 8 && !st.met);
+    assert_int_equal(ls.n, 3); /* 5/16: breached again */
+    /* Another definition of the goal, a bad index or partition are refused. */
+    e.digest = a.digest ^ 1;
+    assert_int_equal(pd_goalfold_update(f, 0, 0, &e, 6000), PD_ESTATE);
+    e.digest = 0;
+    assert_int_equal(pd_goalfold_update(f, 7, 0, &e, 6000), PD_ENOTFOUND);
+    assert_int_equal(pd_goalfold_update(f, 0, PD_GOALFOLD_MAX_PARTITIONS, &e, 6000), PD_EINVAL);
+    /* Control goal: zero violators stays a value once the fleet had one, even when the
+     * partition that had resources now reports none. */
+    pd_goal_partial c;
+    pd_goal_partial_init(&c);
+    c.in_scope = 2, c.res_bad = 1;
+    assert_int_equal(pd_goalfold_update(f, 1, 3, &c, 7000), 0);
+    pd_goal_partial_reset(&c);
+    assert_int_equal(pd_goalfold_update(f, 1, 3, &c, 8000), 0);
+    pd_goalfold_status(f, 1, &st);
+    assert_true(st.has_value && st.value == 0 && st.met);
+    pd_buf j;
+    pd_buf_init(&j);
+    pd_goalfold_status_json(f, 0, &j);
+    pd_buf_putc(&j, '\0');
+    assert_non_null(strstr(j.p, "{\"goal\":\"edr\""));
+    assert_non_null(strstr(j.p, "\"met\":false,\"numerator\":5,\"denominator\":16"));
+    pd_buf_free(&j);
+    /* Per-control score counts merge by key and the ratio mean is recomputed, not summed. */
+    pd_goal_partial s1, s2, sum;
+    pd_goal_partial_init(&s1);
+    pd_goal_partial_init(&s2);
+    pd_goal_partial_init(&sum);
+    pd_goal_partial_ctl c1[2] = {{1, 1, 0}, {5, 0, 1}}, c2[2] = {{5, 1, 0}, {9, 2, 2}};
+    s1.ctls = c1, s1.nctls = 2;
+    s2.ctls = c2, s2.nctls = 2;
+    assert_int_equal(pd_goal_partial_add(&sum, &s1), 0);
+    assert_int_equal(pd_goal_partial_add(&sum, &s2), 0);
+    assert_int_equal(sum.nctls, 3);
+    assert_true(sum.ctls[1].key == 5 && sum.ctls[1].h == 1 && sum.ctls[1].u == 1);
+    assert_true(sum.score_n == 3 && sum.score_fp == (1ull << 32) + (1ull << 31) + (1ull << 31));
+    pd_goal_partial_free(&sum);
+    pd_goalfold_destroy(f);
+    pd_goal_set_destroy(set);
+}
+
+/* ---- the wire form against hostile bytes ---- */
+
+static void sample_partial(pd_goal_partial *p)
+{
+    pd_goal_partial_init(p);
+    p->digest = 42;
+    p->in_scope = 10, p->res_bad = 2, p->res_healthy = 5, p->res_na = 1, p->sla_viol = 3;
+    p->pc_h = 7, p->pc_u = 4, p->ev_records = 2, p->score_fp = 123456789, p->score_n = 3;
+    p->ev_num = 12.75, p->ev_den = 20;
+    p->has_value = true;
+    p->ctls = malloc(3 * sizeof(*p->ctls));
+    p->ctls_cap = p->nctls = 3;
+    p->ctls[0] = (pd_goal_partial_ctl){3, 1, 2};
+    p->ctls[1] = (pd_goal_partial_ctl){40, 0, 9};
+    p->ctls[2] = (pd_goal_partial_ctl){UINT64_MAX, 7, 0};
+}
+
+static void test_unpack_hostile(void **state)
+{
+    (void)state;
+    pd_goal_set *set = NULL;
+    pd_diag d;
+    if (pd_goal_set_load_buf(&set, "g.yaml", SMALL, sizeof(SMALL) - 1, &d))
+        fail_msg("%s", d.msg);
+    const pd_goal *g = pd_goal_set_at(set, 0);
+    pd_goal_partial p, o;
+    sample_partial(&p);
+    pd_goal_partial_init(&o);
+    pd_buf b;
+    pd_buf_init(&b);
+    assert_int_equal(pd_goal_partial_pack(g, 3, -5, &p, &b), 0);
+    pd_str id;
+    uint32_t part;
+    int64_t t;
+    const char *why = NULL;
+    assert_int_equal(pd_goal_partial_unpack(b.p, b.len, &id, &part, &t, &o, &why), 0);
+    assert_true(pd_str_eq(id, PD_STR_LIT("edr")) && part == 3 && t == -5);
+    assert_true(o.digest == pd_goal_digest(g));
+    assert_true(o.in_scope == 10 && o.res_bad == 2 && o.res_healthy == 5 && o.res_na == 1);
+    assert_true(o.sla_viol == 3 && o.pc_h == 7 && o.pc_u == 4 && o.ev_records == 2);
+    assert_true(o.score_fp == 123456789 && o.score_n == 3 && o.has_value);
+    assert_true(o.ev_num == 12.75 && o.ev_den == 20);
+    assert_int_equal(o.nctls, 3);
+    for (int i = 0; i < 3; i++)
+        assert_memory_equal(&o.ctls[i], &p.ctls[i], sizeof(pd_goal_partial_ctl));
+    /* Every truncation fails; a trailing byte fails. */
+    for (size_t n = 0; n < b.len; n++) {
+        assert_int_equal(pd_goal_partial_unpack(b.p, n, &id, &part, &t, &o, &why), PD_EINVAL);
+        assert_non_null(why);
+        assert_int_equal(id.len, 0);
+    }
+    pd_buf_putc(&b, 0);
+    assert_int_equal(pd_goal_partial_unpack(b.p, b.len, &id, &part, &t, &o, &why), PD_EINVAL);
+    b.len--;
+    /* Byte flips and random corruption never crash; what decodes is in range. */
+    char *c = malloc(b.len);
+    for (size_t i = 0; i < b.len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(c, b.p, b.len);
+            c[i] ^= (char)(1 << bit);
+            if (pd_goal_partial_unpack(c, b.len, &id, &part, &t, &o, &why) == 0) {
+                assert_true(id.len > 0 && id.p >= c && id.p + id.len <= c + b.len);
+                assert_true(part < PD_GOALFOLD_MAX_PARTITIONS);
+                assert_true(o.res_bad + o.res_healthy + o.res_na <= o.in_scope);
+            } else {
+                assert_non_null(why);
+            }
+        }
+    uint64_t x = 88172645463325252ULL;
+    for (int k = 0; k < 5000; k++) {
+        memcpy(c, b.p, b.len);
+        for (int m = 0; m < 3; m++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c[x % b.len] = (char)(x >> 24);
+        }
+        int rc = pd_goal_partial_unpack(c, b.len, &id, &part, &t, &o, &why);
+        assert_true(rc == 0 || rc == PD_EINVAL);
+    }
+    free(c);
+    assert_int_equal(pd_goal_partial_unpack(NULL, 0, &id, &part, &t, &o, NULL), PD_EINVAL);
+
+    /* Hand-made records: wrong version, shapes and types. */
+    struct {
+        const char *what;
+        int v, nc;
+        bool sorted, extra, nov, strt, neg_part, fcount;
+    } cases[] = {
+        {"version 2", 2, 10, true, false, false, false, false, false},
+        {"version 0", 0, 10, true, false, false, false, false, false},
+        {"9 counters", 1, 9, true, false, false, false, false, false},
+        {"unsorted ctl", 1, 10, false, false, false, false, false, false},
+        {"unknown key", 1, 10, true, true, false, false, false, false},
+        {"no version", 1, 10, true, false, true, false, false, false},
+        {"t as string", 1, 10, true, false, false, true, false, false},
+        {"negative partition", 1, 10, true, false, false, false, true, false},
+        {"float counter", 1, 10, true, false, false, false, false, true},
+        {"valid", 1, 10, true, false, false, false, false, false},
+    };
+    for (size_t i = 0; i < PD_ARRAY_LEN(cases); i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 8 + cases[i].extra - cases[i].nov);
+#define KEY(s) (msgpack_pack_str(&pk, strlen(s)), msgpack_pack_str_body(&pk, s, strlen(s)))
+        if (!cases[i].nov) {
+            KEY("v");
+            msgpack_pack_uint32(&pk, (uint32_t)cases[i].v);
+        }
+        KEY("goal");
+        KEY("edr");
+        KEY("gd");
+        msgpack_pack_uint64(&pk, 7);
+        KEY("part");
+        if (cases[i].neg_part)
+            msgpack_pack_int32(&pk, -1);
+        else
+            msgpack_pack_uint32(&pk, 1);
+        KEY("t");
+        if (cases[i].strt)
+            KEY("12");
+        else
+            msgpack_pack_int64(&pk, 12);
+        KEY("c");
+        msgpack_pack_array(&pk, (size_t)cases[i].nc);
+        for (int k = 0; k < cases[i].nc; k++)
+            if (cases[i].fcount && k == 0)
+                msgpack_pack_double(&pk, 1.5);
+            else
+                msgpack_pack_uint64(&pk, 0);
+        KEY("ev");
+        msgpack_pack_array(&pk, 2);
+        msgpack_pack_double(&pk, 0);
+        msgpack_pack_double(&pk, 0);
+        KEY("hv");
+        msgpack_pack_false(&pk);
+        (void)0;
+        if (cases[i].extra) {
+            KEY("zz");
+            msgpack_pack_nil(&pk);
+        }
+#undef KEY
+        /* "ctl" is optional: the unsorted case replaces "hv"'s slot count with it below. */
+        int rc = pd_goal_partial_unpack(sb.data, sb.size, &id, &part, &t, &o, &why);
+        if (!cases[i].sorted) {
+            /* Rebuild with an unsorted ctl list (9 keys). */
+            msgpack_sbuffer_clear(&sb);
+            msgpack_pack_map(&pk, 9);
+            msgpack_pack_str(&pk, 1);
+            msgpack_pack_str_body(&pk, "v", 1);
+            msgpack_pack_uint32(&pk, 1);
+            msgpack_pack_str(&pk, 4);
+            msgpack_pack_str_body(&pk, "goal", 4);
+            msgpack_pack_str(&pk, 3);
+            msgpack_pack_str_body(&pk, "edr", 3);
+            msgpack_pack_str(&pk, 4);
+            msgpack_pack_str_body(&pk, "part", 4);
+            msgpack_pack_uint32(&pk, 0);
+            msgpack_pack_str(&pk, 1);
+            msgpack_pack_str_body(&pk, "t", 1);
+            msgpack_pack_int64(&pk, 0);
+            msgpack_pack_str(&pk, 1);
+            msgpack_pack_str_body(&pk, "c", 1);
+            msgpack_pack_array(&pk, 10);
+            for (int k = 0; k < 10; k++)
+                msgpack_pack_uint64(&pk, 0);
+            msgpack_pack_str(&pk, 2);
+            msgpack_pack_str_body(&pk, "ev", 2);
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_double(&pk, 0);
+            msgpack_pack_double(&pk, 0);
+            msgpack_pack_str(&pk, 2);
+            msgpack_pack_str_body(&pk, "hv", 2);
+            msgpack_pack_true(&pk);
+            msgpack_pack_str(&pk, 2);
+            msgpack_pack_str_body(&pk, "gd", 2);
+            msgpack_pack_uint64(&pk, 1);
+            msgpack_pack_str(&pk, 3);
+            msgpack_pack_str_body(&pk, "ctl", 3);
+            msgpack_pack_array(&pk, 2);
+            for (int k = 0; k < 2; k++) {
+                msgpack_pack_array(&pk, 3);
+                msgpack_pack_uint64(&pk, (uint64_t)(9 - k));
+                msgpack_pack_uint64(&pk, 1);
+                msgpack_pack_uint64(&pk, 1);
+            }
+            rc = pd_goal_partial_unpack(sb.data, sb.size, &id, &part, &t, &o, &why);
+        }
+        bool valid = !strcmp(cases[i].what, "valid");
+        if (rc != (valid ? 0 : PD_EINVAL))
+            fail_msg("%s: rc %d (%s)", cases[i].what, rc, why ? why : "");
+        if (!strncmp(cases[i].what, "version", 7))
+            assert_non_null(strstr(why, "version"));
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* Counts that no engine could hold. */
+    pd_goal_partial bad;
+    sample_partial(&bad);
+    bad.res_healthy = 100;
+    pd_buf_reset(&b);
+    assert_int_equal(pd_goal_partial_pack(g, 0, 0, &bad, &b), 0);
+    assert_int_equal(pd_goal_partial_unpack(b.p, b.len, &id, &part, &t, &o, &why), PD_EINVAL);
+    pd_goal_partial_free(&bad);
+    pd_buf_free(&b);
+    pd_goal_partial_free(&p);
+    pd_goal_partial_free(&o);
+    pd_goal_set_destroy(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_state_machine),
+        cmocka_unit_test(test_unpack_hostile),
+        cmocka_unit_test(test_fold_p1),
+        cmocka_unit_test(test_fold_p4),
+        cmocka_unit_test(test_fold_p7),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
