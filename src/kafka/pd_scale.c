@@ -471,22 +471,29 @@ static void on_idle_timer(evutil_socket_t fd, short what, void *arg)
     pd_scale_stop(s);
 }
 
+/* The topic's partition count; retried while a just created topic's metadata propagates. */
 static int topic_partitions(pd_kafka *k, const char *topic, int32_t *out)
 {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(pd_kafka_rk(k), topic, NULL);
-    if (!rkt)
-        return PD_ENOMEM;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(pd_kafka_rk(k), 0, rkt, &md, 10000);
-    rd_kafka_topic_destroy(rkt);
-    if (err || !md || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+    int64_t until = pd_monotonic_ms() + 15000;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(pd_kafka_rk(k), topic, NULL);
+        if (!rkt)
+            return PD_ENOMEM;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(pd_kafka_rk(k), 0, rkt, &md, 5000);
+        rd_kafka_topic_destroy(rkt);
+        bool ok = !err && md && md->topic_cnt == 1 && !md->topics[0].err &&
+                  md->topics[0].partition_cnt >= 1;
+        if (ok)
+            *out = md->topics[0].partition_cnt;
         if (md)
             rd_kafka_metadata_destroy(md);
-        return PD_EKAFKA;
+        if (ok)
+            return 0;
+        if (pd_monotonic_ms() >= until)
+            return PD_EKAFKA;
+        usleep(200000);
     }
-    *out = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    return 0;
 }
 
 static char *fmt(const char *a, const char *b)
