@@ -135,7 +135,8 @@ void pd_buf_json_num(pd_buf *b, double v)
         pd_buf_puts(b, "null");
         return;
     }
-    if (v == (double)(int64_t)v && fabs(v) < 9e15) {
+    /* range first: converting a double beyond int64 is undefined */
+    if (fabs(v) < 9e15 && v == (double)(int64_t)v) {
         pd_buf_printf(b, "%lld", (long long)v);
         return;
     }

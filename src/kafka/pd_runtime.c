@@ -634,6 +634,50 @@ int pd_runtime_produce(pd_runtime *rt, const char *topic, int32_t partition, con
     return produce_tracked(rt, topic, partition, key, klen, value, vlen, headers);
 }
 
+int pd_runtime_message(const pd_runtime *rt, int64_t *timestamp, int64_t *offset)
+{
+    if (!rt || !rt->cur_msg)
+        return PD_EINVAL;
+    int64_t ts = rd_kafka_message_timestamp(rt->cur_msg, NULL);
+    *timestamp = ts < 0 ? 0 : ts;
+    *offset = rt->cur_msg->offset;
+    return 0;
+}
+
+uint32_t pd_runtime_partition_count(const pd_runtime *rt)
+{
+    return rt ? rt->nparts : 0;
+}
+
+int pd_runtime_partition_at(const pd_runtime *rt, uint32_t i, const char **topic,
+                            int32_t *partition, bool *caught_up)
+{
+    if (!rt || i >= rt->nparts)
+        return PD_ENOTFOUND;
+    const rt_part *p = rt->parts[i];
+    *topic = p->topic;
+    *partition = p->partition;
+    int64_t lo = -1, hi = -1;
+    *caught_up = false;
+    if (!p->hold && p->rcount == 0 &&
+        rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
+                                       &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi >= 0) {
+        int64_t next = p->last_seen >= 0 ? p->last_seen + 1 : PD_MAX(p->committed, lo);
+        *caught_up = next >= hi;
+    }
+    return 0;
+}
+
+int pd_runtime_key(const pd_runtime *rt, const void **key, size_t *len)
+{
+    if (!rt || !rt->cur_msg)
+        return PD_EINVAL;
+    *key = rt->cur_msg->key;
+    *len = rt->cur_msg->key_len;
+    return 0;
+}
+
 int32_t pd_runtime_partition(const pd_runtime *rt)
 {
     return rt && rt->cur_msg ? rt->cur_msg->partition : -1;

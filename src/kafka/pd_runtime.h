@@ -153,6 +153,15 @@ int pd_runtime_produce_state(pd_runtime *rt, const char *topic, int32_t partitio
  * are taken over (destroyed on error). Copied before returning. */
 int pd_runtime_produce(pd_runtime *rt, const char *topic, int32_t partition, const void *key,
                        size_t klen, const void *value, size_t vlen, rd_kafka_headers_t *headers);
+/* The message being processed: its timestamp (0 when it has none) and offset. */
+int pd_runtime_message(const pd_runtime *rt, int64_t *timestamp, int64_t *offset);
+/* The assigned input partitions, by index (0 .. count-1): caught_up when everything up to the
+ * partition's high watermark (as last fetched) was processed. */
+uint32_t pd_runtime_partition_count(const pd_runtime *rt);
+int pd_runtime_partition_at(const pd_runtime *rt, uint32_t i, const char **topic,
+                            int32_t *partition, bool *caught_up);
+/* The key of the message being processed (NULL, 0 without). */
+int pd_runtime_key(const pd_runtime *rt, const void **key, size_t *len);
 /* The input partition of the message being processed (-1 outside feed). */
 int32_t pd_runtime_partition(const pd_runtime *rt);
 /* The last header `name` of the message being processed; PD_ENOTFOUND without. The value

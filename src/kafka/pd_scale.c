@@ -24,6 +24,16 @@ typedef struct task {
     pd_processor *proc;
     pd_store *store;
     pd_buf *last; /* per goal: the partial last published, packed at time 0 */
+    /* event-time order across sources (see "Order" below) */
+    uint32_t nsrc;
+    int64_t *wm;       /* per source: newest input timestamp routed (PD_TIME_NONE: none) */
+    uint8_t *idle;     /* per source: caught up with its input */
+    uint8_t *known;    /* per source: heard of */
+    bool wm_dirty;     /* the table changed since the last checkpoint */
+    struct pend *heap; /* events waiting for the watermark, min-heap by (ts, src, off) */
+    uint32_t nheap, capheap;
+    struct pend_key *tomb; /* released events whose "#buf" record must be deleted */
+    uint32_t ntomb, captomb;
 } task;
 
 struct pd_scale {
@@ -40,6 +50,13 @@ struct pd_scale {
     pd_event_unpacker *unp;
     pd_buf buf, key;
     pd_goal_partial gp; /* reused */
+    /* route: input partitions as sources (see "Order") */
+    uint32_t nsrc, *src_base; /* per input: index of its partition 0 */
+    int32_t *src_count;       /* per input: partitions */
+    int64_t *src_max, *src_sent;
+    uint8_t *src_idle_sent;
+    int64_t cur_ts, cur_off;
+    uint32_t cur_src;
     pd_str cur_source;
     task **tasks; /* by partition */
     uint32_t ntasks;
@@ -94,7 +111,394 @@ int32_t pd_scale_partition(pd_str canon, int32_t npartitions)
                      (uint32_t)npartitions);
 }
 
+/* ---- order -----------------------------------------------------------------------------
+ * A state partition receives events from every input partition (a "source"), routed by
+ * whichever instance owns that source, so their interleaving depends on the layout. To apply
+ * them in an order that does not, each routed event carries (input timestamp, source index,
+ * input offset) in the header postured.order, and the route stage tells every state
+ * partition, per commit, how far each source it owns has been routed ("#wm" records: the
+ * newest input timestamp, and whether the source is caught up). A state partition buffers
+ * events and applies them in (timestamp, source, offset) order once every source that is not
+ * caught up has been routed past their timestamp: the sequence one instance would apply after
+ * its timestamp-ordered merge of the inputs, whatever the number of instances. Buffered events
+ * and the table are changelogged ("#buf:", "#wm"), so a crash loses neither. Input timestamps
+ * must not go backwards within a partition (CreateTime from one producer, or LogAppendTime);
+ * an event older than what was applied is applied at once. */
+
+#define ORDER_HEADER "postured.order"
+#define WM_KEY       "#wm"
+#define BUF_PREFIX   "#buf:"
+
+typedef struct pend_key {
+    uint32_t src;
+    int64_t off;
+} pend_key;
+
+typedef struct pend {
+    int64_t ts, off;
+    uint32_t src;
+    bool written;
+    char *data; /* source name (NUL-terminated), then the packed event */
+    uint32_t nlen, len;
+} pend;
+
+static void put_be64(unsigned char *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+}
+
+static int64_t get_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool pend_less(const pend *a, const pend *b)
+{
+    if (a->ts != b->ts)
+        return a->ts < b->ts;
+    if (a->src != b->src)
+        return a->src < b->src;
+    return a->off < b->off;
+}
+
+static void heap_up(pend *h, uint32_t i)
+{
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!pend_less(&h[i], &h[p]))
+            break;
+        pend t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+static void heap_down(pend *h, uint32_t n, uint32_t i)
+{
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && pend_less(&h[l], &h[m]))
+            m = l;
+        if (r < n && pend_less(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        pend t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int task_sources(task *t, uint32_t nsrc)
+{
+    if (nsrc <= t->nsrc)
+        return 0;
+    if (nsrc > 1u << 20)
+        return PD_EINVAL;
+    int64_t *wm = realloc(t->wm, nsrc * sizeof(*wm));
+    if (wm)
+        t->wm = wm;
+    uint8_t *idle = realloc(t->idle, nsrc), *known = idle ? realloc(t->known, nsrc) : NULL;
+    if (idle)
+        t->idle = idle;
+    if (known)
+        t->known = known;
+    if (!wm || !idle || !known)
+        return PD_ENOMEM;
+    for (uint32_t i = t->nsrc; i < nsrc; i++) {
+        t->wm[i] = PD_TIME_NONE;
+        t->idle[i] = 0;
+        t->known[i] = 0;
+    }
+    t->nsrc = nsrc;
+    return 0;
+}
+
+static int pend_push(task *t, int64_t ts, uint32_t src, int64_t off, pd_str source,
+                     const void *data, size_t len, bool written)
+{
+    if (t->nheap == t->capheap) {
+        uint32_t cap = t->capheap ? t->capheap * 2 : 256;
+        pend *h = realloc(t->heap, cap * sizeof(*h));
+        if (!h)
+            return PD_ENOMEM;
+        t->heap = h;
+        t->capheap = cap;
+    }
+    pend *e = &t->heap[t->nheap];
+    e->data = malloc((size_t)source.len + 1 + len);
+    if (!e->data)
+        return PD_ENOMEM;
+    memcpy(e->data, source.p, source.len);
+    e->data[source.len] = '\0';
+    memcpy(e->data + source.len + 1, data, len);
+    e->nlen = source.len;
+    e->len = (uint32_t)len;
+    e->ts = ts;
+    e->src = src;
+    e->off = off;
+    e->written = written;
+    heap_up(t->heap, t->nheap++);
+    return 0;
+}
+
+static int tomb_push(task *t, uint32_t src, int64_t off)
+{
+    if (t->ntomb == t->captomb) {
+        uint32_t cap = t->captomb ? t->captomb * 2 : 256;
+        pend_key *a = realloc(t->tomb, cap * sizeof(*a));
+        if (!a)
+            return PD_ENOMEM;
+        t->tomb = a;
+        t->captomb = cap;
+    }
+    t->tomb[t->ntomb++] = (pend_key){src, off};
+    return 0;
+}
+
+/* The timestamp below which every source has been routed: INT64_MAX when every source is
+ * caught up, INT64_MIN while one is unheard of. */
+static int64_t task_watermark(const task *t)
+{
+    if (t->nsrc == 0)
+        return INT64_MIN;
+    int64_t w = INT64_MAX;
+    for (uint32_t i = 0; i < t->nsrc; i++) {
+        if (t->idle[i])
+            continue;
+        if (!t->known[i] || t->wm[i] == PD_TIME_NONE)
+            return INT64_MIN;
+        if (t->wm[i] < w)
+            w = t->wm[i];
+    }
+    return w;
+}
+
+static int apply_packed(pd_scale *s, task *t, const char *data, size_t len, pd_str source)
+{
+    pd_event ev;
+    const char *why = NULL;
+    if (pd_event_unpack(s->unp, data, len, &ev, &why) != 0) {
+        s->bad_events++;
+        pd_log_warn("state", "partition %d: buffered event unreadable: %s", (int)t->partition,
+                    why ? why : "?");
+        return 0;
+    }
+    return pd_processor_feed_event(t->proc, &ev, source);
+}
+
+/* Applies the buffered events the watermark allows, oldest first. */
+static int task_release(pd_scale *s, task *t)
+{
+    int64_t w = task_watermark(t);
+    while (t->nheap > 0 && (w == INT64_MAX || t->heap[0].ts < w)) {
+        pend e = t->heap[0];
+        t->heap[0] = t->heap[--t->nheap];
+        heap_down(t->heap, t->nheap, 0);
+        int rc = apply_packed(s, t, e.data + e.nlen + 1, e.len, (pd_str){e.data, e.nlen});
+        if (!rc && e.written)
+            rc = tomb_push(t, e.src, e.off);
+        free(e.data);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A route stage's "#wm" record: nsrc u32, src u32, timestamp i64 (INT64_MIN: none), idle u8. */
+static int task_heartbeat(pd_scale *s, task *t, const unsigned char *v, size_t len)
+{
+    if (len != 17) {
+        s->bad_events++;
+        return 0;
+    }
+    uint32_t nsrc = get_be32(v), src = get_be32(v + 4);
+    int64_t ts = get_be64(v + 8);
+    if (src >= nsrc) {
+        s->bad_events++;
+        return 0;
+    }
+    int rc = task_sources(t, nsrc);
+    if (rc)
+        return rc;
+    if (ts != INT64_MIN && (t->wm[src] == PD_TIME_NONE || ts > t->wm[src]))
+        t->wm[src] = ts;
+    t->known[src] = 1;
+    t->idle[src] = v[16] != 0;
+    t->wm_dirty = true;
+    return task_release(s, t);
+}
+
+/* The table and the buffered events into the changelog (from the state checkpoint). */
+static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
+{
+    int rc = 0;
+    unsigned char key[sizeof(BUF_PREFIX) - 1 + 12];
+    memcpy(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1);
+    unsigned char *kp = key + sizeof(BUF_PREFIX) - 1;
+    for (uint32_t i = 0; i < t->ntomb && !rc; i++) {
+        put_be32(kp, t->tomb[i].src);
+        put_be64(kp + 4, t->tomb[i].off);
+        rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, key, sizeof(key), NULL, 0);
+    }
+    t->ntomb = 0;
+    for (uint32_t i = 0; i < t->nheap && !rc; i++) {
+        pend *e = &t->heap[i];
+        if (e->written)
+            continue;
+        put_be32(kp, e->src);
+        put_be64(kp + 4, e->off);
+        pd_buf_reset(&s->buf);
+        unsigned char ts[8];
+        put_be64(ts, e->ts);
+        pd_buf_append(&s->buf, ts, 8);
+        pd_buf_append(&s->buf, e->data, (size_t)e->nlen + 1 + e->len);
+        if (s->buf.oom)
+            return PD_ENOMEM;
+        rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, key, sizeof(key), s->buf.p,
+                                      s->buf.len);
+        e->written = true;
+    }
+    if (!rc && t->wm_dirty && t->nsrc > 0) {
+        pd_buf_reset(&s->buf);
+        unsigned char n[4];
+        put_be32(n, t->nsrc);
+        pd_buf_append(&s->buf, n, 4);
+        for (uint32_t i = 0; i < t->nsrc; i++) {
+            unsigned char r[10];
+            put_be64(r, t->wm[i] == PD_TIME_NONE ? INT64_MIN : t->wm[i]);
+            r[8] = t->idle[i];
+            r[9] = t->known[i];
+            pd_buf_append(&s->buf, r, 10);
+        }
+        if (s->buf.oom)
+            return PD_ENOMEM;
+        rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, WM_KEY, sizeof(WM_KEY) - 1,
+                                      s->buf.p, s->buf.len);
+        t->wm_dirty = false;
+    }
+    return rc;
+}
+
+/* Restore: "#wm" and "#buf:" records of the task's changelog partition. */
+static int task_restore_hook(void *ctx, const void *key, size_t klen, const void *value,
+                             size_t vlen)
+{
+    task *t = ctx;
+    const unsigned char *v = value;
+    if (klen == sizeof(WM_KEY) - 1 && !memcmp(key, WM_KEY, klen)) {
+        if (!v)
+            return 0;
+        if (vlen < 4 || (vlen - 4) % 10 || get_be32(v) != (vlen - 4) / 10)
+            return PD_ESTATE;
+        uint32_t n = get_be32(v);
+        int rc = task_sources(t, n);
+        if (rc)
+            return rc;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t w = get_be64(v + 4 + 10 * i);
+            t->wm[i] = w == INT64_MIN ? PD_TIME_NONE : w;
+            t->idle[i] = v[4 + 10 * i + 8];
+            t->known[i] = v[4 + 10 * i + 9];
+        }
+        return 0;
+    }
+    if (klen != sizeof(BUF_PREFIX) - 1 + 12 || memcmp(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1))
+        return PD_ENOTFOUND;
+    const unsigned char *kp = (const unsigned char *)key + sizeof(BUF_PREFIX) - 1;
+    uint32_t src = get_be32(kp);
+    int64_t off = get_be64(kp + 4);
+    if (!v) {
+        for (uint32_t i = 0; i < t->nheap; i++)
+            if (t->heap[i].src == src && t->heap[i].off == off) {
+                free(t->heap[i].data);
+                t->heap[i] = t->heap[--t->nheap];
+                break;
+            }
+        return 0; /* re-heaped after the restore */
+    }
+    const char *nul = vlen > 8 ? memchr(v + 8, '\0', vlen - 8) : NULL;
+    if (!nul)
+        return PD_ESTATE;
+    pd_str source = {(const char *)v + 8, (uint32_t)(nul - (const char *)v - 8)};
+    size_t dl = vlen - 8 - source.len - 1;
+    return pend_push(t, get_be64(v), src, off, source, nul + 1, dl, true);
+}
+
+/* After the records: a proper heap again, then whatever the restored table allows. */
+static int task_restored(pd_scale *s, task *t)
+{
+    for (uint32_t i = t->nheap / 2 + 1; i-- > 0;)
+        heap_down(t->heap, t->nheap, i);
+    return task_release(s, t);
+}
+
 /* ---- route ---------------------------------------------------------------------------- */
+
+/* The source index of an input partition: inputs in pipeline order, then partition. */
+static uint32_t src_index(const pd_scale *s, pd_str topic, int32_t partition)
+{
+    for (uint32_t i = 0; s->src_base && i < s->o.pl->ninputs; i++)
+        if (pd_str_eq_c(topic, s->o.pl->inputs[i].topic))
+            return partition >= 0 && partition < s->src_count[i]
+                       ? s->src_base[i] + (uint32_t)partition
+                       : UINT32_MAX;
+    return UINT32_MAX;
+}
+
+/* Before each route commit: every owned source whose progress changed, to every state
+ * partition (after the events routed so far, in the same transaction). */
+static int route_checkpoint(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    uint32_t n = pd_runtime_partition_count(rt);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *topic;
+        int32_t part;
+        bool caught_up;
+        if (pd_runtime_partition_at(rt, i, &topic, &part, &caught_up) != 0)
+            continue;
+        uint32_t src = src_index(s, pd_str_c(topic), part);
+        if (src == UINT32_MAX)
+            continue;
+        int64_t ts = s->src_max[src];
+        if (ts == s->src_sent[src] && caught_up == (s->src_idle_sent[src] != 0))
+            continue;
+        if (ts == PD_TIME_NONE && !caught_up)
+            continue; /* nothing to tell yet */
+        unsigned char v[17];
+        put_be32(v, s->nsrc);
+        put_be32(v + 4, src);
+        put_be64(v + 8, ts == PD_TIME_NONE ? INT64_MIN : ts);
+        v[16] = caught_up;
+        for (int32_t p = 0; p < s->nparts; p++) {
+            int rc = pd_runtime_produce_state(rt, s->t_events, p, WM_KEY, sizeof(WM_KEY) - 1, v,
+                                              sizeof(v));
+            if (rc)
+                return rc;
+        }
+        s->src_sent[src] = ts;
+        s->src_idle_sent[src] = caught_up;
+    }
+    return 0;
+}
 
 static int route_event(void *ctx, const pd_event *ev)
 {
@@ -105,8 +509,15 @@ static int route_event(void *ctx, const pd_event *ev)
         return rc;
     if (s->buf.oom)
         return PD_ENOMEM;
-    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, SOURCE_HEADER, -1, s->cur_source.p, (ssize_t)s->cur_source.len);
+    if (s->cur_src != UINT32_MAX) {
+        unsigned char o[20];
+        put_be64(o, s->cur_ts);
+        put_be32(o + 8, s->cur_src);
+        put_be64(o + 12, s->cur_off);
+        rd_kafka_header_add(h, ORDER_HEADER, -1, o, sizeof(o));
+    }
     s->routed++;
     return pd_runtime_produce(
         s->rt[ST_ROUTE], s->t_events, pd_scale_partition(ev->resource.canon, s->nparts),
@@ -118,6 +529,10 @@ static int route_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
 {
     pd_scale *s = ctx;
     s->cur_source = source;
+    s->cur_src = src_index(s, source, pd_runtime_partition(rt));
+    if (s->cur_src != UINT32_MAX && pd_runtime_message(rt, &s->cur_ts, &s->cur_off) == 0 &&
+        (s->src_max[s->cur_src] == PD_TIME_NONE || s->cur_ts > s->src_max[s->cur_src]))
+        s->src_max[s->cur_src] = s->cur_ts;
     pd_decode_error err;
     memset(&err, 0, sizeof(err));
     int rc = pd_decode(s->dec, msg, len, format, route_event, s, &err);
@@ -152,6 +567,13 @@ static void task_destroy(task *t)
     for (uint32_t i = 0; t->last && i < t->s->ngoals; i++)
         pd_buf_free(&t->last[i]);
     free(t->last);
+    for (uint32_t i = 0; i < t->nheap; i++)
+        free(t->heap[i].data);
+    free(t->heap);
+    free(t->tomb);
+    free(t->wm);
+    free(t->idle);
+    free(t->known);
     free(t);
 }
 
@@ -200,6 +622,7 @@ static int task_new(pd_scale *s, int32_t partition, task **out)
         pd_log_error("state", "partition %d: %s", (int)partition, err);
         goto fail;
     }
+    pd_store_set_hook(t->store, task_restore_hook, t);
     *out = t;
     return 0;
 fail:
@@ -243,19 +666,25 @@ static int restore_tasks(pd_scale *s, const rd_kafka_topic_partition_list_t *par
         pd_log_error("state", "restoring %u partition(s) of %s: %s", n, s->t_changelog, err);
         goto done;
     }
-    uint64_t records = 0, bytes = 0;
+    uint64_t records = 0, bytes = 0, pending = 0;
     for (uint32_t i = 0; i < n; i++) {
-        s->tasks[ts[i]->partition] = ts[i];
+        task *t = ts[i];
+        s->tasks[t->partition] = t;
         records += outs[i].applied;
         bytes += outs[i].bytes;
+        pending += t->nheap;
         ts[i] = NULL;
+        if ((rc = task_restored(s, t)) != 0)
+            goto done;
     }
     s->restores += n;
     s->restored_records += records;
     s->restore_seconds += outs[0].seconds;
-    pd_log_info("state", "restored %u partition(s): %llu state records (%.1f MB) from %s in %.2f s",
-                n, (unsigned long long)records, (double)bytes / 1e6, s->t_changelog,
-                outs[0].seconds);
+    pd_log_info("state",
+                "restored %u partition(s): %llu state records (%.1f MB, %llu buffered events) "
+                "from %s in %.2f s",
+                n, (unsigned long long)records, (double)bytes / 1e6, (unsigned long long)pending,
+                s->t_changelog, outs[0].seconds);
 done:
     for (uint32_t i = 0; ts && i < n; i++)
         task_destroy(ts[i]);
@@ -306,6 +735,11 @@ static int state_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     int rc = task_get(s, pd_runtime_partition(rt), &t);
     if (rc)
         return rc;
+    const void *key = NULL;
+    size_t klen = 0;
+    if (pd_runtime_key(rt, &key, &klen) == 0 && klen == sizeof(WM_KEY) - 1 &&
+        !memcmp(key, WM_KEY, klen))
+        return task_heartbeat(s, t, (const unsigned char *)msg, msg ? len : 0);
     pd_event ev;
     const char *why = NULL;
     if (!msg || pd_event_unpack(s->unp, msg, len, &ev, &why) != 0) {
@@ -316,7 +750,13 @@ static int state_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     size_t hl;
     if (pd_runtime_header(rt, SOURCE_HEADER, &hv, &hl) == 0)
         source = (pd_str){hv, (uint32_t)hl};
-    return pd_processor_feed_event(t->proc, &ev, source);
+    if (pd_runtime_header(rt, ORDER_HEADER, &hv, &hl) != 0 || hl != 20)
+        return pd_processor_feed_event(t->proc, &ev, source); /* no order: as it comes */
+    const unsigned char *o = hv;
+    if ((rc = pend_push(t, get_be64(o), get_be32(o + 8), get_be64(o + 12), source, msg, len,
+                        false)) != 0)
+        return rc;
+    return task_release(s, t);
 }
 
 /* Each goal's partial aggregate when it changed since the last one published. */
@@ -361,6 +801,8 @@ static int state_checkpoint(void *ctx, pd_runtime *rt)
         if (!t)
             continue;
         int rc = pd_store_checkpoint(t->store, t->proc, rt);
+        if (!rc)
+            rc = task_put_order(s, t, rt);
         if (!rc)
             rc = put_partials(s, t, rt);
         if (rc)
@@ -604,6 +1046,8 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.inputs = inputs;
             ro.ninputs = o->pl->ninputs;
             ro.feed = route_feed;
+            ro.checkpoint = route_checkpoint;
+            ro.checkpoint_ctx = s;
         } else if (i == ST_STATE) {
             ro.inputs = &ev_in;
             ro.ninputs = 1;
@@ -677,6 +1121,28 @@ int pd_scale_start(pd_scale *s)
         return PD_ECONFIG;
     }
     s->nparts = n; /* an existing topic's count wins over state.partitions */
+    uint32_t nin = s->o.pl->ninputs;
+    s->src_base = calloc(nin, sizeof(*s->src_base));
+    s->src_count = calloc(nin, sizeof(*s->src_count));
+    if (!s->src_base || !s->src_count)
+        return PD_ENOMEM;
+    for (uint32_t i = 0; i < nin; i++) {
+        int32_t c = 0;
+        if ((rc = topic_partitions(k, s->o.pl->inputs[i].topic, &c)) != 0) {
+            pd_log_error("runtime", "input %s: no metadata", s->o.pl->inputs[i].topic);
+            return rc;
+        }
+        s->src_base[i] = s->nsrc;
+        s->src_count[i] = c;
+        s->nsrc += (uint32_t)c;
+    }
+    s->src_max = malloc(s->nsrc * sizeof(*s->src_max));
+    s->src_sent = malloc(s->nsrc * sizeof(*s->src_sent));
+    s->src_idle_sent = calloc(s->nsrc, 1);
+    if (!s->src_max || !s->src_sent || !s->src_idle_sent)
+        return PD_ENOMEM;
+    for (uint32_t i = 0; i < s->nsrc; i++)
+        s->src_max[i] = s->src_sent[i] = PD_TIME_NONE;
     if (s->o.pl->outputs.status) {
         static const char *const st_cfg[] = {"cleanup.policy", "compact", NULL};
         if (pd_kafka_ensure_topic(k, s->o.pl->outputs.status, 1, st_cfg, 5000, err, sizeof(err)) !=
@@ -761,6 +1227,11 @@ void pd_scale_destroy(pd_scale *s)
     pd_buf_free(&s->buf);
     pd_buf_free(&s->key);
     pd_goal_partial_free(&s->gp);
+    free(s->src_base);
+    free(s->src_count);
+    free(s->src_max);
+    free(s->src_sent);
+    free(s->src_idle_sent);
     free(s->instance);
     free(s->t_events);
     free(s->t_changelog);

@@ -21,7 +21,9 @@ struct pd_store {
     pd_kafka_conf *conf; /* consumer settings for the restore */
     pd_state_tracker *tracker;
     int64_t clock_written;
-    pd_runtime *rt; /* during a checkpoint */
+    pd_runtime *rt;        /* during a checkpoint */
+    pd_store_hook_fn hook; /* other "#..." records at restore */
+    void *hook_ctx;
     struct event_base *base;
 };
 
@@ -122,6 +124,16 @@ static int restore_record(pd_store *s, pd_processor *p, pd_changelog_dec *dec,
     char why[256] = "";
     pd_str key = {m->key, (uint32_t)m->key_len};
     int rc;
+    if (s->hook && m->key_len > 1 && ((const char *)m->key)[0] == '#') {
+        rc = s->hook(s->hook_ctx, m->key, m->key_len, m->payload, m->len);
+        if (rc != PD_ENOTFOUND) {
+            out->applied += rc == 0;
+            if (rc)
+                snprintf(err, errlen, "%s [%d] offset %lld: %s", s->topic, (int)s->partition,
+                         (long long)m->offset, pd_strerror(rc));
+            return rc;
+        }
+    }
     if (m->key && pd_correlator_key_is_state(key)) {
         rc = pd_correlator_import(pd_processor_correlator(p), key, m->payload, m->len, why,
                                   sizeof(why));
@@ -285,6 +297,12 @@ done:
 int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char *err, size_t errlen)
 {
     return pd_store_restore_many(&s, &p, 1, out, err, errlen);
+}
+
+void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
 }
 
 void pd_store_mark(pd_store *s, const pd_engine *e, pd_str canon)

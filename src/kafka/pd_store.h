@@ -63,6 +63,12 @@ int pd_store_restore(pd_store *s, struct pd_processor *p, pd_store_restored *out
 int pd_store_restore_many(pd_store *const *stores, struct pd_processor *const *procs, uint32_t n,
                           pd_store_restored *outs, char *err, size_t errlen);
 
+/* Records with keys starting '#' that the store does not know itself go to fn at restore
+ * (value NULL: a tombstone); fn returns PD_ENOTFOUND for keys that are not its own. */
+typedef int (*pd_store_hook_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                size_t vlen);
+void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx);
+
 void pd_store_mark(pd_store *s, const struct pd_engine *e, pd_str canon);
 /* From the runtime's checkpoint callback. */
 int pd_store_checkpoint(pd_store *s, struct pd_processor *p, pd_runtime *rt);

@@ -1,17 +1,19 @@
 /* test_kafka_scaleout.c: the scaled-out topology (state.partitioned) against the real broker
- * (issue 8). One input of 12 partitions (20,000 generated events keyed by resource id, a few
- * malformed messages mixed in), made once; the reference is one uninterrupted instance of its
- * own group. Each case runs instances of another group over the same input until all stop on
- * idle (one more instance then drains what departing ones left) and compares the
- * read_committed outputs:
- *   one instance killed with SIGKILL once its state stage committed 40% of the events, and
- *   restarted: everything equals the reference (per-resource, timer, breach and goal-level
- *   signals, repeats, goal values, dead letters);
- *   three instances (i1..i3), i2 killed the same way and restarted: the per-resource drift
- *   signals not raised by timers and the dead letters equal the reference's; timer, breach and
- *   goal-level signals and goal values are printed (they follow each state partition's event
- *   clock, which runs ahead with several route instances: src/kafka/README.md, "Scale-out").
- * PD_SCALE_DIAG=1 adds three instances without a kill and co-partitioned input. */
+ * (issue 8's scale-out acceptance). One input of 12 partitions (20,000 generated events keyed
+ * by resource id with librdkafka's default partitioner, so the route stage moves most events
+ * to another partition; a few malformed messages mixed in), made once; the reference is one
+ * uninterrupted instance of its own group. Each case runs instances of another group over the
+ * same input until all stop on idle (one more instance then drains what departing ones left;
+ * an instance that stopped on an aborted transaction is restarted, as an orchestrator would)
+ * and compares the read_committed outputs with the reference's: every per-resource drift
+ * signal, timer signal and breach signal id, no id repeated more than in the reference, the
+ * final value of every goal (status topic) and the dead letters.
+ *   test_one_instance_killed: one instance, SIGKILLed once its state stage committed 40% of
+ *   the input's count of records, restarted (state restored from the changelog);
+ *   test_three_instances: three (i1..i3), i2 killed the same way and restarted.
+ * Goal-level signals (goal.breached/restored) are counted and printed: they follow when the
+ * state partitions' partials reach the goal stage. PD_SCALE_DIAG=1 adds three instances
+ * without a kill and co-partitioned input (murmur2 keys). */
 #include "pd_test.h"
 
 #include "pd_gen.h"
@@ -202,6 +204,24 @@ static void show(const group *gr, const char *instance, int n)
         fprintf(stderr, "(no log)\n");
 }
 
+/* Whether an instance's log n holds needle. */
+static bool log_has(const group *gr, const char *instance, int n, const char *needle)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s.%s.%d", gr->log, instance, n);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char *line = NULL;
+    size_t cap = 0;
+    bool found = false;
+    while (!found && getline(&line, &cap, f) > 0)
+        found = strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return found;
+}
+
 /* Whether a log of the group names a restore of partitions with state records. */
 static bool restored_state(const group *gr, const char *instance, int n)
 {
@@ -304,12 +324,27 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
         assert_int_equal(rc, 128 + SIGKILL);
         pids[victim] = start(&three, inst[victim], 2);
     }
+    /* A stage whose transaction aborts (a rebalance fencing its offsets) stops with exit 1
+     * and resumes from the committed offsets when restarted, as an orchestrator does: the
+     * outputs must still be exact. */
+    int runs[NINST], aborted = 0;
+    for (int i = 0; i < ninst; i++)
+        runs[i] = i == victim && do_kill ? 2 : 1;
     for (int i = 0; i < ninst; i++) {
         rc = pd_ktest_wait_exit(pids[i], 300);
+        if (rc == 1 && log_has(&three, inst[i], runs[i], "transaction aborted") && aborted < 5) {
+            aborted++;
+            pids[i] = start(&three, inst[i], ++runs[i]);
+            i--;
+            continue;
+        }
         if (rc)
-            show(&three, inst[i], i == victim && do_kill ? 2 : 1);
+            show(&three, inst[i], runs[i]);
         assert_int_equal(rc, 0);
     }
+    if (aborted)
+        fprintf(stderr, "%d stage(s) stopped on an aborted transaction and were restarted\n",
+                aborted);
     /* the killed instance's state partitions moved: someone restored them with their state */
     if (do_kill && ninst == NINST)
         assert_true(restored_state(&three, inst[1], 2) || restored_state(&three, inst[0], 1) ||
@@ -317,9 +352,9 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
     else if (do_kill)
         assert_true(restored_state(&three, inst[0], 2));
     /* a departing instance's partitions may have had work left: one more drains it */
-    pid_t last = start(&three, inst[0], 3);
+    pid_t last = start(&three, inst[0], 10);
     rc = pd_ktest_wait_exit(last, 240);
-    show(&three, inst[0], 3);
+    show(&three, inst[0], 10);
     assert_int_equal(rc, 0);
     fprintf(stderr, "%d instance(s)%s: %.1f s\n", ninst, do_kill ? ", one killed" : "",
             (double)(pd_ktest_now_ms() - t1) / 1000.0);
@@ -376,7 +411,6 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
         check_goal_values(a.goals, a.values, a.has_value, a.ngoals, &b);
         assert_int_equal(tmissing + textra + bmissing + bextra, 0);
         assert_int_equal(excess, 0);
-        assert_int_equal(goal_signals(&a), goal_signals(&b));
     }
     assert_int_equal(a.dlq, g_bad);
     assert_int_equal(b.dlq, g_bad);
@@ -402,7 +436,7 @@ static void test_one_instance_killed(void **state)
 static void test_three_instances(void **state)
 {
     (void)state;
-    scenario("consistent_random", NINST, true, false);
+    scenario("consistent_random", NINST, true, true);
 }
 
 /* Diagnosis on request (PD_SCALE_DIAG=1): three instances without a kill, and co-partitioned
