@@ -40,6 +40,7 @@ struct rt_part {
     rd_kafka_message_t **ring;
     uint32_t rhead, rcount, rcap;
     int64_t last_fetched;   /* offset of the last message buffered, -1: none */
+    int64_t first_fetched;  /* offset of the first message buffered since assignment */
     int64_t empty_since_ms; /* when the buffer last ran empty */
 };
 
@@ -102,6 +103,8 @@ struct pd_runtime {
     rd_kafka_topic_partition_list_t *txn_offsets; /* of the running commit */
     bool txn_busy, txn_dirty, txn_failed;
     uint32_t since_commit;
+    uint32_t fault_abort_every; /* PD_FAULT_TXN_ABORT_EVERY: abort every Nth commit (tests) */
+    uint64_t fault_commits;
     pthread_t loop_thread;
     pthread_mutex_t dr_mu; /* delivery reports: the txn thread's flush may serve them too */
     bool dr_mu_init;
@@ -223,6 +226,7 @@ static rt_part *part_add(pd_runtime *rt, const char *topic, int32_t partition)
     p->last_seen = -1;
     p->committed = -1;
     p->last_fetched = -1;
+    p->first_fetched = -1;
     p->empty_since_ms = pd_monotonic_ms();
     rt->parts[rt->nparts++] = p;
     return p;
@@ -307,6 +311,74 @@ static void pump_soon(pd_runtime *rt);
 
 /* ---- exactly-once commits ------------------------------------------------------------- */
 
+/* After an aborted transaction (an abortable error; pd_txn has begun the next one): every
+ * partition goes back to its committed offset, so what the aborted transaction consumed is
+ * read again, and the application drops the state built since (o.rewind). false when there is
+ * no rewind hook or the seek failed: the caller stops instead. */
+static bool eos_rewind(pd_runtime *rt)
+{
+    if (!rt->o.rewind)
+        return false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rt->nparts + 1);
+    for (uint32_t i = 0; i < rt->nparts; i++) {
+        rt_part *p = rt->parts[i];
+        for (uint32_t k = 0; k < p->rcount; k++) {
+            rd_kafka_message_t *m = p->ring[(p->rhead + k) % p->rcap];
+            rt->buf_bytes -= m->len;
+            rd_kafka_message_destroy(m);
+        }
+        p->rcount = p->rhead = 0;
+        int64_t to = p->committed >= 0 ? p->committed : p->first_fetched;
+        if (to < 0)
+            continue; /* nothing fetched yet: nothing to read again */
+        p->last_fetched = to - 1;
+        p->empty_since_ms = pd_monotonic_ms();
+        if (rt->o.warm_start) {
+            /* the state comes from reading the partition again from its start */
+            p->warm_until = to;
+            p->last_seen = -1;
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        } else {
+            p->last_seen = to - 1;
+            rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = to;
+        }
+    }
+    if (rt->held) {
+        rt->held = false;
+        pd_kafka_hold(rt->consumer, false);
+    }
+    bool ok = true;
+    if (l->cnt > 0) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(pd_kafka_rk(rt->consumer), l, 5000);
+        if (e) {
+            pd_log_error("runtime", "rewind: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            ok = false;
+        }
+        for (int i = 0; ok && i < l->cnt; i++)
+            if (l->elems[i].err) {
+                pd_log_error("runtime", "rewind %s [%d]: %s", l->elems[i].topic,
+                             (int)l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+                ok = false;
+            }
+    }
+    int n = l->cnt;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!ok)
+        return false;
+    rt->txn_dirty = false;
+    rt->since_commit = 0;
+    rt->st.rewinds++;
+    if (rt->o.rewind(rt->o.rewind_ctx, rt) != 0)
+        return false;
+    pd_log_warn("runtime",
+                "transaction aborted: %d partition(s) rewound to their committed offsets, state "
+                "as of them",
+                n);
+    return true;
+}
+
 /* Handles a finished async commit (if there is one). */
 static void eos_result(pd_runtime *rt)
 {
@@ -321,11 +393,16 @@ static void eos_result(pd_runtime *rt)
         rt->st.commit_errors++;
         if (rc == PD_EAGAIN)
             rt->st.txn_aborts++;
+        rd_kafka_topic_partition_list_destroy(rt->txn_offsets);
+        rt->txn_offsets = NULL;
+        if (rc == PD_EAGAIN && eos_rewind(rt))
+            return;
         rt->txn_failed = true;
         pd_log_error("runtime",
                      "transaction %s: stopping; a restart resumes from the committed offsets",
                      rc == PD_EAGAIN ? "aborted" : "failed");
         event_base_loopbreak(rt->base);
+        return;
     }
     rd_kafka_topic_partition_list_destroy(rt->txn_offsets);
     rt->txn_offsets = NULL;
@@ -358,6 +435,20 @@ static void eos_commit_start(pd_runtime *rt)
     rd_kafka_topic_partition_list_t *l = commit_list(rt, NULL);
     if (l->cnt == 0 && !rt->txn_dirty) {
         rd_kafka_topic_partition_list_destroy(l);
+        return;
+    }
+    if (rt->fault_abort_every && ++rt->fault_commits % rt->fault_abort_every == 0) {
+        /* fault injection (tests): this commit fails as an abortable error would, once what
+         * the transaction holds reached the broker */
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_flush(pd_kafka_rk(rt->producer), 10000);
+        rt->st.commit_errors++;
+        rt->st.txn_aborts++;
+        if (pd_txn_abort(rt->txn) == 0 && eos_rewind(rt))
+            return;
+        rt->txn_failed = true;
+        pd_log_error("runtime", "transaction aborted: stopping");
+        event_base_loopbreak(rt->base);
         return;
     }
     rt->txn_offsets = rd_kafka_topic_partition_list_copy(l);
@@ -914,6 +1005,8 @@ static bool on_message(void *ctx, pd_kafka *k, rd_kafka_message_t *m)
     }
     p->ring[(p->rhead + p->rcount++) % p->rcap] = m;
     p->last_fetched = m->offset;
+    if (p->first_fetched < 0)
+        p->first_fetched = m->offset;
     rt->last_input_ms = pd_monotonic_ms();
     rt->buf_bytes += m->len;
     if (rt->buf_bytes >= rt->hold_at && !rt->held) {
@@ -1164,6 +1257,8 @@ int pd_runtime_create(const pd_runtime_opts *o, pd_runtime **out, char *err, siz
     if (!o->shutdown_timeout_ms)
         rt->o.shutdown_timeout_ms = 10000;
     if (o->exactly_once) {
+        const char *fault = getenv("PD_FAULT_TXN_ABORT_EVERY");
+        rt->fault_abort_every = fault ? (uint32_t)strtoul(fault, NULL, 10) : 0;
         if (!o->eos_every_events)
             rt->o.eos_every_events = 10000;
         rt->o.commit_interval_ms = o->eos_interval_ms ? o->eos_interval_ms : 100;

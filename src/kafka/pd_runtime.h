@@ -89,10 +89,11 @@ typedef struct pd_runtime_opts {
      * processed messages or eos_interval_ms, on the txn's own thread (pd_txn); processing
      * pauses while a commit runs. The consumer reads with isolation.level=read_committed and
      * nothing is committed through the consumer. State after a restart is rebuilt by warm
-     * start (inputs re-read up to the transactionally committed offsets). An aborted
-     * transaction stops the loop and pd_runtime_finish returns PD_EKAFKA: the restart resumes
-     * from the committed offsets (no in-process rewind). transactional_id NULL: the producer
-     * settings' transactional.id, else "<group>.postured". */
+     * start (inputs re-read up to the transactionally committed offsets) or by the caller
+     * (a changelog). An aborted transaction is rewound in process when o.rewind is given;
+     * else it stops the loop and pd_runtime_finish returns PD_EKAFKA: the restart resumes
+     * from the committed offsets. transactional_id NULL: the producer settings'
+     * transactional.id, else "<group>.postured". */
     bool exactly_once;
     const char *transactional_id;
     uint32_t eos_every_events; /* 0: 10000 */
@@ -117,6 +118,12 @@ typedef struct pd_runtime_opts {
      * can share one loop. May be NULL. */
     void (*drained)(void *ctx, pd_runtime *rt);
     void *drained_ctx;
+    /* Exactly-once: after an aborted transaction the runtime seeks every partition back to
+     * its committed offset (with warm_start: to its start, outputs suppressed up to there) and
+     * calls this to drop the state built since the last commit (restore it as of the commit).
+     * Non-zero, or NULL: the process stops instead (a restart resumes). */
+    int (*rewind)(void *ctx, pd_runtime *rt);
+    void *rewind_ctx;
     pd_runtime_status_all_fn status_all; /* may be NULL */
     void *status_ctx;
     pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */
@@ -133,6 +140,7 @@ typedef struct pd_runtime_stats {
     uint64_t in_flight, max_in_flight_seen;
     uint64_t state_records; /* changelog records produced (exactly-once) */
     uint64_t records;       /* other records (pd_runtime_produce) */
+    uint64_t rewinds;       /* aborted transactions rewound in process */
     uint64_t out_of_order;  /* processed older than a message processed before (not merged) */
     uint32_t partitions, holding;
 } pd_runtime_stats;

@@ -889,6 +889,58 @@ static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     return rc;
 }
 
+/* ---- rewind after an aborted transaction ----------------------------------------------- */
+
+/* Route: what was routed since the last commit is routed again; its progress is re-learnt. */
+static int route_rewind(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    PD_UNUSED(rt);
+    for (uint32_t i = 0; i < s->nsrc; i++) {
+        s->src_max[i] = s->src_sent[i] = PD_TIME_NONE;
+        s->src_idle_sent[i] = 0;
+    }
+    return 0;
+}
+
+/* State: every assigned partition's processor is restored from the changelog again (the
+ * changelog holds the state as of the committed offsets). */
+static int state_rewind(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    for (uint32_t i = 0; i < s->ntasks; i++) {
+        task_destroy(s->tasks[i]);
+        s->tasks[i] = NULL;
+    }
+    uint32_t n = pd_runtime_partition_count(rt);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *topic;
+        int32_t part;
+        bool caught_up;
+        if (pd_runtime_partition_at(rt, i, &topic, &part, &caught_up) == 0)
+            rd_kafka_topic_partition_list_add(l, topic, part);
+    }
+    int rc = restore_tasks(s, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+/* Goals: the fold starts empty; the runtime reads the partials again from their start. */
+static int goals_rewind(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    PD_UNUSED(rt);
+    pd_goalfold *f = NULL;
+    int rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(s->o.pl->name),
+                                (uint32_t)s->nparts, fold_signal, s, fold_status, s, &f);
+    if (rc)
+        return rc;
+    pd_goalfold_destroy(s->fold);
+    s->fold = f;
+    return 0;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 static void on_drained(void *ctx, pd_runtime *rt)
@@ -1040,6 +1092,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
                               .feed_ctx = s,
                               .drained = on_drained,
                               .drained_ctx = s,
+                              .rewind_ctx = s,
                               .also = o->also,
                               .also_ctx = o->also_ctx};
         if (i == ST_ROUTE) {
@@ -1048,6 +1101,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.feed = route_feed;
             ro.checkpoint = route_checkpoint;
             ro.checkpoint_ctx = s;
+            ro.rewind = route_rewind;
         } else if (i == ST_STATE) {
             ro.inputs = &ev_in;
             ro.ninputs = 1;
@@ -1061,6 +1115,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.revoked_ctx = s;
             ro.assigned = state_assigned;
             ro.assigned_ctx = s;
+            ro.rewind = state_rewind;
         } else {
             /* the partials topic is compacted to the latest of each goal and partition: read
              * from the start at every start, outputs suppressed up to the committed offset */
@@ -1073,6 +1128,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.out_status = o->pl->outputs.status;
             ro.status_all = goals_status_all;
             ro.status_ctx = s;
+            ro.rewind = goals_rewind;
         }
         rc = pd_runtime_create(&ro, &s->rt[i], err, errlen);
     }
@@ -1194,7 +1250,8 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             "state: %llu events, %llu signals, %llu state records, %llu partitions restored "
             "(%llu records in %.2f s), %llu commits, %llu bad events\n"
             "goals: %llu partials (%llu rebuilding), %llu signals, %llu status records, %llu "
-            "commits\n",
+            "commits\n"
+            "aborted transactions rewound: route %llu, state %llu, goals %llu\n",
             (unsigned long long)rs[0].messages, (unsigned long long)s->routed,
             (unsigned long long)rs[0].dead_letters, (unsigned long long)rs[0].commits,
             (unsigned long long)rs[1].messages, (unsigned long long)rs[1].signals,
@@ -1203,7 +1260,8 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             (unsigned long long)rs[1].commits, (unsigned long long)s->bad_events,
             (unsigned long long)rs[2].messages, (unsigned long long)rs[2].warm_messages,
             (unsigned long long)rs[2].signals, (unsigned long long)rs[2].status_records,
-            (unsigned long long)rs[2].commits);
+            (unsigned long long)rs[2].commits, (unsigned long long)rs[0].rewinds,
+            (unsigned long long)rs[1].rewinds, (unsigned long long)rs[2].rewinds);
 }
 
 void pd_scale_destroy(pd_scale *s)

@@ -10,7 +10,9 @@
  * final value of every goal (status topic) and the dead letters.
  *   test_one_instance_killed: one instance, SIGKILLed once its state stage committed 40% of
  *   the input's count of records, restarted (state restored from the changelog);
- *   test_three_instances: three (i1..i3), i2 killed the same way and restarted.
+ *   test_three_instances: three (i1..i3), i2 killed the same way and restarted;
+ *   test_three_instances_aborts: the same with every 5th transaction of every stage aborted
+ *   (PD_FAULT_TXN_ABORT_EVERY): the stages rewind in process and must not stop.
  * Goal-level signals (goal.breached/restored) are counted and printed: they follow when the
  * state partitions' partials reach the goal stage. PD_SCALE_DIAG=1 adds three instances
  * without a kill and co-partitioned input (murmur2 keys). */
@@ -179,6 +181,9 @@ static void group_init(group *gr, const char *name)
     fclose(f);
 }
 
+/* Set while a case's scaled instances start: their every Nth transaction is aborted. */
+static const char *g_fault;
+
 static pid_t start(const group *gr, const char *instance, int n)
 {
     char log[400], env[128];
@@ -191,8 +196,11 @@ static pid_t start(const group *gr, const char *instance, int n)
                     "--bootstrap", (char *)g_bootstrap,
                     "--exit-idle", "4000",
                     NULL};
+    if (g_fault)
+        setenv("PD_FAULT_TXN_ABORT_EVERY", g_fault, 1);
     pid_t pid = pd_ktest_spawn(argv, NULL, log);
     unsetenv("POSTURED_RUNTIME_INSTANCE_ID");
+    unsetenv("PD_FAULT_TXN_ABORT_EVERY");
     return pid;
 }
 
@@ -286,9 +294,11 @@ static void reference_run(const char *partitioner)
  * is SIGKILLed once the state stage committed 40% of the events and restarted. strict:
  * every output must equal the reference's; else only what does not depend on the state
  * partitions' event clocks. */
-static void scenario(const char *partitioner, int ninst, bool do_kill, bool strict)
+static void scenario(const char *partitioner, int ninst, bool do_kill, bool strict,
+                     const char *fault)
 {
     reference_run(partitioner);
+    g_fault = fault;
     const group one = g_one;
     group three;
     group_init(&three, "pd-scale-three");
@@ -359,6 +369,16 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
     fprintf(stderr, "%d instance(s)%s: %.1f s\n", ninst, do_kill ? ", one killed" : "",
             (double)(pd_ktest_now_ms() - t1) / 1000.0);
 
+    g_fault = NULL;
+    if (fault) {
+        /* the rewinds happened, and in process: no stage stopped for them */
+        bool rewound = false;
+        for (int i = 0; i < ninst && !rewound; i++)
+            for (int n = 1; n <= runs[i] && !rewound; n++)
+                rewound = log_has(&three, inst[i], n, "rewound to their committed offsets");
+        assert_true(rewound);
+        assert_int_equal(aborted, 0);
+    }
     outputs a, b;
     read_outputs_with(g_conf, one.prefix, &a);
     read_outputs_with(g_conf, three.prefix, &b);
@@ -426,7 +446,7 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
 static void test_one_instance_killed(void **state)
 {
     (void)state;
-    scenario("consistent_random", 1, true, true);
+    scenario("consistent_random", 1, true, true, NULL);
 }
 
 /* Three instances, one killed: librdkafka's default partitioner (CRC32) for the input, so
@@ -436,7 +456,16 @@ static void test_one_instance_killed(void **state)
 static void test_three_instances(void **state)
 {
     (void)state;
-    scenario("consistent_random", NINST, true, true);
+    scenario("consistent_random", NINST, true, true, NULL);
+}
+
+/* Three instances, one killed, and every 5th transaction of every stage aborted at its
+ * commit (PD_FAULT_TXN_ABORT_EVERY): each stage rewinds to its committed offsets in process
+ * (state restored from the changelog, the goal fold rebuilt) and the outputs stay exact. */
+static void test_three_instances_aborts(void **state)
+{
+    (void)state;
+    scenario("consistent_random", NINST, true, true, "5");
 }
 
 /* Diagnosis on request (PD_SCALE_DIAG=1): three instances without a kill, and co-partitioned
@@ -444,13 +473,13 @@ static void test_three_instances(void **state)
 static void test_three_no_kill(void **state)
 {
     (void)state;
-    scenario("consistent_random", NINST, false, false);
+    scenario("consistent_random", NINST, false, false, NULL);
 }
 
 static void test_co_partitioned(void **state)
 {
     (void)state;
-    scenario("murmur2_random", NINST, true, false);
+    scenario("murmur2_random", NINST, true, false, NULL);
 }
 
 int main(void)
@@ -458,6 +487,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_instance_killed),
         cmocka_unit_test(test_three_instances),
+        cmocka_unit_test(test_three_instances_aborts),
     };
     const struct CMUnitTest diag[] = {
         cmocka_unit_test(test_one_instance_killed),
@@ -465,6 +495,8 @@ int main(void)
         cmocka_unit_test(test_three_no_kill),
         cmocka_unit_test(test_co_partitioned),
     };
+    if (getenv("PD_SCALE_CASE")) /* one case by name (pattern) */
+        cmocka_set_test_filter(getenv("PD_SCALE_CASE"));
     if (getenv("PD_SCALE_DIAG"))
         return cmocka_run_group_tests(diag, setup, teardown);
     return cmocka_run_group_tests(tests, setup, teardown);
