@@ -623,6 +623,7 @@ static int task_new(pd_scale *s, int32_t partition, task **out)
         goto fail;
     }
     pd_store_set_hook(t->store, task_restore_hook, t);
+    pd_store_wait_open(t->store, true);
     *out = t;
     return 0;
 fail:

@@ -22,6 +22,7 @@ struct pd_store {
     pd_state_tracker *tracker;
     int64_t clock_written;
     pd_runtime *rt;        /* during a checkpoint */
+    bool wait_open;        /* restore waits out another writer's open transaction */
     pd_store_hook_fn hook; /* other "#..." records at restore */
     void *hook_ctx;
     struct event_base *base;
@@ -51,7 +52,8 @@ int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const ch
     if ((rc = pd_kafka_conf_set_literal(s->conf, "group.id", group)) != 0 ||
         (rc = pd_kafka_conf_set_literal(s->conf, "isolation.level", "read_committed")) != 0 ||
         (rc = pd_kafka_conf_set_literal(s->conf, "enable.partition.eof", "true")) != 0 ||
-        (rc = pd_kafka_conf_set_literal(s->conf, "auto.offset.reset", "earliest")) != 0)
+        (rc = pd_kafka_conf_set_literal(s->conf, "auto.offset.reset", "earliest")) != 0 ||
+        (rc = pd_kafka_conf_set_literal(s->conf, "fetch.wait.max.ms", "50")) != 0)
         goto fail;
     if (ensure_partitions > 0) {
         pd_kafka_opts ko = {
@@ -252,9 +254,13 @@ int pd_store_restore_many(pd_store *const *stores, pd_processor *const *procs, u
             rd_kafka_message_destroy(m);
             if (done[i])
                 continue;
-            if (rd_kafka_query_watermark_offsets(rk, s->topic, s->partition, &lo, &hi, 10000) !=
-                    RD_KAFKA_RESP_ERR_NO_ERROR ||
-                at >= hi) {
+            /* the high watermark the fetch just returned (a query would queue behind the
+             * next fetch's long poll on the same connection: half a second per partition) */
+            if ((rd_kafka_get_watermark_offsets(rk, s->topic, s->partition, &lo, &hi) !=
+                     RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 rd_kafka_query_watermark_offsets(rk, s->topic, s->partition, &lo, &hi, 10000) !=
+                     RD_KAFKA_RESP_ERR_NO_ERROR) ||
+                at >= hi || !s->wait_open) {
                 done[i] = true;
                 left--;
                 continue;
@@ -297,6 +303,11 @@ done:
 int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char *err, size_t errlen)
 {
     return pd_store_restore_many(&s, &p, 1, out, err, errlen);
+}
+
+void pd_store_wait_open(pd_store *s, bool wait)
+{
+    s->wait_open = wait;
 }
 
 void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx)

@@ -63,6 +63,12 @@ int pd_store_restore(pd_store *s, struct pd_processor *p, pd_store_restored *out
 int pd_store_restore_many(pd_store *const *stores, struct pd_processor *const *procs, uint32_t n,
                           pd_store_restored *outs, char *err, size_t errlen);
 
+/* Whether a restore that ends at an open transaction (the last stable offset below the log's
+ * end) waits for it to end: needed when several writers take turns on the partition (a
+ * killed owner's transaction, then the next owner's records behind it); not with one writer,
+ * whose own restart aborts it only after the restore (default: no wait). */
+void pd_store_wait_open(pd_store *s, bool wait);
+
 /* Records with keys starting '#' that the store does not know itself go to fn at restore
  * (value NULL: a tombstone); fn returns PD_ENOTFOUND for keys that are not its own. */
 typedef int (*pd_store_hook_fn)(void *ctx, const void *key, size_t klen, const void *value,
