@@ -58,6 +58,32 @@ bool pd_str_iprefix(pd_str a, const char *prefix);
 /* Glob with '*' and '?', ASCII case-insensitive. */
 bool pd_glob_match(const char *pattern, pd_str s);
 
+/* Big-endian integers in byte buffers (record keys and values on Kafka topics). */
+static inline void pd_be64_put(unsigned char *p, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+}
+
+static inline int64_t pd_be64_get(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+static inline void pd_be32_put(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static inline uint32_t pd_be32_get(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* 64-bit hashes, stable across runs and machines (used in deterministic ids). */
 uint64_t pd_hash64(const void *data, size_t len, uint64_t seed);
 static inline uint64_t pd_hash_mix(uint64_t h, uint64_t v)

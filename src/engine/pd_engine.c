@@ -842,46 +842,9 @@ int pd_goal_partial_add(pd_goal_partial *sum, const pd_goal_partial *p)
     return 0;
 }
 
-static uint64_t dg_str(uint64_t h, const char *s)
-{
-    return s ? pd_hash_mix(h, pd_hash64(s, strlen(s), 0x676f616cULL)) : pd_hash_mix(h, 0);
-}
-
-static uint64_t dg_globs(uint64_t h, const char **v, uint32_t n)
-{
-    h = pd_hash_mix(h, n);
-    for (uint32_t i = 0; i < n; i++)
-        h = dg_str(h, v[i]);
-    return h;
-}
-
-static uint64_t dg_f64(uint64_t h, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof(u));
-    return pd_hash_mix(h, u);
-}
-
 uint64_t pd_goal_digest(const pd_goal *g)
 {
-    uint64_t h = dg_str(0x676f616c64ULL, g->id);
-    h = pd_hash_mix(h, (uint64_t)g->kind | (uint64_t)g->cmp << 8 | (uint64_t)g->min_severity << 16 |
-                           (uint64_t)g->severity << 24 | (uint64_t)g->target_pct << 32);
-    h = dg_f64(dg_f64(h, g->target), g->hysteresis);
-    h = pd_hash_mix(pd_hash_mix(h, (uint64_t)g->max_age_ms), (uint64_t)g->stale_after_ms);
-    h = pd_hash_mix(pd_hash_mix(h, g->flap_toggles), (uint64_t)g->flap_window_ms);
-    h = dg_str(h, g->standard);
-    const pd_goal_scope *sc = &g->scope;
-    h = pd_hash_mix(h, sc->clouds);
-    h = dg_globs(h, sc->accounts, sc->naccounts);
-    h = dg_globs(h, sc->groups, sc->ngroups);
-    h = dg_globs(h, sc->types, sc->ntypes);
-    h = dg_globs(h, sc->names, sc->nnames);
-    h = dg_globs(h, sc->regions, sc->nregions);
-    for (uint32_t t = 0; t < sc->ntags; t++)
-        h = dg_globs(dg_str(h, sc->tags[t].key), sc->tags[t].values, sc->tags[t].nvalues);
-    for (uint32_t c = 0; c < g->ncontrols; c++)
-        h = dg_str(pd_hash_mix(h, g->controls[c].kind), g->controls[c].value);
+    uint64_t h = pd_goal_hash(0x676f616c64ULL, g);
     return h ? h : 1; /* 0 means "no digest" on the wire */
 }
 

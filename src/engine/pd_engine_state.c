@@ -64,6 +64,29 @@ static uint64_t fp_f64(uint64_t h, double d)
     return pd_hash_mix(h, u);
 }
 
+uint64_t pd_goal_hash(uint64_t h, const pd_goal *g)
+{
+    h = fp_str(h, g->id);
+    h = pd_hash_mix(h, (uint64_t)g->kind | (uint64_t)g->cmp << 8 | (uint64_t)g->min_severity << 16 |
+                           (uint64_t)g->severity << 24 | (uint64_t)g->target_pct << 32);
+    h = fp_f64(fp_f64(h, g->target), g->hysteresis);
+    h = pd_hash_mix(pd_hash_mix(h, (uint64_t)g->max_age_ms), (uint64_t)g->stale_after_ms);
+    h = pd_hash_mix(pd_hash_mix(h, g->flap_toggles), (uint64_t)g->flap_window_ms);
+    h = fp_str(h, g->standard);
+    const pd_goal_scope *sc = &g->scope;
+    h = pd_hash_mix(h, sc->clouds);
+    h = fp_globs(h, sc->accounts, sc->naccounts);
+    h = fp_globs(h, sc->groups, sc->ngroups);
+    h = fp_globs(h, sc->types, sc->ntypes);
+    h = fp_globs(h, sc->names, sc->nnames);
+    h = fp_globs(h, sc->regions, sc->nregions);
+    for (uint32_t t = 0; t < sc->ntags; t++)
+        h = fp_globs(fp_str(h, sc->tags[t].key), sc->tags[t].values, sc->tags[t].nvalues);
+    for (uint32_t c = 0; c < g->ncontrols; c++)
+        h = fp_str(pd_hash_mix(h, g->controls[c].kind), g->controls[c].value);
+    return h;
+}
+
 uint64_t pd_engine_state_fingerprint(const pd_engine *e)
 {
     if (e->fingerprint)
@@ -72,28 +95,8 @@ uint64_t pd_engine_state_fingerprint(const pd_engine *e)
     h = pd_hash_mix(h, e->o.flap_toggles);
     h = pd_hash_mix(h, (uint64_t)e->o.flap_window_ms);
     h = pd_hash_mix(h, (uint64_t)e->o.timer_lateness_ms);
-    for (uint32_t i = 0; i < e->ngoals; i++) {
-        const pd_goal *g = e->goals[i].g;
-        h = fp_str(h, g->id);
-        h = pd_hash_mix(h, (uint64_t)g->kind | (uint64_t)g->cmp << 8 |
-                               (uint64_t)g->min_severity << 16 | (uint64_t)g->severity << 24 |
-                               (uint64_t)g->target_pct << 32);
-        h = fp_f64(fp_f64(h, g->target), g->hysteresis);
-        h = pd_hash_mix(pd_hash_mix(h, (uint64_t)g->max_age_ms), (uint64_t)g->stale_after_ms);
-        h = pd_hash_mix(pd_hash_mix(h, g->flap_toggles), (uint64_t)g->flap_window_ms);
-        h = fp_str(h, g->standard);
-        const pd_goal_scope *sc = &g->scope;
-        h = pd_hash_mix(h, sc->clouds);
-        h = fp_globs(h, sc->accounts, sc->naccounts);
-        h = fp_globs(h, sc->groups, sc->ngroups);
-        h = fp_globs(h, sc->types, sc->ntypes);
-        h = fp_globs(h, sc->names, sc->nnames);
-        h = fp_globs(h, sc->regions, sc->nregions);
-        for (uint32_t t = 0; t < sc->ntags; t++)
-            h = fp_globs(fp_str(h, sc->tags[t].key), sc->tags[t].values, sc->tags[t].nvalues);
-        for (uint32_t c = 0; c < g->ncontrols; c++)
-            h = fp_str(pd_hash_mix(h, g->controls[c].kind), g->controls[c].value);
-    }
+    for (uint32_t i = 0; i < e->ngoals; i++)
+        h = pd_goal_hash(h, e->goals[i].g);
     return h;
 }
 

@@ -142,31 +142,6 @@ typedef struct pend {
     uint32_t nlen, len;
 } pend;
 
-static void put_be64(unsigned char *p, int64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
-}
-
-static int64_t get_be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (24 - 8 * i));
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static bool pend_less(const pend *a, const pend *b)
 {
     if (a->ts != b->ts)
@@ -329,8 +304,8 @@ static int task_heartbeat(pd_scale *s, task *t, const unsigned char *v, size_t l
         s->bad_events++;
         return 0;
     }
-    uint32_t nsrc = get_be32(v), src = get_be32(v + 4);
-    int64_t ts = get_be64(v + 8);
+    uint32_t nsrc = pd_be32_get(v), src = pd_be32_get(v + 4);
+    int64_t ts = pd_be64_get(v + 8);
     if (src >= nsrc) {
         s->bad_events++;
         return 0;
@@ -354,8 +329,8 @@ static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
     memcpy(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1);
     unsigned char *kp = key + sizeof(BUF_PREFIX) - 1;
     for (uint32_t i = 0; i < t->ntomb && !rc; i++) {
-        put_be32(kp, t->tomb[i].src);
-        put_be64(kp + 4, t->tomb[i].off);
+        pd_be32_put(kp, t->tomb[i].src);
+        pd_be64_put(kp + 4, t->tomb[i].off);
         rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, key, sizeof(key), NULL, 0);
     }
     t->ntomb = 0;
@@ -363,11 +338,11 @@ static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
         pend *e = &t->heap[i];
         if (e->written)
             continue;
-        put_be32(kp, e->src);
-        put_be64(kp + 4, e->off);
+        pd_be32_put(kp, e->src);
+        pd_be64_put(kp + 4, e->off);
         pd_buf_reset(&s->buf);
         unsigned char ts[8];
-        put_be64(ts, e->ts);
+        pd_be64_put(ts, e->ts);
         pd_buf_append(&s->buf, ts, 8);
         pd_buf_append(&s->buf, e->data, (size_t)e->nlen + 1 + e->len);
         if (s->buf.oom)
@@ -379,11 +354,11 @@ static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
     if (!rc && t->wm_dirty && t->nsrc > 0) {
         pd_buf_reset(&s->buf);
         unsigned char n[4];
-        put_be32(n, t->nsrc);
+        pd_be32_put(n, t->nsrc);
         pd_buf_append(&s->buf, n, 4);
         for (uint32_t i = 0; i < t->nsrc; i++) {
             unsigned char r[10];
-            put_be64(r, t->wm[i] == PD_TIME_NONE ? INT64_MIN : t->wm[i]);
+            pd_be64_put(r, t->wm[i] == PD_TIME_NONE ? INT64_MIN : t->wm[i]);
             r[8] = t->idle[i];
             r[9] = t->known[i];
             pd_buf_append(&s->buf, r, 10);
@@ -406,14 +381,14 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
     if (klen == sizeof(WM_KEY) - 1 && !memcmp(key, WM_KEY, klen)) {
         if (!v)
             return 0;
-        if (vlen < 4 || (vlen - 4) % 10 || get_be32(v) != (vlen - 4) / 10)
+        if (vlen < 4 || (vlen - 4) % 10 || pd_be32_get(v) != (vlen - 4) / 10)
             return PD_ESTATE;
-        uint32_t n = get_be32(v);
+        uint32_t n = pd_be32_get(v);
         int rc = task_sources(t, n);
         if (rc)
             return rc;
         for (uint32_t i = 0; i < n; i++) {
-            int64_t w = get_be64(v + 4 + 10 * i);
+            int64_t w = pd_be64_get(v + 4 + 10 * i);
             t->wm[i] = w == INT64_MIN ? PD_TIME_NONE : w;
             t->idle[i] = v[4 + 10 * i + 8];
             t->known[i] = v[4 + 10 * i + 9];
@@ -423,8 +398,8 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
     if (klen != sizeof(BUF_PREFIX) - 1 + 12 || memcmp(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1))
         return PD_ENOTFOUND;
     const unsigned char *kp = (const unsigned char *)key + sizeof(BUF_PREFIX) - 1;
-    uint32_t src = get_be32(kp);
-    int64_t off = get_be64(kp + 4);
+    uint32_t src = pd_be32_get(kp);
+    int64_t off = pd_be64_get(kp + 4);
     if (!v) {
         for (uint32_t i = 0; i < t->nheap; i++)
             if (t->heap[i].src == src && t->heap[i].off == off) {
@@ -439,7 +414,7 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
         return PD_ESTATE;
     pd_str source = {(const char *)v + 8, (uint32_t)(nul - (const char *)v - 8)};
     size_t dl = vlen - 8 - source.len - 1;
-    return pend_push(t, get_be64(v), src, off, source, nul + 1, dl, true);
+    return pend_push(t, pd_be64_get(v), src, off, source, nul + 1, dl, true);
 }
 
 /* After the records: a proper heap again, then whatever the restored table allows. */
@@ -484,9 +459,9 @@ static int route_checkpoint(void *ctx, pd_runtime *rt)
         if (ts == PD_TIME_NONE && !caught_up)
             continue; /* nothing to tell yet */
         unsigned char v[17];
-        put_be32(v, s->nsrc);
-        put_be32(v + 4, src);
-        put_be64(v + 8, ts == PD_TIME_NONE ? INT64_MIN : ts);
+        pd_be32_put(v, s->nsrc);
+        pd_be32_put(v + 4, src);
+        pd_be64_put(v + 8, ts == PD_TIME_NONE ? INT64_MIN : ts);
         v[16] = caught_up;
         for (int32_t p = 0; p < s->nparts; p++) {
             int rc = pd_runtime_produce_state(rt, s->t_events, p, WM_KEY, sizeof(WM_KEY) - 1, v,
@@ -513,9 +488,9 @@ static int route_event(void *ctx, const pd_event *ev)
     rd_kafka_header_add(h, SOURCE_HEADER, -1, s->cur_source.p, (ssize_t)s->cur_source.len);
     if (s->cur_src != UINT32_MAX) {
         unsigned char o[20];
-        put_be64(o, s->cur_ts);
-        put_be32(o + 8, s->cur_src);
-        put_be64(o + 12, s->cur_off);
+        pd_be64_put(o, s->cur_ts);
+        pd_be32_put(o + 8, s->cur_src);
+        pd_be64_put(o + 12, s->cur_off);
         rd_kafka_header_add(h, ORDER_HEADER, -1, o, sizeof(o));
     }
     s->routed++;
@@ -754,8 +729,8 @@ static int state_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     if (pd_runtime_header(rt, ORDER_HEADER, &hv, &hl) != 0 || hl != 20)
         return pd_processor_feed_event(t->proc, &ev, source); /* no order: as it comes */
     const unsigned char *o = hv;
-    if ((rc = pend_push(t, get_be64(o), get_be32(o + 8), get_be64(o + 12), source, msg, len,
-                        false)) != 0)
+    if ((rc = pend_push(t, pd_be64_get(o), pd_be32_get(o + 8), pd_be64_get(o + 12), source, msg,
+                        len, false)) != 0)
         return rc;
     return task_release(s, t);
 }

@@ -92,14 +92,6 @@ const char *pd_store_topic(const pd_store *s)
     return s ? s->topic : NULL;
 }
 
-static int64_t be64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
 static int skip(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
 {
     PD_UNUSED(ctx);
@@ -119,7 +111,7 @@ static int restore_record(pd_store *s, pd_processor *p, pd_changelog_dec *dec,
     out->bytes += m->len + m->key_len;
     if (m->key_len == sizeof(CLOCK_KEY) - 1 && !memcmp(m->key, CLOCK_KEY, m->key_len)) {
         if (m->payload && m->len == 8)
-            out->clock_ms = be64(m->payload);
+            out->clock_ms = pd_be64_get(m->payload);
         return 0;
     }
     out->tombstones += m->payload == NULL;
@@ -342,8 +334,7 @@ int pd_store_checkpoint(pd_store *s, pd_processor *p, pd_runtime *rt)
     int64_t now = pd_engine_now(e);
     if (!rc && now != PD_TIME_NONE && now != s->clock_written) {
         unsigned char v[8];
-        for (int i = 0; i < 8; i++)
-            v[i] = (unsigned char)((uint64_t)now >> (56 - 8 * i));
+        pd_be64_put(v, now);
         rc = put(s, CLOCK_KEY, sizeof(CLOCK_KEY) - 1, v, sizeof(v));
         if (!rc)
             s->clock_written = now;

@@ -22,6 +22,9 @@
  * scopes, selectors, targets and timers, and the engine options that shape pair records.
  * An image only imports into an engine with the same fingerprint. */
 uint64_t pd_engine_state_fingerprint(const pd_engine *e);
+/* Mixes one goal's definition (what gives its counters and state their meaning) into h: the
+ * fingerprint's per-goal part, also pd_goal_digest's. */
+uint64_t pd_goal_hash(uint64_t h, const pd_goal *g);
 
 /* Appends e's image to out. Returns 0 or PD_ENOMEM. */
 int pd_engine_state_export(const pd_engine *e, pd_buf *out);
