@@ -38,6 +38,8 @@ typedef struct pd_config {
     char *state_dir;
     bool state_partitioned;
     int64_t state_partitions;
+    int64_t state_goal_tick_ms;
+    int64_t state_goal_tick_idle_close_ms;
     char *runtime_instance_id;
     int64_t state_commit_every_events;
     int64_t state_commit_interval_ms;

@@ -14,12 +14,27 @@ typedef struct fgoal {
     const pd_goal *g;
     uint64_t digest;
     pd_goal_partial *parts; /* one per partition (all zero until it reports) */
+    int64_t *part_t;        /* per partition: its partial's event time */
+    uint8_t *part_dirty;    /* per partition: changed since the last collect */
     pd_goal_partial sum;
     int state; /* -1 unset, 0 breached, 1 met */
-    bool had_value;
+    bool had_value, dirty;
     double last_value;
     int64_t changed_ms;
 } fgoal;
+
+/* A partial offered for a tick the fold has not evaluated yet. */
+typedef struct fpend {
+    int64_t tick, t_ms;
+    uint32_t part, gi;
+    bool written; /* collected as a record (a tombstone deletes it once folded) */
+    pd_goal_partial p;
+} fpend;
+
+typedef struct fkey {
+    int64_t tick;
+    uint32_t part, gi;
+} fkey;
 
 struct pd_goalfold {
     const pd_goal_set *set;
@@ -31,6 +46,16 @@ struct pd_goalfold {
     void *emit_ctx;
     pd_goal_status_fn on_status;
     void *status_ctx;
+    /* ordered use (pd_goalfold_offer / _mark) */
+    int64_t *marks; /* per partition: every tick below is offered (INT64_MIN: not heard) */
+    int64_t next;   /* the first tick not evaluated (INT64_MIN: none evaluated) */
+    int64_t clock;  /* the fleet's event time: the newest t of a folded partial */
+    bool meta_dirty;
+    fpend *pend;
+    uint32_t npend, cappend;
+    fkey *tomb; /* folded pending partials whose records must be deleted */
+    uint32_t ntomb, captomb;
+    uint64_t late;
 };
 
 static int grow_parts(pd_goalfold *f, uint32_t n)
@@ -39,14 +64,32 @@ static int grow_parts(pd_goalfold *f, uint32_t n)
         return 0;
     if (n > PD_GOALFOLD_MAX_PARTITIONS)
         return PD_EINVAL;
+    int64_t *m = realloc(f->marks, (size_t)n * sizeof(*m));
+    if (!m)
+        return PD_ENOMEM;
+    f->marks = m;
+    for (uint32_t k = f->nparts; k < n; k++)
+        m[k] = INT64_MIN;
     for (uint32_t i = 0; i < f->ngoals; i++) {
         fgoal *G = &f->goals[i];
+        int64_t *nt = realloc(G->part_t, (size_t)n * sizeof(*nt));
+        if (!nt)
+            return PD_ENOMEM;
+        G->part_t = nt;
+        uint8_t *nd = realloc(G->part_dirty, n);
+        if (!nd)
+            return PD_ENOMEM;
+        G->part_dirty = nd;
         pd_goal_partial *np = realloc(G->parts, (size_t)n * sizeof(*np));
         if (!np)
             return PD_ENOMEM;
-        /* Goals before i already grew: zeroing only the new tail keeps that consistent. */
-        for (uint32_t k = f->nparts; k < n; k++)
+        /* Goals before i already grew: initializing only the new tail keeps that consistent
+         * (nparts moves last, so a failure leaves every array at least nparts long). */
+        for (uint32_t k = f->nparts; k < n; k++) {
             pd_goal_partial_init(&np[k]);
+            nt[k] = PD_TIME_NONE;
+            nd[k] = 0;
+        }
         G->parts = np;
     }
     f->nparts = n;
@@ -70,6 +113,8 @@ int pd_goalfold_create(const pd_goal_set *goals, pd_str pipeline, uint32_t npart
     f->emit_ctx = emit_ctx;
     f->on_status = on_status;
     f->status_ctx = status_ctx;
+    f->next = INT64_MIN;
+    f->clock = PD_TIME_NONE;
     if (!(f->pipeline = malloc((size_t)pipeline.len + 1)))
         goto fail;
     if (pipeline.len)
@@ -103,8 +148,15 @@ void pd_goalfold_destroy(pd_goalfold *f)
         for (uint32_t k = 0; G->parts && k < f->nparts; k++)
             pd_goal_partial_free(&G->parts[k]);
         free(G->parts);
+        free(G->part_t);
+        free(G->part_dirty);
         pd_goal_partial_free(&G->sum);
     }
+    for (uint32_t i = 0; i < f->npend; i++)
+        pd_goal_partial_free(&f->pend[i].p);
+    free(f->pend);
+    free(f->tomb);
+    free(f->marks);
     free(f->goals);
     free(f->pipeline);
     free(f);
@@ -182,29 +234,52 @@ static int emit_goal(pd_goalfold *f, fgoal *G, int ns, const pd_goal_status *st,
     return f->emit ? f->emit(f->emit_ctx, &s) : 0;
 }
 
-int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
-                       const pd_goal_partial *p, int64_t t_ms)
+/* Replaces a partition's partial (no evaluation). */
+static int set_part(pd_goalfold *f, uint32_t gi, uint32_t partition, const pd_goal_partial *p,
+                    int64_t t_ms)
 {
-    if (goal_index >= f->ngoals)
-        return PD_ENOTFOUND;
-    fgoal *G = &f->goals[goal_index];
-    if (p->digest && p->digest != G->digest)
-        return PD_ESTATE;
-    if (partition >= PD_GOALFOLD_MAX_PARTITIONS)
-        return PD_EINVAL;
+    fgoal *G = &f->goals[gi];
     int rc = grow_parts(f, partition + 1);
     if (rc || (rc = partial_copy(&G->parts[partition], p)))
         return rc;
+    G->part_t[partition] = t_ms;
+    G->part_dirty[partition] = 1;
+    return 0;
+}
+
+static int check_offer(const pd_goalfold *f, uint32_t gi, uint32_t partition,
+                       const pd_goal_partial *p)
+{
+    if (gi >= f->ngoals)
+        return PD_ENOTFOUND;
+    if (p->digest && p->digest != f->goals[gi].digest)
+        return PD_ESTATE;
+    if (partition >= PD_GOALFOLD_MAX_PARTITIONS)
+        return PD_EINVAL;
+    return 0;
+}
+
+static void sum_parts(pd_goalfold *f, fgoal *G, int *rc)
+{
     /* Recomputed from the partitions, not kept as a running sum: the doubles (event-fed score
      * and compliance) would drift with every subtract-and-add, and there are few partitions. */
     pd_goal_partial_reset(&G->sum);
-    for (uint32_t k = 0; k < f->nparts; k++)
-        if ((rc = pd_goal_partial_add(&G->sum, &G->parts[k])))
-            return rc;
+    for (uint32_t k = 0; k < f->nparts && !*rc; k++)
+        *rc = pd_goal_partial_add(&G->sum, &G->parts[k]);
     G->sum.digest = G->digest;
     /* Control/SLA: zero violators stays a value once the fleet had one (the engine's sticky
      * has_value), even if the partitions that had it were replaced by empty ones. */
     G->sum.has_value = G->sum.has_value || G->had_value;
+}
+
+/* Evaluates goal gi on the current partials at event time t_ms. */
+static int eval_goal(pd_goalfold *f, uint32_t gi, int64_t t_ms)
+{
+    fgoal *G = &f->goals[gi];
+    int rc = 0;
+    sum_parts(f, G, &rc);
+    if (rc)
+        return rc;
     pd_goal_status st;
     if (!pd_goal_partial_status(G->g, &G->sum, &st))
         return 0;
@@ -213,6 +288,8 @@ int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
     int old = G->state;
     G->had_value = true;
     G->last_value = st.value;
+    if (changed_value || ns != old)
+        G->dirty = true;
     if (ns != old) {
         G->state = ns;
         G->changed_ms = t_ms;
@@ -220,9 +297,415 @@ int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
             rc = emit_goal(f, G, ns, &st, t_ms);
     }
     if ((changed_value || ns != old) && f->on_status) {
-        fold_status(f, goal_index, &st);
+        fold_status(f, gi, &st);
         f->on_status(f->status_ctx, &st);
     }
+    return rc;
+}
+
+int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
+                       const pd_goal_partial *p, int64_t t_ms)
+{
+    int rc = check_offer(f, goal_index, partition, p);
+    if (rc || (rc = set_part(f, goal_index, partition, p, t_ms)))
+        return rc;
+    return eval_goal(f, goal_index, t_ms);
+}
+
+/* ---------- ordered use ---------- */
+
+static int fkey_cmp(int64_t at, uint32_t ap, uint32_t ag, int64_t bt, uint32_t bp, uint32_t bg)
+{
+    if (at != bt)
+        return at < bt ? -1 : 1;
+    if (ap != bp)
+        return ap < bp ? -1 : 1;
+    return ag < bg ? -1 : ag > bg;
+}
+
+static int pend_cmp(const void *a, const void *b)
+{
+    const fpend *x = a, *y = b;
+    return fkey_cmp(x->tick, x->part, x->gi, y->tick, y->part, y->gi);
+}
+
+/* Doubles an array's capacity (64 at first): 0 or PD_ENOMEM (the array unchanged). */
+static int grow_array(void **a, uint32_t *cap, size_t elem)
+{
+    uint32_t n = *cap ? *cap * 2 : 64;
+    void *p = realloc(*a, (size_t)n * elem);
+    if (!p)
+        return PD_ENOMEM;
+    *a = p;
+    *cap = n;
+    return 0;
+}
+
+/* The pending entry for (tick, part, gi), added when missing. */
+static int pend_get(pd_goalfold *f, int64_t tick, uint32_t part, uint32_t gi, fpend **out,
+                    bool *added)
+{
+    *added = false;
+    for (uint32_t i = 0; i < f->npend; i++) {
+        fpend *e = &f->pend[i];
+        if (e->tick == tick && e->part == part && e->gi == gi) {
+            *out = e;
+            return 0;
+        }
+    }
+    if (f->npend == f->cappend && grow_array((void **)&f->pend, &f->cappend, sizeof(fpend)))
+        return PD_ENOMEM;
+    fpend *e = &f->pend[f->npend++];
+    memset(e, 0, sizeof(*e));
+    pd_goal_partial_init(&e->p);
+    e->tick = tick;
+    e->part = part;
+    e->gi = gi;
+    *out = e;
+    *added = true;
+    return 0;
+}
+
+/* Sets a pending entry's partial; a new entry is dropped again when that fails. */
+static int pend_set(pd_goalfold *f, int64_t tick, uint32_t part, uint32_t gi,
+                    const pd_goal_partial *p, int64_t t_ms, bool written)
+{
+    fpend *e;
+    bool added;
+    int rc = pend_get(f, tick, part, gi, &e, &added);
+    if (rc)
+        return rc;
+    if ((rc = partial_copy(&e->p, p)) != 0) {
+        if (added) {
+            pd_goal_partial_free(&e->p);
+            f->npend--;
+        }
+        return rc;
+    }
+    e->t_ms = t_ms;
+    e->written = written;
+    return 0;
+}
+
+int pd_goalfold_offer(pd_goalfold *f, uint32_t gi, uint32_t partition, int64_t tick,
+                      const pd_goal_partial *p, int64_t t_ms)
+{
+    int rc = check_offer(f, gi, partition, p);
+    if (rc || (rc = grow_parts(f, partition + 1)))
+        return rc;
+    if (f->next != INT64_MIN && tick < f->next) {
+        f->late++; /* its tick was evaluated: it counts in the next one */
+        tick = f->next;
+    }
+    return pend_set(f, tick, partition, gi, p, t_ms, false);
+}
+
+static int tomb_add(pd_goalfold *f, const fpend *e)
+{
+    if (f->ntomb == f->captomb && grow_array((void **)&f->tomb, &f->captomb, sizeof(fkey)))
+        return PD_ENOMEM;
+    f->tomb[f->ntomb++] = (fkey){e->tick, e->part, e->gi};
+    return 0;
+}
+
+/* Evaluates, tick by tick, every pending partial of a tick below every partition's mark. */
+static int advance(pd_goalfold *f)
+{
+    if (f->nparts == 0 || f->npend == 0)
+        return 0;
+    int64_t below = INT64_MAX;
+    for (uint32_t k = 0; k < f->nparts; k++)
+        if (f->marks[k] < below)
+            below = f->marks[k];
+    qsort(f->pend, f->npend, sizeof(*f->pend), pend_cmp);
+    uint32_t i = 0;
+    int rc = 0;
+    uint8_t touched[64];
+    while (i < f->npend && f->pend[i].tick < below && !rc) {
+        int64_t tick = f->pend[i].tick;
+        memset(touched, 0, sizeof(touched));
+        uint32_t j = i;
+        for (; j < f->npend && f->pend[j].tick == tick && !rc; j++) {
+            fpend *e = &f->pend[j];
+            rc = set_part(f, e->gi, e->part, &e->p, e->t_ms);
+            if (!rc && e->written)
+                rc = tomb_add(f, e);
+            if (e->t_ms != PD_TIME_NONE && (f->clock == PD_TIME_NONE || e->t_ms > f->clock))
+                f->clock = e->t_ms;
+            if (e->gi < 64 * 8)
+                touched[e->gi / 8] |= (uint8_t)(1u << (e->gi % 8));
+        }
+        /* Goals in index order, once per tick, at the fleet's event time: the same sequence
+         * whatever the arrival order of the partitions' partials. */
+        for (uint32_t gi = 0; gi < f->ngoals && gi < 64 * 8 && !rc; gi++)
+            if (touched[gi / 8] & (1u << (gi % 8)))
+                rc = eval_goal(f, gi, f->clock);
+        f->next = tick + 1;
+        f->meta_dirty = true;
+        i = j;
+    }
+    /* Drop what was folded (the array stays sorted). */
+    for (uint32_t k = 0; k < i; k++)
+        pd_goal_partial_free(&f->pend[k].p);
+    if (i) {
+        memmove(f->pend, f->pend + i, (size_t)(f->npend - i) * sizeof(*f->pend));
+        f->npend -= i;
+    }
+    return rc;
+}
+
+int pd_goalfold_mark(pd_goalfold *f, uint32_t partition, int64_t below)
+{
+    if (partition >= PD_GOALFOLD_MAX_PARTITIONS)
+        return PD_EINVAL;
+    int rc = grow_parts(f, partition + 1);
+    if (rc)
+        return rc;
+    if (below > f->marks[partition]) {
+        f->marks[partition] = below;
+        f->meta_dirty = true;
+    }
+    return advance(f);
+}
+
+uint32_t pd_goalfold_pending(const pd_goalfold *f)
+{
+    return f->npend;
+}
+
+uint64_t pd_goalfold_late(const pd_goalfold *f)
+{
+    return f->late;
+}
+
+/* ---------- records (the goal stage's changelog) ---------- */
+
+#define K_CUR     "#fc:" /* be32 partition, goal id -> packed partial (t = its event time) */
+#define K_STATE   "#fs:" /* goal id -> be64 digest, i8 state, u8 had value, f64 value, be64 ms */
+#define K_META    "#fm"  /* be64 next, be64 clock, be32 n, n x be64 mark */
+#define K_PEND    "#fq:" /* be64 tick, be32 partition, goal id -> packed partial */
+#define STATE_LEN 26
+
+static int rec_key(pd_buf *k, const char *prefix, const unsigned char *bin, size_t blen,
+                   const char *id)
+{
+    pd_buf_reset(k);
+    pd_buf_append(k, prefix, strlen(prefix));
+    pd_buf_append(k, bin, blen);
+    if (id)
+        pd_buf_append(k, id, strlen(id));
+    return k->oom ? PD_ENOMEM : 0;
+}
+
+int pd_goalfold_collect(pd_goalfold *f, pd_goalfold_record_fn fn, void *ctx)
+{
+    pd_buf k, v;
+    pd_buf_init(&k);
+    pd_buf_init(&v);
+    unsigned char bin[12];
+    int rc = 0;
+    for (uint32_t gi = 0; gi < f->ngoals && !rc; gi++) {
+        fgoal *G = &f->goals[gi];
+        for (uint32_t p = 0; p < f->nparts && !rc; p++) {
+            if (!G->part_dirty[p])
+                continue;
+            pd_be32_put(bin, p);
+            pd_buf_reset(&v);
+            if (!(rc = rec_key(&k, K_CUR, bin, 4, G->g->id)) &&
+                !(rc = pd_goal_partial_pack(G->g, p, G->part_t[p], &G->parts[p], &v)))
+                rc = fn(ctx, k.p, k.len, v.p, v.len);
+            if (!rc)
+                G->part_dirty[p] = 0;
+        }
+        if (!rc && G->dirty) {
+            unsigned char st[STATE_LEN];
+            pd_be64_put(st, (int64_t)G->digest);
+            st[8] = (unsigned char)(int8_t)G->state;
+            st[9] = G->had_value;
+            uint64_t bits;
+            memcpy(&bits, &G->last_value, 8);
+            pd_be64_put(st + 10, (int64_t)bits);
+            pd_be64_put(st + 18, G->changed_ms);
+            if (!(rc = rec_key(&k, K_STATE, NULL, 0, G->g->id)))
+                rc = fn(ctx, k.p, k.len, st, sizeof(st));
+            if (!rc)
+                G->dirty = false;
+        }
+    }
+    for (uint32_t i = 0; i < f->ntomb && !rc; i++) {
+        pd_be64_put(bin, f->tomb[i].tick);
+        pd_be32_put(bin + 8, f->tomb[i].part);
+        if (!(rc = rec_key(&k, K_PEND, bin, 12, f->goals[f->tomb[i].gi].g->id)))
+            rc = fn(ctx, k.p, k.len, NULL, 0);
+    }
+    if (!rc)
+        f->ntomb = 0;
+    for (uint32_t i = 0; i < f->npend && !rc; i++) {
+        fpend *e = &f->pend[i];
+        if (e->written)
+            continue;
+        const pd_goal *g = f->goals[e->gi].g;
+        pd_be64_put(bin, e->tick);
+        pd_be32_put(bin + 8, e->part);
+        pd_buf_reset(&v);
+        if (!(rc = rec_key(&k, K_PEND, bin, 12, g->id)) &&
+            !(rc = pd_goal_partial_pack(g, e->part, e->t_ms, &e->p, &v)))
+            rc = fn(ctx, k.p, k.len, v.p, v.len);
+        if (!rc)
+            e->written = true;
+    }
+    if (!rc && f->meta_dirty) {
+        pd_buf_reset(&v);
+        unsigned char h[20];
+        pd_be64_put(h, f->next);
+        pd_be64_put(h + 8, f->clock);
+        pd_be32_put(h + 16, f->nparts);
+        pd_buf_append(&v, h, sizeof(h));
+        for (uint32_t p = 0; p < f->nparts; p++) {
+            pd_be64_put(bin, f->marks[p]);
+            pd_buf_append(&v, bin, 8);
+        }
+        if (v.oom)
+            rc = PD_ENOMEM;
+        if (!rc)
+            rc = fn(ctx, K_META, sizeof(K_META) - 1, v.p, v.len);
+        if (!rc)
+            f->meta_dirty = false;
+    }
+    pd_buf_free(&k);
+    pd_buf_free(&v);
+    return rc;
+}
+
+static bool has_prefix(const void *key, size_t klen, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return klen >= n && !memcmp(key, prefix, n);
+}
+
+/* The goal whose id ends the key at off, or PD_ENOTFOUND. */
+static int key_goal(const pd_goalfold *f, const void *key, size_t klen, size_t off, uint32_t *gi)
+{
+    if (klen <= off)
+        return PD_ESTATE;
+    return pd_goalfold_goal_find(f, (pd_str){(const char *)key + off, (uint32_t)(klen - off)}, gi);
+}
+
+/* A packed partial of goal gi and partition part from a record value. */
+static int rec_partial(pd_goalfold *f, uint32_t gi, uint32_t part, const void *v, size_t vlen,
+                       pd_goal_partial *out, int64_t *t_ms)
+{
+    pd_str id;
+    uint32_t p2;
+    int rc = pd_goal_partial_unpack(v, vlen, &id, &p2, t_ms, out, NULL);
+    if (rc == PD_ENOMEM)
+        return rc;
+    if (rc || p2 != part || !pd_str_eq_c(id, f->goals[gi].g->id))
+        return PD_ESTATE;
+    return out->digest == f->goals[gi].digest ? 0 : PD_ESTATE;
+}
+
+int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, const void *value,
+                               size_t vlen)
+{
+    const unsigned char *k = key, *v = value;
+    uint32_t gi = 0;
+    int rc;
+    if (klen == sizeof(K_META) - 1 && !memcmp(key, K_META, klen)) {
+        if (!v)
+            return 0;
+        if (vlen < 20 || (vlen - 20) % 8 || pd_be32_get(v + 16) != (vlen - 20) / 8 ||
+            pd_be32_get(v + 16) > PD_GOALFOLD_MAX_PARTITIONS)
+            return PD_ESTATE;
+        uint32_t n = pd_be32_get(v + 16);
+        if ((rc = grow_parts(f, n)) != 0)
+            return rc;
+        f->next = pd_be64_get(v);
+        f->clock = pd_be64_get(v + 8);
+        for (uint32_t p = 0; p < n; p++)
+            f->marks[p] = pd_be64_get(v + 20 + 8 * (size_t)p);
+        return 0;
+    }
+    if (has_prefix(key, klen, K_STATE)) {
+        if ((rc = key_goal(f, key, klen, sizeof(K_STATE) - 1, &gi)) != 0)
+            return rc;
+        if (!v)
+            return 0;
+        fgoal *G = &f->goals[gi];
+        if (vlen != STATE_LEN)
+            return PD_ESTATE;
+        if ((uint64_t)pd_be64_get(v) != G->digest)
+            return PD_ESTATE; /* another definition of the goal: start it afresh */
+        int8_t st = (int8_t)v[8];
+        if (st < -1 || st > 1 || v[9] > 1)
+            return PD_ESTATE;
+        G->state = st;
+        G->had_value = v[9];
+        uint64_t bits = (uint64_t)pd_be64_get(v + 10);
+        memcpy(&G->last_value, &bits, 8);
+        G->changed_ms = pd_be64_get(v + 18);
+        return 0;
+    }
+    if (has_prefix(key, klen, K_CUR)) {
+        if (klen < sizeof(K_CUR) - 1 + 4)
+            return PD_ESTATE;
+        uint32_t part = pd_be32_get(k + sizeof(K_CUR) - 1);
+        if ((rc = key_goal(f, key, klen, sizeof(K_CUR) - 1 + 4, &gi)) != 0)
+            return rc;
+        if (!v || part >= PD_GOALFOLD_MAX_PARTITIONS)
+            return v ? PD_ESTATE : 0;
+        pd_goal_partial p;
+        pd_goal_partial_init(&p);
+        int64_t t = PD_TIME_NONE;
+        rc = rec_partial(f, gi, part, v, vlen, &p, &t);
+        if (!rc)
+            rc = set_part(f, gi, part, &p, t);
+        if (!rc)
+            f->goals[gi].part_dirty[part] = 0;
+        pd_goal_partial_free(&p);
+        return rc;
+    }
+    if (has_prefix(key, klen, K_PEND)) {
+        if (klen < sizeof(K_PEND) - 1 + 12)
+            return PD_ESTATE;
+        int64_t tick = pd_be64_get(k + sizeof(K_PEND) - 1);
+        uint32_t part = pd_be32_get(k + sizeof(K_PEND) - 1 + 8);
+        if ((rc = key_goal(f, key, klen, sizeof(K_PEND) - 1 + 12, &gi)) != 0)
+            return rc;
+        if (part >= PD_GOALFOLD_MAX_PARTITIONS)
+            return PD_ESTATE;
+        if (!v) {
+            for (uint32_t i = 0; i < f->npend; i++) {
+                fpend *e = &f->pend[i];
+                if (e->tick == tick && e->part == part && e->gi == gi) {
+                    pd_goal_partial_free(&e->p);
+                    f->pend[i] = f->pend[--f->npend];
+                    break;
+                }
+            }
+            return 0;
+        }
+        pd_goal_partial p;
+        pd_goal_partial_init(&p);
+        int64_t t = PD_TIME_NONE;
+        rc = rec_partial(f, gi, part, v, vlen, &p, &t);
+        if (!rc)
+            rc = grow_parts(f, part + 1);
+        if (!rc)
+            rc = pend_set(f, tick, part, gi, &p, t, true);
+        pd_goal_partial_free(&p);
+        return rc;
+    }
+    return PD_ENOTFOUND;
+}
+
+int pd_goalfold_restored(pd_goalfold *f)
+{
+    int rc = 0;
+    for (uint32_t gi = 0; gi < f->ngoals && !rc; gi++)
+        sum_parts(f, &f->goals[gi], &rc);
+    if (!rc)
+        qsort(f->pend, f->npend, sizeof(*f->pend), pend_cmp);
     return rc;
 }
 

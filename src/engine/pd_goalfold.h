@@ -37,6 +37,43 @@ void pd_goalfold_destroy(pd_goalfold *f);
  * callback's non-zero value. */
 int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
                        const pd_goal_partial *p, int64_t t_ms);
+/* ---- ordered use (the goal stage of `state.partitioned`) ----
+ * The value of a sum of partials depends on which partial of each partition it takes, so
+ * evaluating on every arrival gives goal signals that depend on arrival order (commit timing,
+ * how many instances). Instead each partition offers its partials per tick (a span of input
+ * time: the partition's state once it applied every event of the tick) and marks how far it
+ * has offered; the fold evaluates a tick once every partition marked past it, ticks in order,
+ * the tick's partials set in (partition, goal) order, then each goal they touched once, in
+ * index order, at the fleet's event time (the newest t of the partials folded so far). The
+ * signals are then a function of the partitions' offers alone. A partial offered for a tick
+ * already evaluated counts in the next one (counted: pd_goalfold_late). */
+
+/* Offers partition's partial of goal gi for tick (replacing one offered for the same tick);
+ * evaluated by a later pd_goalfold_mark. 0, PD_ENOTFOUND, PD_ESTATE, PD_EINVAL, PD_ENOMEM as
+ * pd_goalfold_update. */
+int pd_goalfold_offer(pd_goalfold *f, uint32_t gi, uint32_t partition, int64_t tick,
+                      const pd_goal_partial *p, int64_t t_ms);
+/* Partition offered every partial of the ticks below `below` (marks only grow). Evaluates
+ * the ticks every partition has marked: signals and statuses through the callbacks. Returns 0,
+ * PD_EINVAL, PD_ENOMEM or the emit callback's value. */
+int pd_goalfold_mark(pd_goalfold *f, uint32_t partition, int64_t below);
+uint32_t pd_goalfold_pending(const pd_goalfold *f);
+uint64_t pd_goalfold_late(const pd_goalfold *f);
+
+/* Durable form: records (key, value; value NULL is a tombstone) for a compacted changelog, all
+ * keys starting with '#f' (schemas/internal-topics.md). collect passes what changed since the
+ * last collect to fn (a non-zero return stops it and is returned); restoring every record of
+ * the log into an empty fold of the same goal set, then pd_goalfold_restored, gives the fold
+ * that collected them, pending partials included. restore_record: 0, PD_ENOTFOUND (not a
+ * fold key, or a goal the set does not have), PD_ESTATE (malformed, or another definition of
+ * the goal: skip it), PD_ENOMEM. */
+typedef int (*pd_goalfold_record_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                     size_t vlen);
+int pd_goalfold_collect(pd_goalfold *f, pd_goalfold_record_fn fn, void *ctx);
+int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, const void *value,
+                               size_t vlen);
+int pd_goalfold_restored(pd_goalfold *f);
+
 /* The fleet status of goal gi (as pd_engine_goal_status). */
 void pd_goalfold_status(const pd_goalfold *f, uint32_t gi, pd_goal_status *out);
 /* As pd_engine_goal_status_json. */

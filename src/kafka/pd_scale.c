@@ -23,7 +23,15 @@ typedef struct task {
     int32_t partition;
     pd_processor *proc;
     pd_store *store;
-    pd_buf *last; /* per goal: the partial last published, packed at time 0 */
+    pd_buf *last;        /* per goal: the partial last offered, packed at time 0 */
+    uint8_t *last_dirty; /* per goal: last changed since the checkpoint */
+    /* goal ticks (see "Ticks" below) */
+    int64_t tick;      /* the tick of the newest event applied (INT64_MIN: none) */
+    bool tick_dirty;   /* tick changed since the checkpoint */
+    bool snap_dirty;   /* an event was applied since the last snapshot */
+    int64_t mark_sent; /* the last mark published */
+    int64_t idle_since_ms;
+    pd_buf offers; /* snapshots not published yet: be32 goal, be64 tick, be32 len, partial */
     /* event-time order across sources (see "Order" below) */
     uint32_t nsrc;
     int64_t *wm;       /* per source: newest input timestamp routed (PD_TIME_NONE: none) */
@@ -38,7 +46,8 @@ typedef struct task {
 
 struct pd_scale {
     pd_scale_opts o;
-    char *t_events, *t_changelog, *t_partials, *instance;
+    char *t_events, *t_changelog, *t_partials, *t_goals_changelog, *instance;
+    int64_t tick_ms, idle_close_ms;
     char *groups[NSTAGES];
     int32_t nparts;
     pd_runtime *rt[NSTAGES];
@@ -61,10 +70,13 @@ struct pd_scale {
     task **tasks; /* by partition */
     uint32_t ntasks;
     pd_goalfold *fold;
+    bool fold_ready; /* restored from the goal changelog since the assignment */
+    pd_store *fold_store;
     struct event *ev_idle;
     bool stopping, failed;
     uint32_t drained;
     uint64_t decode_errors, routed, bad_events, bad_partials, stale_partials, restores;
+    uint64_t offers, marks, fold_restores;
     uint64_t restored_records;
     double restore_seconds;
 };
@@ -128,6 +140,10 @@ int32_t pd_scale_partition(pd_str canon, int32_t npartitions)
 #define ORDER_HEADER "postured.order"
 #define WM_KEY       "#wm"
 #define BUF_PREFIX   "#buf:"
+#define TICK_KEY     "#tk"
+#define LAST_PREFIX  "#last:"
+#define TICK_HEADER  "postured.tick"
+#define MARK_KEY     "#m"
 
 typedef struct pend_key {
     uint32_t src;
@@ -279,6 +295,151 @@ static int apply_packed(pd_scale *s, task *t, const char *data, size_t len, pd_s
     return pd_processor_feed_event(t->proc, &ev, source);
 }
 
+/* ---- ticks ------------------------------------------------------------------------------
+ * Goal-level signals come from the sum of every partition's partial aggregate, so they
+ * depend on which partial of each partition the sum takes. To make them independent of the
+ * layout and of commit timing, a partition offers its partials per tick (state.goal_tick of
+ * input time): when it is about to apply the first event of a later tick, each goal's partial
+ * that changed since the last offer is queued, tagged with the tick just completed; per commit
+ * the queue goes to the partials topic with a mark, "every tick below M offered", where M
+ * follows the watermark. The goal stage evaluates a tick once every partition marked past it
+ * (pd_goalfold.h). With every source caught up, the watermark is the newest timestamp routed:
+ * that tick stays open until a later one starts, or for state.goal_tick_idle_close while
+ * nothing comes. */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Queues the partials that changed since the last offer, tagged with t->tick. */
+static int task_snapshot(pd_scale *s, task *t)
+{
+    pd_engine *e = pd_processor_engine(t->proc);
+    const pd_goal_set *gs = pd_processor_goals(t->proc);
+    int64_t now = pd_engine_now(e);
+    t->snap_dirty = false;
+    for (uint32_t gi = 0; gi < s->ngoals; gi++) {
+        const pd_goal *g = pd_goal_set_at(gs, gi);
+        int rc = pd_engine_goal_partial(e, gi, &s->gp);
+        pd_buf_reset(&s->buf);
+        if (!rc)
+            rc = pd_goal_partial_pack(g, (uint32_t)t->partition, 0, &s->gp, &s->buf);
+        if (rc)
+            return rc;
+        pd_buf *last = &t->last[gi];
+        if (last->len == s->buf.len && !memcmp(last->p, s->buf.p, s->buf.len))
+            continue;
+        pd_buf_reset(last);
+        pd_buf_append(last, s->buf.p, s->buf.len);
+        t->last_dirty[gi] = 1;
+        unsigned char h[16];
+        size_t at = t->offers.len;
+        pd_be32_put(h, gi);
+        pd_be64_put(h + 4, t->tick);
+        pd_buf_append(&t->offers, h, 16);
+        if ((rc = pd_goal_partial_pack(g, (uint32_t)t->partition, now, &s->gp, &t->offers)) != 0)
+            return rc;
+        pd_be32_put((unsigned char *)t->offers.p + at + 12, (uint32_t)(t->offers.len - at - 16));
+        if (t->offers.oom || last->oom)
+            return PD_ENOMEM;
+    }
+    return 0;
+}
+
+/* Before an event of input time ts is applied: a later tick completes the current one. */
+static int task_tick(pd_scale *s, task *t, int64_t ts)
+{
+    int64_t b = floor_div(ts, s->tick_ms);
+    if (t->tick != INT64_MIN && b <= t->tick)
+        return 0;
+    int rc = t->tick != INT64_MIN && t->snap_dirty ? task_snapshot(s, t) : 0;
+    t->tick = b;
+    t->tick_dirty = true;
+    return rc;
+}
+
+/* The mark: the ticks below it are complete here (INT64_MIN: none known). */
+static int64_t task_mark(pd_scale *s, task *t)
+{
+    int64_t w = task_watermark(t);
+    if (w == INT64_MIN)
+        return INT64_MIN;
+    if (w != INT64_MAX) {
+        t->idle_since_ms = 0;
+        return floor_div(w, s->tick_ms);
+    }
+    /* every source caught up: complete below the newest tick routed, and that one too once
+     * nothing came for idle_close */
+    int64_t newest = INT64_MIN;
+    for (uint32_t i = 0; i < t->nsrc; i++)
+        if (t->known[i] && t->wm[i] != PD_TIME_NONE && t->wm[i] > newest)
+            newest = t->wm[i];
+    if (newest == INT64_MIN)
+        return INT64_MIN;
+    int64_t now = pd_monotonic_ms();
+    if (!t->idle_since_ms)
+        t->idle_since_ms = now;
+    int64_t m = floor_div(newest, s->tick_ms);
+    return now - t->idle_since_ms >= s->idle_close_ms ? m + 1 : m;
+}
+
+/* Per commit: the offers that completed ticks allow, the mark, and what a restore needs. */
+static int task_put_ticks(pd_scale *s, task *t, pd_runtime *rt)
+{
+    int64_t m = task_mark(s, t);
+    int rc = 0;
+    if (m != INT64_MIN && t->tick != INT64_MIN && t->tick < m && t->snap_dirty &&
+        (rc = task_snapshot(s, t)) != 0)
+        return rc;
+    const pd_goal_set *gs = pd_processor_goals(t->proc);
+    for (size_t off = 0; off + 16 <= t->offers.len && !rc;) {
+        const unsigned char *h = (const unsigned char *)t->offers.p + off;
+        uint32_t gi = pd_be32_get(h), len = pd_be32_get(h + 12);
+        pd_buf_reset(&s->key);
+        pd_buf_printf(&s->key, "%s\x1f%d", pd_goal_set_at(gs, gi)->id, (int)t->partition);
+        rd_kafka_headers_t *hd = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hd, TICK_HEADER, -1, h + 4, 8);
+        if (s->key.oom)
+            rc = PD_ENOMEM;
+        else
+            rc = pd_runtime_produce(rt, s->t_partials, 0, s->key.p, s->key.len, h + 16, len, hd);
+        s->offers++;
+        off += 16 + len;
+    }
+    pd_buf_reset(&t->offers);
+    if (!rc && m != INT64_MIN && m > t->mark_sent) {
+        unsigned char v[12];
+        pd_be32_put(v, (uint32_t)t->partition);
+        pd_be64_put(v + 4, m);
+        rc = pd_runtime_produce(rt, s->t_partials, 0, MARK_KEY, sizeof(MARK_KEY) - 1, v, sizeof(v),
+                                NULL);
+        t->mark_sent = m;
+        s->marks++;
+    }
+    for (uint32_t gi = 0; gi < s->ngoals && !rc; gi++) {
+        if (!t->last_dirty[gi])
+            continue;
+        pd_buf_reset(&s->key);
+        pd_buf_puts(&s->key, LAST_PREFIX);
+        pd_buf_puts(&s->key, pd_goal_set_at(gs, gi)->id);
+        if (s->key.oom)
+            return PD_ENOMEM;
+        rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, s->key.p, s->key.len,
+                                      t->last[gi].p, t->last[gi].len);
+        t->last_dirty[gi] = 0;
+    }
+    if (!rc && t->tick_dirty) {
+        unsigned char v[8];
+        pd_be64_put(v, t->tick);
+        rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, TICK_KEY,
+                                      sizeof(TICK_KEY) - 1, v, 8);
+        t->tick_dirty = false;
+    }
+    return rc;
+}
+
 /* Applies the buffered events the watermark allows, oldest first. */
 static int task_release(pd_scale *s, task *t)
 {
@@ -287,7 +448,9 @@ static int task_release(pd_scale *s, task *t)
         pend e = t->heap[0];
         t->heap[0] = t->heap[--t->nheap];
         heap_down(t->heap, t->nheap, 0);
-        int rc = apply_packed(s, t, e.data + e.nlen + 1, e.len, (pd_str){e.data, e.nlen});
+        int rc = task_tick(s, t, e.ts);
+        if (!rc)
+            rc = apply_packed(s, t, e.data + e.nlen + 1, e.len, (pd_str){e.data, e.nlen});
         if (!rc && e.written)
             rc = tomb_push(t, e.src, e.off);
         free(e.data);
@@ -372,12 +535,41 @@ static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
     return rc;
 }
 
-/* Restore: "#wm" and "#buf:" records of the task's changelog partition. */
+static int goal_index(const pd_processor *p, pd_str id, uint32_t *out)
+{
+    const pd_goal_set *gs = pd_processor_goals(p);
+    uint32_t n = pd_goal_set_count(gs);
+    for (uint32_t i = 0; i < n; i++)
+        if (pd_str_eq_c(id, pd_goal_set_at(gs, i)->id)) {
+            *out = i;
+            return 0;
+        }
+    return PD_ENOTFOUND;
+}
+
+/* Restore: "#wm", "#buf:", "#tk" and "#last:" records of the task's changelog partition. */
 static int task_restore_hook(void *ctx, const void *key, size_t klen, const void *value,
                              size_t vlen)
 {
     task *t = ctx;
     const unsigned char *v = value;
+    if (klen == sizeof(TICK_KEY) - 1 && !memcmp(key, TICK_KEY, klen)) {
+        if (v && vlen != 8)
+            return PD_ESTATE;
+        t->tick = v ? pd_be64_get(v) : INT64_MIN;
+        return 0;
+    }
+    if (klen > sizeof(LAST_PREFIX) - 1 && !memcmp(key, LAST_PREFIX, sizeof(LAST_PREFIX) - 1)) {
+        uint32_t gi;
+        pd_str id = {(const char *)key + sizeof(LAST_PREFIX) - 1,
+                     (uint32_t)(klen - (sizeof(LAST_PREFIX) - 1))};
+        if (goal_index(t->proc, id, &gi) != 0)
+            return PD_ESTATE; /* a goal this goal set does not have */
+        pd_buf_reset(&t->last[gi]);
+        if (v)
+            pd_buf_append(&t->last[gi], v, vlen);
+        return t->last[gi].oom ? PD_ENOMEM : 0;
+    }
     if (klen == sizeof(WM_KEY) - 1 && !memcmp(key, WM_KEY, klen)) {
         if (!v)
             return 0;
@@ -420,6 +612,7 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
 /* After the records: a proper heap again, then whatever the restored table allows. */
 static int task_restored(pd_scale *s, task *t)
 {
+    t->snap_dirty = true; /* events of the open tick may not be offered yet: compare */
     for (uint32_t i = t->nheap / 2 + 1; i-- > 0;)
         heap_down(t->heap, t->nheap, i);
     return task_release(s, t);
@@ -530,6 +723,7 @@ static int task_signal(void *ctx, const pd_signal *sig)
 static void task_applied(void *ctx, const pd_event *ev)
 {
     task *t = ctx;
+    t->snap_dirty = true;
     pd_store_mark(t->store, pd_processor_engine(t->proc), ev->resource.canon);
 }
 
@@ -542,6 +736,8 @@ static void task_destroy(task *t)
     for (uint32_t i = 0; t->last && i < t->s->ngoals; i++)
         pd_buf_free(&t->last[i]);
     free(t->last);
+    free(t->last_dirty);
+    pd_buf_free(&t->offers);
     for (uint32_t i = 0; i < t->nheap; i++)
         free(t->heap[i].data);
     free(t->heap);
@@ -578,6 +774,8 @@ static int task_new(pd_scale *s, int32_t partition, task **out)
         return PD_ENOMEM;
     t->s = s;
     t->partition = partition;
+    t->tick = t->mark_sent = INT64_MIN;
+    pd_buf_init(&t->offers);
     pd_processor_opts po = s->popts;
     po.signal_ctx = t;
     po.applied_ctx = t;
@@ -586,7 +784,8 @@ static int task_new(pd_scale *s, int32_t partition, task **out)
         goto fail;
     }
     t->last = calloc(s->ngoals + 1, sizeof(*t->last));
-    if (!t->last) {
+    t->last_dirty = calloc(s->ngoals + 1, 1);
+    if (!t->last || !t->last_dirty) {
         rc = PD_ENOMEM;
         goto fail;
     }
@@ -735,39 +934,6 @@ static int state_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     return task_release(s, t);
 }
 
-/* Each goal's partial aggregate when it changed since the last one published. */
-static int put_partials(pd_scale *s, task *t, pd_runtime *rt)
-{
-    pd_engine *e = pd_processor_engine(t->proc);
-    const pd_goal_set *gs = pd_processor_goals(t->proc);
-    int64_t now = pd_engine_now(e);
-    for (uint32_t gi = 0; gi < s->ngoals; gi++) {
-        const pd_goal *g = pd_goal_set_at(gs, gi);
-        int rc = pd_engine_goal_partial(e, gi, &s->gp);
-        pd_buf_reset(&s->buf);
-        if (!rc)
-            rc = pd_goal_partial_pack(g, (uint32_t)t->partition, 0, &s->gp, &s->buf);
-        if (rc)
-            return rc;
-        pd_buf *last = &t->last[gi];
-        if (last->len == s->buf.len && !memcmp(last->p, s->buf.p, s->buf.len))
-            continue;
-        pd_buf_reset(last);
-        pd_buf_append(last, s->buf.p, s->buf.len);
-        pd_buf_reset(&s->buf);
-        pd_buf_reset(&s->key);
-        if ((rc = pd_goal_partial_pack(g, (uint32_t)t->partition, now, &s->gp, &s->buf)) != 0)
-            return rc;
-        pd_buf_printf(&s->key, "%s\x1f%d", g->id, (int)t->partition);
-        if (s->buf.oom || s->key.oom || last->oom)
-            return PD_ENOMEM;
-        if ((rc = pd_runtime_produce_state(rt, s->t_partials, 0, s->key.p, s->key.len, s->buf.p,
-                                           s->buf.len)) != 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* Before each commit of the state stage: every partition's changed state and partials. */
 static int state_checkpoint(void *ctx, pd_runtime *rt)
 {
@@ -780,7 +946,7 @@ static int state_checkpoint(void *ctx, pd_runtime *rt)
         if (!rc)
             rc = task_put_order(s, t, rt);
         if (!rc)
-            rc = put_partials(s, t, rt);
+            rc = task_put_ticks(s, t, rt);
         if (rc)
             return rc;
     }
@@ -830,8 +996,94 @@ static void goals_status_all(void *ctx, pd_runtime *rt)
 {
     pd_scale *s = ctx;
     PD_UNUSED(rt);
-    for (uint32_t gi = 0; gi < s->ngoals; gi++)
+    for (uint32_t gi = 0; s->fold_ready && gi < s->ngoals; gi++)
         write_status(s, gi);
+}
+
+/* A goal changelog record for the fold: a malformed one, or one of a goal the goal set does
+ * not have, is skipped as stale. */
+static int fold_restore_hook(void *ctx, const void *key, size_t klen, const void *value,
+                             size_t vlen)
+{
+    pd_scale *s = ctx;
+    int rc = pd_goalfold_restore_record(s->fold, key, klen, value, vlen);
+    return rc == PD_ENOTFOUND ? PD_ESTATE : rc;
+}
+
+/* The fold as of the goal stage's committed offsets: an empty one, then the changelog. */
+static int fold_restore(pd_scale *s)
+{
+    char err[512] = "";
+    pd_goalfold *f = NULL;
+    int rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(s->o.pl->name),
+                                (uint32_t)s->nparts, fold_signal, s, fold_status, s, &f);
+    if (rc)
+        return rc;
+    pd_goalfold_destroy(s->fold);
+    s->fold = f;
+    s->fold_ready = false;
+    if (!s->fold_store) {
+        if ((rc = pd_store_create(s->o.base, s->o.consumer_conf, s->t_goals_changelog, 0, 0, 15000,
+                                  &s->fold_store, err, sizeof(err))) != 0) {
+            pd_log_error("goals", "%s", err);
+            return rc;
+        }
+        pd_store_set_hook(s->fold_store, fold_restore_hook, s);
+        pd_store_wait_open(s->fold_store, true); /* instances take turns on it */
+    }
+    pd_store_restored out;
+    memset(&out, 0, sizeof(out));
+    if ((rc = pd_store_restore(s->fold_store, s->tmpl, &out, err, sizeof(err))) != 0) {
+        pd_log_error("goals", "restoring %s: %s", s->t_goals_changelog, err);
+        return rc;
+    }
+    if ((rc = pd_goalfold_restored(s->fold)) != 0)
+        return rc;
+    s->fold_ready = true;
+    s->fold_restores++;
+    pd_log_info("goals", "fold restored: %llu records (%llu stale), %u partials pending, in %.2f s",
+                (unsigned long long)out.applied, (unsigned long long)out.stale,
+                pd_goalfold_pending(s->fold), out.seconds);
+    return 0;
+}
+
+static void goals_assigned(void *ctx, pd_runtime *rt, const rd_kafka_topic_partition_list_t *parts)
+{
+    pd_scale *s = ctx;
+    bool ours = false;
+    for (int i = 0; i < parts->cnt; i++)
+        ours = ours || !strcmp(parts->elems[i].topic, s->t_partials);
+    if (!ours || s->fold_ready)
+        return;
+    if (fold_restore(s) != 0) {
+        pd_log_error("goals", "goal fold not restored: stopping");
+        pd_runtime_stop(rt);
+        s->failed = true;
+    }
+}
+
+/* Committed (the fold's records with it): the next owner restores them. */
+static void goals_revoked(void *ctx, pd_runtime *rt, const rd_kafka_topic_partition_list_t *parts)
+{
+    pd_scale *s = ctx;
+    PD_UNUSED(rt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (!strcmp(parts->elems[i].topic, s->t_partials))
+            s->fold_ready = false;
+}
+
+static int put_fold_record(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    pd_scale *s = ctx;
+    return pd_runtime_produce_state(s->rt[ST_GOALS], s->t_goals_changelog, 0, key, klen, value,
+                                    vlen);
+}
+
+static int goals_checkpoint(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    PD_UNUSED(rt);
+    return s->fold_ready ? pd_goalfold_collect(s->fold, put_fold_record, s) : 0;
 }
 
 static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd_format format,
@@ -840,15 +1092,39 @@ static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     pd_scale *s = ctx;
     PD_UNUSED(format);
     PD_UNUSED(source);
+    int rc;
+    if (!s->fold_ready && (rc = fold_restore(s)) != 0)
+        return rc; /* a message before the assignment callback ran */
+    const void *key = NULL, *hv = NULL;
+    size_t klen = 0, hl = 0;
+    if (pd_runtime_key(rt, &key, &klen) == 0 && klen == sizeof(MARK_KEY) - 1 &&
+        !memcmp(key, MARK_KEY, klen)) {
+        if (!msg || len != 12) {
+            s->bad_partials++;
+            return pd_runtime_dead_letter(rt, "partial", "mark is not 12 bytes", 0, msg, len);
+        }
+        const unsigned char *v = (const unsigned char *)msg;
+        uint32_t part = pd_be32_get(v);
+        if (part >= PD_GOALFOLD_MAX_PARTITIONS) {
+            s->bad_partials++;
+            return pd_runtime_dead_letter(rt, "partial", "mark of a partition out of range", 0, msg,
+                                          len);
+        }
+        return pd_goalfold_mark(s->fold, part, pd_be64_get(v + 4));
+    }
     if (!msg)
-        return 0; /* a tombstone: nothing publishes them, compaction may */
+        return 0; /* a tombstone: nothing publishes them */
     pd_str gid;
     uint32_t part, gi;
     int64_t t_ms;
     const char *why = NULL;
-    int rc = pd_goal_partial_unpack(msg, len, &gid, &part, &t_ms, &s->gp, &why);
+    rc = pd_goal_partial_unpack(msg, len, &gid, &part, &t_ms, &s->gp, &why);
     if (rc == PD_ENOMEM)
         return rc;
+    if (!rc && (pd_runtime_header(rt, TICK_HEADER, &hv, &hl) != 0 || hl != 8)) {
+        why = "no " TICK_HEADER " header of 8 bytes";
+        rc = PD_EINVAL;
+    }
     if (rc) {
         s->bad_partials++;
         return pd_runtime_dead_letter(rt, "partial", why ? why : "malformed", 0, msg, len);
@@ -857,7 +1133,7 @@ static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
         s->stale_partials++; /* a goal this goal set does not have */
         return 0;
     }
-    rc = pd_goalfold_update(s->fold, gi, part, &s->gp, t_ms);
+    rc = pd_goalfold_offer(s->fold, gi, part, pd_be64_get(hv), &s->gp, t_ms);
     if (rc == PD_ESTATE || rc == PD_EINVAL) {
         s->stale_partials++; /* another definition of the goal (written before a change) */
         return 0;
@@ -902,19 +1178,11 @@ static int state_rewind(void *ctx, pd_runtime *rt)
     return rc;
 }
 
-/* Goals: the fold starts empty; the runtime reads the partials again from their start. */
+/* Goals: the fold as of the committed offsets, from its changelog. */
 static int goals_rewind(void *ctx, pd_runtime *rt)
 {
-    pd_scale *s = ctx;
     PD_UNUSED(rt);
-    pd_goalfold *f = NULL;
-    int rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(s->o.pl->name),
-                                (uint32_t)s->nparts, fold_signal, s, fold_status, s, &f);
-    if (rc)
-        return rc;
-    pd_goalfold_destroy(s->fold);
-    s->fold = f;
-    return 0;
+    return fold_restore(ctx);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -1002,9 +1270,12 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
         inst = host;
     }
     s->nparts = (int32_t)cfg->state_partitions;
+    s->tick_ms = cfg->state_goal_tick_ms > 0 ? cfg->state_goal_tick_ms : 60000;
+    s->idle_close_ms = cfg->state_goal_tick_idle_close_ms;
     if (!(s->instance = strdup(inst)) || !(s->t_events = fmt(o->group, "-events")) ||
         !(s->t_changelog = fmt(o->group, "-state-changelog")) ||
         !(s->t_partials = fmt(o->group, "-partials")) ||
+        !(s->t_goals_changelog = fmt(o->group, "-goals-changelog")) ||
         !(s->groups[ST_ROUTE] = strdup(o->group)) ||
         !(s->groups[ST_STATE] = fmt(o->group, "-state")) ||
         !(s->groups[ST_GOALS] = fmt(o->group, "-goals"))) {
@@ -1030,10 +1301,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
     }
     s->ngoals = pd_goal_set_count(pd_processor_goals(s->tmpl));
     if ((rc = pd_decoder_create(o->decode, &s->dec)) != 0 ||
-        (rc = pd_event_unpacker_create(&s->unp)) != 0 ||
-        (rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(o->pl->name),
-                                 (uint32_t)s->nparts, fold_signal, s, fold_status, s, &s->fold)) !=
-            0)
+        (rc = pd_event_unpacker_create(&s->unp)) != 0)
         goto fail;
 
     pd_runtime_input *inputs = calloc(o->pl->ninputs, sizeof(*inputs));
@@ -1093,13 +1361,18 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.assigned_ctx = s;
             ro.rewind = state_rewind;
         } else {
-            /* the partials topic is compacted to the latest of each goal and partition: read
-             * from the start at every start, outputs suppressed up to the committed offset */
+            /* the fold's state is changelogged (<G>-goals-changelog) and restored on
+             * assignment: the partials are read from the committed offset */
             ro.inputs = &part_in;
             ro.ninputs = 1;
             ro.unordered = true;
             ro.feed = goals_feed;
-            ro.warm_start = true;
+            ro.checkpoint = goals_checkpoint;
+            ro.checkpoint_ctx = s;
+            ro.assigned = goals_assigned;
+            ro.assigned_ctx = s;
+            ro.revoked = goals_revoked;
+            ro.revoked_ctx = s;
             ro.out_drift = o->pl->outputs.drift;
             ro.out_status = o->pl->outputs.status;
             ro.status_all = goals_status_all;
@@ -1135,7 +1408,10 @@ int pd_scale_start(pd_scale *s)
         rc = pd_kafka_ensure_topic(k, s->t_changelog, s->nparts, compact_cfg, 15000, err,
                                    sizeof(err));
     if (!rc)
-        rc = pd_kafka_ensure_topic(k, s->t_partials, 1, compact_cfg, 15000, err, sizeof(err));
+        rc = pd_kafka_ensure_topic(k, s->t_partials, 1, events_cfg, 15000, err, sizeof(err));
+    if (!rc)
+        rc =
+            pd_kafka_ensure_topic(k, s->t_goals_changelog, 1, compact_cfg, 15000, err, sizeof(err));
     if (rc) {
         pd_log_error("runtime", "internal topics: %s", err);
         return rc;
@@ -1153,6 +1429,11 @@ int pd_scale_start(pd_scale *s)
         return PD_ECONFIG;
     }
     s->nparts = n; /* an existing topic's count wins over state.partitions */
+    /* the fold waits for a mark from every partition: it needs the real count */
+    if ((rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(s->o.pl->name),
+                                 (uint32_t)s->nparts, fold_signal, s, fold_status, s, &s->fold)) !=
+        0)
+        return rc;
     uint32_t nin = s->o.pl->ninputs;
     s->src_base = calloc(nin, sizeof(*s->src_base));
     s->src_count = calloc(nin, sizeof(*s->src_count));
@@ -1225,8 +1506,8 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             "route: %llu messages, %llu events routed, %llu dead letters, %llu commits\n"
             "state: %llu events, %llu signals, %llu state records, %llu partitions restored "
             "(%llu records in %.2f s), %llu commits, %llu bad events\n"
-            "goals: %llu partials (%llu rebuilding), %llu signals, %llu status records, %llu "
-            "commits\n"
+            "goals: %llu partials and marks, %llu signals, %llu status records, %llu commits; "
+            "%llu partials offered, %llu marks, %llu fold restores, %llu late partials\n"
             "aborted transactions rewound: route %llu, state %llu, goals %llu\n",
             (unsigned long long)rs[0].messages, (unsigned long long)s->routed,
             (unsigned long long)rs[0].dead_letters, (unsigned long long)rs[0].commits,
@@ -1234,10 +1515,13 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             (unsigned long long)rs[1].state_records, (unsigned long long)s->restores,
             (unsigned long long)s->restored_records, s->restore_seconds,
             (unsigned long long)rs[1].commits, (unsigned long long)s->bad_events,
-            (unsigned long long)rs[2].messages, (unsigned long long)rs[2].warm_messages,
-            (unsigned long long)rs[2].signals, (unsigned long long)rs[2].status_records,
-            (unsigned long long)rs[2].commits, (unsigned long long)rs[0].rewinds,
-            (unsigned long long)rs[1].rewinds, (unsigned long long)rs[2].rewinds);
+            (unsigned long long)rs[2].messages, (unsigned long long)rs[2].signals,
+            (unsigned long long)rs[2].status_records, (unsigned long long)rs[2].commits,
+            (unsigned long long)s->offers, (unsigned long long)s->marks,
+            (unsigned long long)s->fold_restores,
+            (unsigned long long)(s->fold ? pd_goalfold_late(s->fold) : 0),
+            (unsigned long long)rs[0].rewinds, (unsigned long long)rs[1].rewinds,
+            (unsigned long long)rs[2].rewinds);
 }
 
 void pd_scale_destroy(pd_scale *s)
@@ -1270,5 +1554,7 @@ void pd_scale_destroy(pd_scale *s)
     free(s->t_events);
     free(s->t_changelog);
     free(s->t_partials);
+    free(s->t_goals_changelog);
+    pd_store_destroy(s->fold_store);
     free(s);
 }

@@ -120,6 +120,10 @@ static int restore_record(pd_store *s, pd_processor *p, pd_changelog_dec *dec,
     int rc;
     if (s->hook && m->key_len > 1 && ((const char *)m->key)[0] == '#') {
         rc = s->hook(s->hook_ctx, m->key, m->key_len, m->payload, m->len);
+        if (rc == PD_ESTATE) {
+            out->stale++; /* malformed or of another definition: skipped, as below */
+            return 0;
+        }
         if (rc != PD_ENOTFOUND) {
             out->applied += rc == 0;
             if (rc)

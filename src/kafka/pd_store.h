@@ -70,7 +70,9 @@ int pd_store_restore_many(pd_store *const *stores, struct pd_processor *const *p
 void pd_store_wait_open(pd_store *s, bool wait);
 
 /* Records with keys starting '#' that the store does not know itself go to fn at restore
- * (value NULL: a tombstone); fn returns PD_ENOTFOUND for keys that are not its own. */
+ * (value NULL: a tombstone); fn returns PD_ENOTFOUND for keys that are not its own and
+ * PD_ESTATE for a record to skip (malformed: counted as stale); any other error fails the
+ * restore. */
 typedef int (*pd_store_hook_fn)(void *ctx, const void *key, size_t klen, const void *value,
                                 size_t vlen);
 void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx);

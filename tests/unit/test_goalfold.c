@@ -218,31 +218,46 @@ static uint32_t fold_and_compare(const pd_goal_set *set, route *r, int64_t t_ms,
     return valued;
 }
 
+/* A mixed stream over 16 simulated days (max_events 0: all of it). */
+static pd_gen *mk_gen(uint64_t seed, uint32_t servers, uint64_t max_events, double delete_rate)
+{
+    pd_diag dg = {{0}};
+    pd_gen_opts go;
+    pd_gen_opts_default(&go);
+    go.seed = seed;
+    go.servers = servers;
+    go.days = 16;
+    go.inventory = true;
+    go.churn = 0.08;
+    go.delete_rate = delete_rate;
+    go.mix = PD_GEN_MIX_ALL;
+    go.max_events = max_events;
+    pd_gen *g = NULL;
+    if (pd_gen_create(&go, &g, &dg))
+        fail_msg("gen: %s", dg.msg);
+    return g;
+}
+
+/* One reference engine and np partial ones. */
+static void route_init(route *r, const pd_goal_set *set, uint32_t np, sigs *ref, sigs *part)
+{
+    memset(r, 0, sizeof(*r));
+    r->np = np;
+    r->ref = mk_engine(set, false, ref);
+    for (uint32_t k = 0; k < np; k++)
+        r->parts[k] = mk_engine(set, true, part);
+}
+
 static void run_split(uint32_t np, uint64_t seed)
 {
     pd_diag dg = {{0}};
     if (!g_controls && pd_controls_load_default(&g_controls, &dg))
         g_controls = NULL; /* selectors by key only, as the processor does */
     pd_goal_set *set = load_goals();
-    pd_gen_opts go;
-    pd_gen_opts_default(&go);
-    go.seed = seed;
-    go.servers = 400;
-    go.days = 16;
-    go.inventory = true;
-    go.churn = 0.08;
-    go.delete_rate = 0.01;
-    go.mix = PD_GEN_MIX_ALL;
-    pd_gen *g = NULL;
-    if (pd_gen_create(&go, &g, &dg))
-        fail_msg("gen: %s", dg.msg);
+    pd_gen *g = mk_gen(seed, 400, 0, 0.01);
     sigs ref_sigs = {0}, part_sigs = {0};
     route r;
-    memset(&r, 0, sizeof(r));
-    r.np = np;
-    r.ref = mk_engine(set, false, &ref_sigs);
-    for (uint32_t k = 0; k < np; k++)
-        r.parts[k] = mk_engine(set, true, &part_sigs);
+    route_init(&r, set, np, &ref_sigs, &part_sigs);
     pd_decoder *dec = NULL;
     assert_int_equal(pd_decoder_create(NULL, &dec), 0);
     pd_buf msg;
@@ -686,6 +701,402 @@ static void test_unpack_hostile(void **state)
     pd_goal_set_destroy(set);
 }
 
+/* ---- ordered fold: the same signals whatever the arrival order, and through a restore ---- */
+
+typedef struct oitem {
+    uint32_t part, gi;
+    bool mark;
+    int64_t tick, t_ms; /* mark: below = tick */
+    pd_buf packed;
+} oitem;
+
+typedef struct ostream {
+    oitem *v;
+    uint32_t n, cap, pos;
+} ostream;
+
+typedef struct olog { /* a compacted changelog: the last value per key */
+    char **keys;
+    pd_buf *vals;
+    uint32_t n, cap;
+} olog;
+
+typedef struct oseq {
+    char (*ids)[33];
+    char **what; /* "type value" per signal */
+    uint32_t n, cap;
+} oseq;
+
+static int oseq_emit(void *ctx, const pd_signal *s)
+{
+    oseq *q = ctx;
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->ids = realloc(q->ids, q->cap * sizeof(*q->ids));
+        q->what = realloc(q->what, q->cap * sizeof(*q->what));
+        assert_non_null(q->ids);
+        assert_non_null(q->what);
+    }
+    memcpy(q->ids[q->n], s->id, 33);
+    char b[256];
+    snprintf(b, sizeof(b), "%s %.*s %.6g %lld", s->type, (int)s->goal.id.len, s->goal.id.p,
+             s->goal.value, (long long)s->time_ms);
+    q->what[q->n++] = strdup(b);
+    return 0;
+}
+
+static void oseq_free(oseq *q)
+{
+    for (uint32_t i = 0; i < q->n; i++)
+        free(q->what[i]);
+    free(q->ids);
+    free(q->what);
+}
+
+static void ostream_add(ostream *st, const oitem *it)
+{
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 256;
+        st->v = realloc(st->v, st->cap * sizeof(*st->v));
+        assert_non_null(st->v);
+    }
+    st->v[st->n++] = *it;
+}
+
+static int olog_put(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
+{
+    olog *l = ctx;
+    char hex[1001];
+    assert_true(klen < 500);
+    for (size_t k = 0; k < klen; k++)
+        sprintf(hex + 2 * k, "%02x", ((const unsigned char *)key)[k]);
+    hex[2 * klen] = '\0';
+    uint32_t i = 0;
+    while (i < l->n && strcmp(hex, l->keys[i]))
+        i++;
+    if (i == l->n) {
+        if (!value)
+            return 0;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 256;
+            l->keys = realloc(l->keys, l->cap * sizeof(*l->keys));
+            l->vals = realloc(l->vals, l->cap * sizeof(*l->vals));
+            assert_non_null(l->keys);
+            assert_non_null(l->vals);
+        }
+        l->keys[i] = strdup(hex);
+        pd_buf_init(&l->vals[i]);
+        l->n++;
+    }
+    if (!value) { /* a tombstone: compaction removes the key */
+        free(l->keys[i]);
+        pd_buf_free(&l->vals[i]);
+        l->keys[i] = l->keys[l->n - 1];
+        l->vals[i] = l->vals[l->n - 1];
+        l->n--;
+        return 0;
+    }
+    pd_buf_reset(&l->vals[i]);
+    pd_buf_append(&l->vals[i], value, vlen);
+    return 0;
+}
+
+static void olog_restore(olog *l, pd_goalfold *f)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        size_t kl = strlen(l->keys[i]) / 2;
+        unsigned char k[500];
+        for (size_t j = 0; j < kl; j++) {
+            unsigned x;
+            sscanf(l->keys[i] + 2 * j, "%2x", &x);
+            k[j] = (unsigned char)x;
+        }
+        assert_int_equal(pd_goalfold_restore_record(f, k, kl, l->vals[i].p, l->vals[i].len), 0);
+    }
+    assert_int_equal(pd_goalfold_restored(f), 0);
+}
+
+static void olog_free(olog *l)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        free(l->keys[i]);
+        pd_buf_free(&l->vals[i]);
+    }
+    free(l->keys);
+    free(l->vals);
+}
+
+static void deliver(pd_goalfold *f, const pd_goal_set *set, const oitem *it)
+{
+    if (it->mark) {
+        assert_int_equal(pd_goalfold_mark(f, it->part, it->tick), 0);
+        return;
+    }
+    pd_goal_partial q;
+    pd_goal_partial_init(&q);
+    pd_str id;
+    uint32_t part, gi;
+    int64_t t;
+    assert_int_equal(pd_goal_partial_unpack(it->packed.p, it->packed.len, &id, &part, &t, &q, NULL),
+                     0);
+    assert_int_equal(pd_goalfold_goal_find(f, id, &gi), 0);
+    assert_int_equal(gi, it->gi);
+    assert_int_equal(pd_goalfold_offer(f, gi, part, it->tick, &q, t), 0);
+    pd_goal_partial_free(&q);
+    (void)set;
+}
+
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *x >> 33;
+}
+
+/* Delivers the partitions' streams interleaved at random (each in its own order); with log,
+ * collects into it now and then and, half-way, continues in a fold restored from it. */
+static pd_goalfold *interleave(const pd_goal_set *set, ostream *st, uint32_t np, uint64_t seed,
+                               oseq *q, olog *log, uint32_t *restores)
+{
+    pd_goalfold *f = NULL;
+    assert_int_equal(
+        pd_goalfold_create(set, PD_STR_LIT("defender-servers"), np, oseq_emit, q, NULL, NULL, &f),
+        0);
+    uint32_t total = 0, done = 0;
+    for (uint32_t p = 0; p < np; p++) {
+        st[p].pos = 0;
+        total += st[p].n;
+    }
+    while (done < total) {
+        uint32_t p = (uint32_t)(lcg(&seed) % np);
+        if (st[p].pos == st[p].n)
+            continue;
+        uint32_t burst = 1 + (uint32_t)(lcg(&seed) % 40);
+        for (uint32_t b = 0; b < burst && st[p].pos < st[p].n; b++, done++)
+            deliver(f, set, &st[p].v[st[p].pos++]);
+        if (log && lcg(&seed) % 7 == 0)
+            assert_int_equal(pd_goalfold_collect(f, olog_put, log), 0);
+        if (log && *restores < 3 && done > total * (*restores + 1) / 4) {
+            /* the goal stage moves: the next owner restores the changelog */
+            assert_int_equal(pd_goalfold_collect(f, olog_put, log), 0);
+            pd_goalfold_destroy(f);
+            f = NULL;
+            assert_int_equal(pd_goalfold_create(set, PD_STR_LIT("defender-servers"), np, oseq_emit,
+                                                q, NULL, NULL, &f),
+                             0);
+            olog_restore(log, f);
+            (*restores)++;
+        }
+    }
+    return f;
+}
+
+static void oseq_equal(const oseq *a, const oseq *b, const char *what)
+{
+    uint32_t n = PD_MIN(a->n, b->n);
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(a->ids[i], b->ids[i]))
+            fail_msg("%s: signal %u differs: %s vs %s", what, i, a->what[i], b->what[i]);
+    if (a->n != b->n)
+        fail_msg("%s: %u signals vs %u", what, a->n, b->n);
+}
+
+static void test_fold_ordered(void **state)
+{
+    (void)state;
+    enum { NP = 5, TICK = 150 };
+    pd_diag dg = {{0}};
+    if (!g_controls && pd_controls_load_default(&g_controls, &dg))
+        g_controls = NULL;
+    pd_goal_set *set = load_goals();
+    uint32_t ngoals = pd_goal_set_count(set);
+    pd_gen *g = mk_gen(11, 300, 12000, 0);
+    sigs ref_sigs = {0}, part_sigs = {0};
+    route r;
+    route_init(&r, set, NP, &ref_sigs, &part_sigs);
+    pd_decoder *dec = NULL;
+    assert_int_equal(pd_decoder_create(NULL, &dec), 0);
+    pd_buf msg, cmp;
+    pd_buf_init(&msg);
+    pd_buf_init(&cmp);
+    pd_buf *last = calloc((size_t)NP * ngoals, sizeof(*last));
+    assert_non_null(last);
+    ostream st[NP];
+    memset(st, 0, sizeof(st));
+    pd_goal_partial gp;
+    pd_goal_partial_init(&gp);
+    pd_gen_meta meta;
+    size_t n = 0;
+    int64_t tick = 0;
+    bool more = true;
+    while (more) {
+        pd_buf_reset(&msg);
+        more = pd_gen_next(g, &msg, &meta) == 0;
+        if (more) {
+            r.msg_ms = meta.time_ms;
+            assert_int_equal(pd_decode(dec, msg.p, msg.len, PD_FMT_AUTO, on_event, &r, NULL), 0);
+            if (++n % TICK)
+                continue;
+        }
+        /* the tick ends: each partition offers the partials that changed, then marks it */
+        for (uint32_t p = 0; p < NP; p++) {
+            for (uint32_t gi = 0; gi < ngoals; gi++) {
+                const pd_goal *gl = pd_goal_set_at(set, gi);
+                assert_int_equal(pd_engine_goal_partial(r.parts[p], gi, &gp), 0);
+                pd_buf_reset(&cmp);
+                assert_int_equal(pd_goal_partial_pack(gl, p, 0, &gp, &cmp), 0);
+                pd_buf *l = &last[p * ngoals + gi];
+                if (l->len == cmp.len && !memcmp(l->p, cmp.p, cmp.len))
+                    continue;
+                pd_buf_reset(l);
+                pd_buf_append(l, cmp.p, cmp.len);
+                oitem it = {p, gi, false, tick, pd_engine_now(r.parts[p]), {0}};
+                pd_buf_init(&it.packed);
+                assert_int_equal(pd_goal_partial_pack(gl, p, it.t_ms, &gp, &it.packed), 0);
+                ostream_add(&st[p], &it);
+            }
+            oitem m = {p, 0, true, tick + 1, 0, {0}};
+            ostream_add(&st[p], &m);
+        }
+        tick++;
+    }
+    assert_true(n >= 10000);
+    assert_true(ref_sigs.goal_signals > 0);
+
+    /* one partition after another */
+    oseq a = {0}, b = {0}, c = {0};
+    pd_goalfold *fa = NULL;
+    assert_int_equal(
+        pd_goalfold_create(set, PD_STR_LIT("defender-servers"), NP, oseq_emit, &a, NULL, NULL, &fa),
+        0);
+    uint32_t offers = 0;
+    for (uint32_t p = 0; p < NP; p++)
+        for (uint32_t i = 0; i < st[p].n; i++) {
+            offers += !st[p].v[i].mark;
+            deliver(fa, set, &st[p].v[i]);
+            if (p < NP - 1)
+                assert_int_equal(a.n, 0); /* nothing before every partition marked */
+        }
+    assert_int_equal(pd_goalfold_pending(fa), 0);
+    assert_int_equal(pd_goalfold_late(fa), 0);
+    /* random interleavings, and one that moves the fold through its changelog three times */
+    pd_goalfold *fb = interleave(set, st, NP, 7, &b, NULL, NULL);
+    olog log = {0};
+    uint32_t restores = 0;
+    pd_goalfold *fc = interleave(set, st, NP, 99, &c, &log, &restores);
+    fprintf(stderr,
+            "ordered fold: %zu messages, %lld ticks, %u partials offered, %u goal signals "
+            "(one engine %llu), %u restores, log %u records\n",
+            n, (long long)tick, offers, a.n, (unsigned long long)ref_sigs.goal_signals, restores,
+            log.n);
+    assert_true(a.n > 0);
+    assert_int_equal(restores, 3);
+    oseq_equal(&a, &b, "interleaved");
+    oseq_equal(&a, &c, "restored");
+    for (uint32_t gi = 0; gi < ngoals; gi++) {
+        pd_goal_status sa, sb, sc;
+        pd_goalfold_status(fa, gi, &sa);
+        pd_goalfold_status(fb, gi, &sb);
+        pd_goalfold_status(fc, gi, &sc);
+        assert_true(sa.has_value == sb.has_value && sa.has_value == sc.has_value);
+        assert_true(sa.value == sb.value && sa.value == sc.value);
+        assert_true(sa.met == sb.met && sa.met == sc.met);
+        assert_true(sa.changed_ms == sb.changed_ms && sa.changed_ms == sc.changed_ms);
+        /* and the fold's final value is one engine's over the same events */
+        pd_goal_status e;
+        pd_engine_goal_status(r.ref, gi, &e);
+        if (e.has_value && sa.has_value && fabs(e.value - sa.value) > 1e-9)
+            fail_msg("goal %u: fold %.9g, one engine %.9g", gi, sa.value, e.value);
+    }
+    /* a partial for an evaluated tick counts in the next one */
+    const pd_goal *g0 = pd_goal_set_at(set, 0);
+    pd_goal_partial z;
+    pd_goal_partial_init(&z);
+    z.digest = pd_goal_digest(g0);
+    assert_int_equal(pd_goalfold_offer(fa, 0, 0, 0, &z, 1), 0);
+    assert_int_equal(pd_goalfold_late(fa), 1);
+    assert_int_equal(pd_goalfold_pending(fa), 1);
+    /* hostile changelog records: refused, nothing else changes */
+    static const struct {
+        const char *key;
+        size_t klen;
+        const char *val;
+        size_t vlen;
+        int rc;
+    } bad[] = {
+        {"#fm", 3, "short", 5, PD_ESTATE},
+        {"#fm", 3, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x05", 20, PD_ESTATE},
+        {"#fs:edr-coverage", 16, "x", 1, PD_ESTATE},
+        {"#fs:no-such-goal", 16, "x", 1, PD_ENOTFOUND},
+        {"#fc:", 4, "x", 1, PD_ESTATE},
+        {"#fc:\0\0\0\0", 8, "x", 1, PD_ESTATE},
+        {"#fq:\0\0\0\0\0\0\0\0", 12, "x", 1, PD_ESTATE},
+        {"#zz", 3, "x", 1, PD_ENOTFOUND},
+    };
+    pd_goalfold *fh = NULL;
+    assert_int_equal(pd_goalfold_create(set, PD_STR_LIT("p"), NP, NULL, NULL, NULL, NULL, &fh), 0);
+    for (size_t i = 0; i < PD_ARRAY_LEN(bad); i++) {
+        int rc = pd_goalfold_restore_record(fh, bad[i].key, bad[i].klen, bad[i].val, bad[i].vlen);
+        if (rc != bad[i].rc)
+            fail_msg("bad record %zu (%s): rc %d, want %d", i, bad[i].key, rc, bad[i].rc);
+    }
+    /* every truncation and byte flip of the real log's records: refused or taken, no crash */
+    uint64_t refused = 0;
+    for (uint32_t i = 0; i < log.n; i++) {
+        size_t kl = strlen(log.keys[i]) / 2;
+        unsigned char k[500];
+        for (size_t j = 0; j < kl; j++) {
+            unsigned x;
+            sscanf(log.keys[i] + 2 * j, "%2x", &x);
+            k[j] = (unsigned char)x;
+        }
+        const pd_buf *v = &log.vals[i];
+        for (size_t cut = 0; cut < v->len; cut += 1 + v->len / 16)
+            refused += pd_goalfold_restore_record(fh, k, kl, v->p, cut) != 0;
+        unsigned char *dup = malloc(v->len);
+        for (size_t j = 0; j < v->len; j++) {
+            memcpy(dup, v->p, v->len);
+            dup[j] ^= 0x5a;
+            refused += pd_goalfold_restore_record(fh, k, kl, dup, v->len) != 0;
+        }
+        free(dup);
+        for (size_t cut = 0; cut < kl; cut++)
+            refused += pd_goalfold_restore_record(fh, k, cut, v->p, v->len) != 0;
+    }
+    assert_true(refused > 0);
+    assert_int_equal(pd_goalfold_restored(fh), 0);
+    pd_goalfold_destroy(fh);
+
+    pd_goal_partial_free(&z);
+    olog_free(&log);
+    oseq_free(&a);
+    oseq_free(&b);
+    oseq_free(&c);
+    pd_goalfold_destroy(fa);
+    pd_goalfold_destroy(fb);
+    pd_goalfold_destroy(fc);
+    for (uint32_t p = 0; p < NP; p++) {
+        for (uint32_t i = 0; i < st[p].n; i++)
+            pd_buf_free(&st[p].v[i].packed);
+        free(st[p].v);
+    }
+    for (uint32_t i = 0; i < (uint32_t)NP * ngoals; i++)
+        pd_buf_free(&last[i]);
+    free(last);
+    pd_goal_partial_free(&gp);
+    pd_buf_free(&msg);
+    pd_buf_free(&cmp);
+    pd_decoder_destroy(dec);
+    pd_gen_destroy(g);
+    pd_engine_destroy(r.ref);
+    for (uint32_t k = 0; k < NP; k++)
+        pd_engine_destroy(r.parts[k]);
+    pd_goal_set_destroy(set);
+    pd_controls_destroy(g_controls);
+    g_controls = NULL;
+    free(ref_sigs.v);
+    free(part_sigs.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_fold_p1),
         cmocka_unit_test(test_fold_p4),
         cmocka_unit_test(test_fold_p7),
+        cmocka_unit_test(test_fold_ordered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
