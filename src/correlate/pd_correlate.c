@@ -1370,6 +1370,20 @@ int pd_correlator_collect(pd_correlator *c, pd_correlator_record_fn fn, void *ct
     return 0;
 }
 
+int pd_correlator_export(pd_correlator *c, pd_correlator_record_fn fn, void *ctx)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < c->nrules && !rc; i++) {
+        cr_rule *cr = &c->cr[i];
+        for (cr_group *g = cr->head; g && !rc; g = g->next) {
+            state_key(&c->okey, cr->r, g->sbuf, g->klen);
+            if (!(rc = encode_group(&c->out, g)))
+                rc = fn(ctx, c->okey.p, c->okey.len, c->out.p, c->out.len);
+        }
+    }
+    return rc;
+}
+
 static bool mp_i64(const msgpack_object *o, int64_t *v)
 {
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)

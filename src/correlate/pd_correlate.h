@@ -77,6 +77,8 @@ typedef int (*pd_correlator_record_fn)(void *ctx, const void *key, size_t klen, 
                                        size_t vlen);
 bool pd_correlator_key_is_state(pd_str key);
 int pd_correlator_collect(pd_correlator *c, pd_correlator_record_fn fn, void *ctx);
+/* Every live group's record (for a snapshot), whatever was collected; changes nothing. */
+int pd_correlator_export(pd_correlator *c, pd_correlator_record_fn fn, void *ctx);
 int pd_correlator_import(pd_correlator *c, pd_str key, const void *value, size_t vlen, char *why,
                          size_t why_len);
 

@@ -389,6 +389,8 @@ static void eos_result(pd_runtime *rt)
     if (rc == 0) {
         commit_mark(rt, rt->txn_offsets);
         rt->st.commits++;
+        if (rt->o.committed)
+            rt->o.committed(rt->o.committed_ctx, rt);
     } else {
         rt->st.commit_errors++;
         if (rc == PD_EAGAIN)
@@ -487,6 +489,8 @@ static int eos_commit_sync(pd_runtime *rt)
             commit_mark(rt, l);
             rt->st.commits++;
             rt->txn_dirty = false;
+            if (rt->o.committed)
+                rt->o.committed(rt->o.committed_ctx, rt);
         } else {
             rt->st.commit_errors++;
             rt->st.txn_aborts += rc == PD_EAGAIN;
@@ -616,6 +620,9 @@ static void on_delivery_txn(pd_runtime *rt, const rd_kafka_message_t *m)
         rt->st.delivery_failed++;
     } else {
         rt->st.delivered++;
+        if (rt->o.delivered)
+            rt->o.delivered(rt->o.delivered_ctx, rd_kafka_topic_name(m->rkt), m->partition,
+                            m->offset);
     }
     rt->st.in_flight--;
     pthread_mutex_unlock(&rt->dr_mu);

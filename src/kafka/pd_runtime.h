@@ -124,6 +124,14 @@ typedef struct pd_runtime_opts {
      * Non-zero, or NULL: the process stops instead (a restart resumes). */
     int (*rewind)(void *ctx, pd_runtime *rt);
     void *rewind_ctx;
+    /* Exactly-once: called on the loop thread after each transaction committed (processing
+     * still stopped: the state is the committed one). May be NULL. */
+    void (*committed)(void *ctx, pd_runtime *rt);
+    void *committed_ctx;
+    /* Exactly-once: each record delivered into the transaction (topic, partition, offset).
+     * Called on the loop thread or on the commit thread while it flushes. May be NULL. */
+    void (*delivered)(void *ctx, const char *topic, int32_t partition, int64_t offset);
+    void *delivered_ctx;
     pd_runtime_status_all_fn status_all; /* may be NULL */
     void *status_ctx;
     pd_signal_fn also; /* every signal also goes here (other sinks); may be NULL */

@@ -6,11 +6,15 @@
 #include "pd_goalfold.h"
 #include "pd_log.h"
 #include "pd_runtime.h"
+#include "pd_snapshot.h"
 #include "pd_store.h"
 #include "pd_time.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,12 +30,14 @@ typedef struct task {
     pd_buf *last;        /* per goal: the partial last offered, packed at time 0 */
     uint8_t *last_dirty; /* per goal: last changed since the checkpoint */
     /* goal ticks (see "Ticks" below) */
-    int64_t tick;      /* the tick of the newest event applied (INT64_MIN: none) */
-    bool tick_dirty;   /* tick changed since the checkpoint */
-    bool snap_dirty;   /* an event was applied since the last snapshot */
-    int64_t mark_sent; /* the last mark published */
+    int64_t tick;       /* the tick of the newest event applied (INT64_MIN: none) */
+    bool tick_dirty;    /* tick changed since the checkpoint */
+    bool offer_dirty;   /* an event was applied since the last offer */
+    bool snap_dirty;    /* changed since the last local snapshot */
+    int64_t snap_at_ms; /* monotonic time of the last local snapshot (0: none) */
+    int64_t mark_sent;  /* the last mark published */
     int64_t idle_since_ms;
-    pd_buf offers; /* snapshots not published yet: be32 goal, be64 tick, be32 len, partial */
+    pd_buf offers; /* partials not published yet: be32 goal, be64 tick, be32 len, partial */
     /* event-time order across sources (see "Order" below) */
     uint32_t nsrc;
     int64_t *wm;       /* per source: newest input timestamp routed (PD_TIME_NONE: none) */
@@ -69,6 +75,13 @@ struct pd_scale {
     pd_str cur_source;
     task **tasks; /* by partition */
     uint32_t ntasks;
+    /* local snapshots of state partitions (state.dir, state.snapshot_interval) */
+    char *snap_dir;
+    pd_snapwriter *snapw;
+    int64_t snap_interval_ms;
+    uint32_t snap_next;
+    _Atomic int64_t *cl_delivered; /* per changelog partition: newest offset acknowledged */
+    uint64_t snapshots, snapshot_bytes, restored_from_snapshot, tail_records;
     pd_goalfold *fold;
     bool fold_ready; /* restored from the goal changelog since the assignment */
     pd_store *fold_store;
@@ -314,12 +327,12 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* Queues the partials that changed since the last offer, tagged with t->tick. */
-static int task_snapshot(pd_scale *s, task *t)
+static int task_offer_changed(pd_scale *s, task *t)
 {
     pd_engine *e = pd_processor_engine(t->proc);
     const pd_goal_set *gs = pd_processor_goals(t->proc);
     int64_t now = pd_engine_now(e);
-    t->snap_dirty = false;
+    t->offer_dirty = false;
     for (uint32_t gi = 0; gi < s->ngoals; gi++) {
         const pd_goal *g = pd_goal_set_at(gs, gi);
         int rc = pd_engine_goal_partial(e, gi, &s->gp);
@@ -354,7 +367,7 @@ static int task_tick(pd_scale *s, task *t, int64_t ts)
     int64_t b = floor_div(ts, s->tick_ms);
     if (t->tick != INT64_MIN && b <= t->tick)
         return 0;
-    int rc = t->tick != INT64_MIN && t->snap_dirty ? task_snapshot(s, t) : 0;
+    int rc = t->tick != INT64_MIN && t->offer_dirty ? task_offer_changed(s, t) : 0;
     t->tick = b;
     t->tick_dirty = true;
     return rc;
@@ -390,8 +403,8 @@ static int task_put_ticks(pd_scale *s, task *t, pd_runtime *rt)
 {
     int64_t m = task_mark(s, t);
     int rc = 0;
-    if (m != INT64_MIN && t->tick != INT64_MIN && t->tick < m && t->snap_dirty &&
-        (rc = task_snapshot(s, t)) != 0)
+    if (m != INT64_MIN && t->tick != INT64_MIN && t->tick < m && t->offer_dirty &&
+        (rc = task_offer_changed(s, t)) != 0)
         return rc;
     const pd_goal_set *gs = pd_processor_goals(t->proc);
     for (size_t off = 0; off + 16 <= t->offers.len && !rc;) {
@@ -484,16 +497,50 @@ static int task_heartbeat(pd_scale *s, task *t, const unsigned char *v, size_t l
     return task_release(s, t);
 }
 
+/* A "#buf:" key: the prefix, source (be32), offset (be64). */
+#define BUF_KEY_LEN (sizeof(BUF_PREFIX) - 1 + 12)
+static void buf_key(unsigned char *key, uint32_t src, int64_t off)
+{
+    memcpy(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1);
+    pd_be32_put(key + sizeof(BUF_PREFIX) - 1, src);
+    pd_be64_put(key + sizeof(BUF_PREFIX) - 1 + 4, off);
+}
+
+/* A "#buf:" value: timestamp (be64), the source name, NUL, the packed event. */
+static int buf_value(const pend *e, pd_buf *out)
+{
+    pd_buf_reset(out);
+    unsigned char ts[8];
+    pd_be64_put(ts, e->ts);
+    pd_buf_append(out, ts, 8);
+    pd_buf_append(out, e->data, (size_t)e->nlen + 1 + e->len);
+    return out->oom ? PD_ENOMEM : 0;
+}
+
+/* The "#wm" value: the source table. */
+static int wm_value(const task *t, pd_buf *out)
+{
+    pd_buf_reset(out);
+    unsigned char n[4];
+    pd_be32_put(n, t->nsrc);
+    pd_buf_append(out, n, 4);
+    for (uint32_t i = 0; i < t->nsrc; i++) {
+        unsigned char r[10];
+        pd_be64_put(r, t->wm[i] == PD_TIME_NONE ? INT64_MIN : t->wm[i]);
+        r[8] = t->idle[i];
+        r[9] = t->known[i];
+        pd_buf_append(out, r, 10);
+    }
+    return out->oom ? PD_ENOMEM : 0;
+}
+
 /* The table and the buffered events into the changelog (from the state checkpoint). */
 static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
 {
     int rc = 0;
-    unsigned char key[sizeof(BUF_PREFIX) - 1 + 12];
-    memcpy(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1);
-    unsigned char *kp = key + sizeof(BUF_PREFIX) - 1;
+    unsigned char key[BUF_KEY_LEN];
     for (uint32_t i = 0; i < t->ntomb && !rc; i++) {
-        pd_be32_put(kp, t->tomb[i].src);
-        pd_be64_put(kp + 4, t->tomb[i].off);
+        buf_key(key, t->tomb[i].src, t->tomb[i].off);
         rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, key, sizeof(key), NULL, 0);
     }
     t->ntomb = 0;
@@ -501,36 +548,51 @@ static int task_put_order(pd_scale *s, task *t, pd_runtime *rt)
         pend *e = &t->heap[i];
         if (e->written)
             continue;
-        pd_be32_put(kp, e->src);
-        pd_be64_put(kp + 4, e->off);
-        pd_buf_reset(&s->buf);
-        unsigned char ts[8];
-        pd_be64_put(ts, e->ts);
-        pd_buf_append(&s->buf, ts, 8);
-        pd_buf_append(&s->buf, e->data, (size_t)e->nlen + 1 + e->len);
-        if (s->buf.oom)
-            return PD_ENOMEM;
+        buf_key(key, e->src, e->off);
+        if ((rc = buf_value(e, &s->buf)) != 0)
+            return rc;
         rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, key, sizeof(key), s->buf.p,
                                       s->buf.len);
         e->written = true;
     }
     if (!rc && t->wm_dirty && t->nsrc > 0) {
-        pd_buf_reset(&s->buf);
-        unsigned char n[4];
-        pd_be32_put(n, t->nsrc);
-        pd_buf_append(&s->buf, n, 4);
-        for (uint32_t i = 0; i < t->nsrc; i++) {
-            unsigned char r[10];
-            pd_be64_put(r, t->wm[i] == PD_TIME_NONE ? INT64_MIN : t->wm[i]);
-            r[8] = t->idle[i];
-            r[9] = t->known[i];
-            pd_buf_append(&s->buf, r, 10);
-        }
-        if (s->buf.oom)
-            return PD_ENOMEM;
+        if ((rc = wm_value(t, &s->buf)) != 0)
+            return rc;
         rc = pd_runtime_produce_state(rt, s->t_changelog, t->partition, WM_KEY, sizeof(WM_KEY) - 1,
                                       s->buf.p, s->buf.len);
         t->wm_dirty = false;
+    }
+    return rc;
+}
+
+/* A local snapshot's side records of the task: what task_restore_hook reads. */
+static int task_export(void *ctx, pd_store_record_fn put, void *put_ctx)
+{
+    task *t = ctx;
+    pd_scale *s = t->s;
+    int rc = 0;
+    unsigned char key[BUF_KEY_LEN];
+    for (uint32_t i = 0; i < t->nheap && !rc; i++) {
+        buf_key(key, t->heap[i].src, t->heap[i].off);
+        if (!(rc = buf_value(&t->heap[i], &s->buf)))
+            rc = put(put_ctx, key, sizeof(key), s->buf.p, s->buf.len);
+    }
+    if (!rc && t->nsrc > 0 && !(rc = wm_value(t, &s->buf)))
+        rc = put(put_ctx, WM_KEY, sizeof(WM_KEY) - 1, s->buf.p, s->buf.len);
+    if (!rc && t->tick != INT64_MIN) {
+        unsigned char v[8];
+        pd_be64_put(v, t->tick);
+        rc = put(put_ctx, TICK_KEY, sizeof(TICK_KEY) - 1, v, 8);
+    }
+    const pd_goal_set *gs = pd_processor_goals(t->proc);
+    for (uint32_t gi = 0; gi < s->ngoals && !rc; gi++) {
+        if (!t->last[gi].len)
+            continue;
+        pd_buf_reset(&s->key);
+        pd_buf_puts(&s->key, LAST_PREFIX);
+        pd_buf_puts(&s->key, pd_goal_set_at(gs, gi)->id);
+        rc = s->key.oom ? PD_ENOMEM
+                        : put(put_ctx, s->key.p, s->key.len, t->last[gi].p, t->last[gi].len);
     }
     return rc;
 }
@@ -612,7 +674,7 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
 /* After the records: a proper heap again, then whatever the restored table allows. */
 static int task_restored(pd_scale *s, task *t)
 {
-    t->snap_dirty = true; /* events of the open tick may not be offered yet: compare */
+    t->offer_dirty = true; /* events of the open tick may not be offered yet: compare */
     for (uint32_t i = t->nheap / 2 + 1; i-- > 0;)
         heap_down(t->heap, t->nheap, i);
     return task_release(s, t);
@@ -723,6 +785,7 @@ static int task_signal(void *ctx, const pd_signal *sig)
 static void task_applied(void *ctx, const pd_event *ev)
 {
     task *t = ctx;
+    t->offer_dirty = true;
     t->snap_dirty = true;
     pd_store_mark(t->store, pd_processor_engine(t->proc), ev->resource.canon);
 }
@@ -798,6 +861,11 @@ static int task_new(pd_scale *s, int32_t partition, task **out)
     }
     pd_store_set_hook(t->store, task_restore_hook, t);
     pd_store_wait_open(t->store, true);
+    if (s->snapw) {
+        char prefix[4200];
+        snprintf(prefix, sizeof(prefix), "%s/p%d", s->snap_dir, (int)partition);
+        pd_store_set_snapshot(t->store, prefix, task_export, t);
+    }
     *out = t;
     return 0;
 fail:
@@ -841,11 +909,14 @@ static int restore_tasks(pd_scale *s, const rd_kafka_topic_partition_list_t *par
         pd_log_error("state", "restoring %u partition(s) of %s: %s", n, s->t_changelog, err);
         goto done;
     }
-    uint64_t records = 0, bytes = 0, pending = 0;
+    uint64_t records = 0, bytes = 0, pending = 0, snaps = 0, snap_pairs = 0, tail = 0;
     for (uint32_t i = 0; i < n; i++) {
         task *t = ts[i];
         s->tasks[t->partition] = t;
         records += outs[i].applied;
+        snaps += outs[i].from_snapshot;
+        snap_pairs += outs[i].snapshot_pairs;
+        tail += outs[i].tail_records;
         bytes += outs[i].bytes;
         pending += t->nheap;
         ts[i] = NULL;
@@ -855,11 +926,15 @@ static int restore_tasks(pd_scale *s, const rd_kafka_topic_partition_list_t *par
     s->restores += n;
     s->restored_records += records;
     s->restore_seconds += outs[0].seconds;
+    s->restored_from_snapshot += snaps;
+    s->tail_records += tail;
     pd_log_info("state",
                 "restored %u partition(s): %llu state records (%.1f MB, %llu buffered events) "
-                "from %s in %.2f s",
+                "from %s in %.2f s; %llu from local snapshots (%llu pairs) and %llu changelog "
+                "records after them",
                 n, (unsigned long long)records, (double)bytes / 1e6, (unsigned long long)pending,
-                s->t_changelog, outs[0].seconds);
+                s->t_changelog, outs[0].seconds, (unsigned long long)snaps,
+                (unsigned long long)snap_pairs, (unsigned long long)tail);
 done:
     for (uint32_t i = 0; ts && i < n; i++)
         task_destroy(ts[i]);
@@ -951,6 +1026,52 @@ static int state_checkpoint(void *ctx, pd_runtime *rt)
             return rc;
     }
     return 0;
+}
+
+/* After a commit of the state stage (the state is the committed one): one partition whose
+ * last local snapshot is older than the interval is snapshotted (one per commit: an export
+ * stalls the loop for its size). */
+static void state_committed(void *ctx, pd_runtime *rt)
+{
+    pd_scale *s = ctx;
+    PD_UNUSED(rt);
+    if (!s->snapw || s->ntasks == 0)
+        return;
+    int64_t now = pd_monotonic_ms();
+    for (uint32_t k = 0; k < s->ntasks; k++) {
+        uint32_t i = (s->snap_next + k) % s->ntasks;
+        task *t = s->tasks[i];
+        if (!t || !t->snap_dirty || (t->snap_at_ms && now - t->snap_at_ms < s->snap_interval_ms))
+            continue;
+        if (i < (uint32_t)s->nparts)
+            pd_store_note_delivered(t->store, atomic_load(&s->cl_delivered[i]));
+        uint64_t bytes = 0;
+        int rc = pd_store_snapshot(t->store, t->proc, s->snapw, &bytes);
+        if (rc) {
+            pd_log_warn("state", "partition %d: snapshot not taken: %s", (int)t->partition,
+                        pd_strerror(rc));
+        } else {
+            s->snapshots++;
+            s->snapshot_bytes += bytes;
+        }
+        t->snap_at_ms = now;
+        t->snap_dirty = false;
+        s->snap_next = i + 1;
+        break;
+    }
+}
+
+/* A changelog record reached the broker (any thread: the array is never reallocated). */
+static void state_delivered(void *ctx, const char *topic, int32_t partition, int64_t offset)
+{
+    pd_scale *s = ctx;
+    if (!s->cl_delivered || partition < 0 || partition >= s->nparts ||
+        strcmp(topic, s->t_changelog))
+        return;
+    _Atomic int64_t *d = &s->cl_delivered[partition];
+    int64_t cur = atomic_load_explicit(d, memory_order_relaxed);
+    while (offset > cur && !atomic_compare_exchange_weak(d, &cur, offset))
+        ;
 }
 
 /* The runtime committed everything processed: the next owner restores from the changelog. */
@@ -1271,6 +1392,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
     }
     s->nparts = (int32_t)cfg->state_partitions;
     s->tick_ms = cfg->state_goal_tick_ms > 0 ? cfg->state_goal_tick_ms : 60000;
+    s->snap_interval_ms = cfg->state_snapshot_interval_ms;
     s->idle_close_ms = cfg->state_goal_tick_idle_close_ms;
     if (!(s->instance = strdup(inst)) || !(s->t_events = fmt(o->group, "-events")) ||
         !(s->t_changelog = fmt(o->group, "-state-changelog")) ||
@@ -1360,6 +1482,10 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
             ro.assigned = state_assigned;
             ro.assigned_ctx = s;
             ro.rewind = state_rewind;
+            ro.committed = state_committed;
+            ro.committed_ctx = s;
+            ro.delivered = state_delivered;
+            ro.delivered_ctx = s;
         } else {
             /* the fold's state is changelogged (<G>-goals-changelog) and restored on
              * assignment: the partials are read from the committed offset */
@@ -1396,6 +1522,39 @@ fail:
     return rc ? rc : PD_EINVAL;
 }
 
+static int mkdir_p(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        if (rc && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+/* <state.dir>/<group>/p<N>.snap and .side; without a usable directory, no snapshots. */
+static void snapshots_open(pd_scale *s)
+{
+    const char *dir = s->o.cfg->state_dir;
+    if (s->snap_interval_ms <= 0 || !dir || !*dir)
+        return;
+    size_t n = strlen(dir) + strlen(s->o.group) + 2;
+    if (!(s->snap_dir = malloc(n)))
+        return;
+    snprintf(s->snap_dir, n, "%s/%s", dir, s->o.group);
+    if (mkdir_p(s->snap_dir) != 0 || access(s->snap_dir, W_OK) != 0) {
+        pd_log_warn("state", "%s: %s: no local snapshots (partitions restore from the changelog)",
+                    s->snap_dir, strerror(errno));
+    } else if (pd_snapwriter_create(&s->snapw) != 0) {
+        pd_log_warn("state", "snapshot writer not started: no local snapshots");
+        s->snapw = NULL;
+    }
+}
+
 int pd_scale_start(pd_scale *s)
 {
     char err[256];
@@ -1429,6 +1588,11 @@ int pd_scale_start(pd_scale *s)
         return PD_ECONFIG;
     }
     s->nparts = n; /* an existing topic's count wins over state.partitions */
+    if (!(s->cl_delivered = calloc((size_t)n, sizeof(*s->cl_delivered))))
+        return PD_ENOMEM;
+    for (int32_t i = 0; i < n; i++)
+        atomic_init(&s->cl_delivered[i], -1);
+    snapshots_open(s);
     /* the fold waits for a mark from every partition: it needs the real count */
     if ((rc = pd_goalfold_create(pd_processor_goals(s->tmpl), pd_str_c(s->o.pl->name),
                                  (uint32_t)s->nparts, fold_signal, s, fold_status, s, &s->fold)) !=
@@ -1508,7 +1672,9 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             "(%llu records in %.2f s), %llu commits, %llu bad events\n"
             "goals: %llu partials and marks, %llu signals, %llu status records, %llu commits; "
             "%llu partials offered, %llu marks, %llu fold restores, %llu late partials\n"
-            "aborted transactions rewound: route %llu, state %llu, goals %llu\n",
+            "aborted transactions rewound: route %llu, state %llu, goals %llu\n"
+            "local snapshots: %llu taken (%.1f MB), %llu partitions restored from one (%llu "
+            "changelog records after them)\n",
             (unsigned long long)rs[0].messages, (unsigned long long)s->routed,
             (unsigned long long)rs[0].dead_letters, (unsigned long long)rs[0].commits,
             (unsigned long long)rs[1].messages, (unsigned long long)rs[1].signals,
@@ -1521,7 +1687,9 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             (unsigned long long)s->fold_restores,
             (unsigned long long)(s->fold ? pd_goalfold_late(s->fold) : 0),
             (unsigned long long)rs[0].rewinds, (unsigned long long)rs[1].rewinds,
-            (unsigned long long)rs[2].rewinds);
+            (unsigned long long)rs[2].rewinds, (unsigned long long)s->snapshots,
+            (double)s->snapshot_bytes / 1e6, (unsigned long long)s->restored_from_snapshot,
+            (unsigned long long)s->tail_records);
 }
 
 void pd_scale_destroy(pd_scale *s)
@@ -1556,5 +1724,8 @@ void pd_scale_destroy(pd_scale *s)
     free(s->t_partials);
     free(s->t_goals_changelog);
     pd_store_destroy(s->fold_store);
+    pd_snapwriter_destroy(s->snapw); /* writes what is queued */
+    free(s->snap_dir);
+    free(s->cl_delivered);
     free(s);
 }

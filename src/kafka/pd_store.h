@@ -43,6 +43,10 @@ typedef struct pd_store_restored {
     uint64_t stale;   /* records of another goal set, skipped */
     int64_t clock_ms; /* PD_TIME_NONE when the changelog had no clock */
     double seconds;
+    bool from_snapshot;      /* a local snapshot was loaded, then the changelog's tail */
+    uint64_t snapshot_pairs; /* its pairs */
+    int64_t snapshot_offset; /* where the tail started */
+    uint64_t tail_records;   /* changelog records read after the snapshot */
 } pd_store_restored;
 
 /* The store of one changelog partition. ensure_partitions > 0: creates the topic with that many
@@ -76,6 +80,24 @@ void pd_store_wait_open(pd_store *s, bool wait);
 typedef int (*pd_store_hook_fn)(void *ctx, const void *key, size_t klen, const void *value,
                                 size_t vlen);
 void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx);
+
+/* Local snapshots (schemas/state-snapshot.md, "Partition snapshots"): with a path prefix,
+ * restores start from <prefix>.snap and <prefix>.side when they are usable and read the
+ * changelog from the offset they are complete up to; pd_store_snapshot exports the state
+ * (on the loop thread, right after a commit: the state then is what the changelog says) and
+ * hands the files to the writer thread. fn adds the owner's own records (those its restore
+ * hook reads) to the side file; it is called with a record function and its context.
+ * NULL prefix: no snapshots. */
+typedef int (*pd_store_record_fn)(void *ctx, const void *key, size_t klen, const void *value,
+                                  size_t vlen);
+typedef int (*pd_store_export_fn)(void *ctx, pd_store_record_fn put, void *put_ctx);
+struct pd_snapwriter;
+void pd_store_set_snapshot(pd_store *s, const char *path_prefix, pd_store_export_fn fn, void *ctx);
+int pd_store_snapshot(pd_store *s, struct pd_processor *p, struct pd_snapwriter *w,
+                      uint64_t *bytes);
+/* A record of ours reached the partition at offset (the producer's delivery report; any
+ * thread). */
+void pd_store_note_delivered(pd_store *s, int64_t offset);
 
 void pd_store_mark(pd_store *s, const struct pd_engine *e, pd_str canon);
 /* From the runtime's checkpoint callback. */

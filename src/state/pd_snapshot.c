@@ -12,8 +12,11 @@
 #include "pd_engine_state.h"
 #include "pd_time.h"
 
+#include "pd_log.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,4 +404,144 @@ int pd_snapshot_load_engine(const char *path, pd_engine *e, pd_snapshot_meta *m,
     if (rc)
         why_set(why, why_len, "%s: %s", path, tmp);
     return rc;
+}
+
+/* ---------- writer thread ---------- */
+
+typedef struct snapjob {
+    struct snapjob *next;
+    char *path;
+    pd_snapshot_meta meta;
+    pd_buf payload;
+} snapjob;
+
+struct pd_snapwriter {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle;
+    snapjob *head, *tail;
+    bool stop, busy;
+    pd_snapwriter_stats st;
+};
+
+static void job_free(snapjob *j)
+{
+    if (!j)
+        return;
+    free(j->path);
+    pd_buf_free(&j->payload);
+    free(j);
+}
+
+static void *writer_main(void *arg)
+{
+    pd_snapwriter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        snapjob *j = w->head;
+        if (!j)
+            break; /* stopping, nothing queued */
+        w->head = j->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->busy = true;
+        pthread_mutex_unlock(&w->mu);
+        char why[512] = "";
+        int rc =
+            pd_snapshot_write(j->path, &j->meta, j->payload.p, j->payload.len, why, sizeof(why));
+        if (rc)
+            pd_log_warn("state", "snapshot %s not written: %s", j->path, why);
+        size_t len = j->payload.len;
+        job_free(j);
+        pthread_mutex_lock(&w->mu);
+        w->busy = false;
+        w->st.queued--;
+        if (rc) {
+            w->st.failed++;
+        } else {
+            w->st.written++;
+            w->st.bytes += len;
+        }
+        if (!w->head)
+            pthread_cond_broadcast(&w->idle);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int pd_snapwriter_create(pd_snapwriter **out)
+{
+    *out = NULL;
+    pd_snapwriter *w = calloc(1, sizeof(*w));
+    if (!w)
+        return PD_ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->idle, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->idle);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return PD_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
+void pd_snapwriter_drain(pd_snapwriter *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    while (w->head || w->busy)
+        pthread_cond_wait(&w->idle, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void pd_snapwriter_destroy(pd_snapwriter *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->idle);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+int pd_snapwriter_submit(pd_snapwriter *w, const char *path, const pd_snapshot_meta *m,
+                         pd_buf *payload)
+{
+    snapjob *j = calloc(1, sizeof(*j));
+    if (!j || !(j->path = strdup(path))) {
+        free(j);
+        return PD_ENOMEM;
+    }
+    j->meta = *m;
+    j->payload = *payload; /* moved */
+    pd_buf_init(payload);
+    pthread_mutex_lock(&w->mu);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    w->st.queued++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+void pd_snapwriter_stats_get(pd_snapwriter *w, pd_snapwriter_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->st;
+    pthread_mutex_unlock(&w->mu);
 }

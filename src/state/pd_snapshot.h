@@ -61,6 +61,25 @@ int pd_snapshot_save_engine(const char *path, const pd_engine *e, pd_snapshot_me
 int pd_snapshot_load_engine(const char *path, pd_engine *e, pd_snapshot_meta *m, pd_buf *scratch,
                             char *why, size_t why_len);
 
+/* ---- a writer thread ----
+ * Writing a snapshot ends in fsync: too slow for the loop thread. The loop exports the state
+ * into buffers and submits them; one thread writes the files in submission order (so a pair
+ * of files submitted one after the other lands in that order). A write that fails is logged
+ * and counted; the previous file stays.
+ * Ownership: submit takes the payload buffer's memory (payload is left empty). Thread: submit
+ * and stats from any thread; destroy writes what is queued, then joins. */
+typedef struct pd_snapwriter pd_snapwriter;
+int pd_snapwriter_create(pd_snapwriter **out);
+void pd_snapwriter_destroy(pd_snapwriter *w);
+int pd_snapwriter_submit(pd_snapwriter *w, const char *path, const pd_snapshot_meta *m,
+                         pd_buf *payload);
+typedef struct pd_snapwriter_stats {
+    uint64_t written, failed, bytes, queued;
+} pd_snapwriter_stats;
+void pd_snapwriter_stats_get(pd_snapwriter *w, pd_snapwriter_stats *out);
+/* Waits until everything submitted so far is written (tests, shutdown). */
+void pd_snapwriter_drain(pd_snapwriter *w);
+
 /* The checksum: 64 bits, four independent lanes over 32-byte blocks (GB/s, so 4M pairs
  * verify in tens of milliseconds). Not cryptographic: it detects corruption, not tampering. */
 uint64_t pd_snapshot_checksum(const void *data, size_t len);

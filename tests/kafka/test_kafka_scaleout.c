@@ -170,14 +170,18 @@ static void group_init(group *gr, const char *name)
     fclose(f);
     f = fopen(gr->config, "w");
     assert_non_null(f);
-    fprintf(f, "http:\n"
-               "  listen: \"\"\n"
-               "state:\n"
-               "  exactly_once: true\n"
-               "  partitioned: true\n"
-               "  partitions: 12\n"
-               "  commit_every_events: 500\n"
-               "  commit_interval: 100ms\n");
+    fprintf(f,
+            "http:\n"
+            "  listen: \"\"\n"
+            "state:\n"
+            "  exactly_once: true\n"
+            "  partitioned: true\n"
+            "  partitions: 12\n"
+            "  commit_every_events: 500\n"
+            "  commit_interval: 100ms\n"
+            "  dir: %s/state\n"
+            "  snapshot_interval: 1s\n",
+            g_dir);
     fclose(f);
 }
 
@@ -230,8 +234,8 @@ static bool log_has(const group *gr, const char *instance, int n, const char *ne
     return found;
 }
 
-/* Whether a log of the group names a restore of partitions with state records. */
-static bool restored_state(const group *gr, const char *instance, int n)
+/* Whether a log of the group names a restore with a non-zero count after `after`. */
+static bool log_count(const group *gr, const char *instance, int n, const char *after)
 {
     char path[400];
     snprintf(path, sizeof(path), "%s.%s.%d", gr->log, instance, n);
@@ -242,12 +246,18 @@ static bool restored_state(const group *gr, const char *instance, int n)
     size_t cap = 0;
     bool found = false;
     while (!found && getline(&line, &cap, f) > 0) {
-        const char *p = strstr(line, "partition(s): ");
-        found = p && strtoull(p + 14, NULL, 10) > 0;
+        const char *p = strstr(line, after);
+        found = p && strtoull(p + strlen(after), NULL, 10) > 0;
     }
     free(line);
     fclose(f);
     return found;
+}
+
+/* A restore of partitions with state records. */
+static bool restored_state(const group *gr, const char *instance, int n)
+{
+    return log_count(gr, instance, n, "partition(s): ");
 }
 
 static int64_t committed_sum(rd_kafka_t *c, const char *topic)
@@ -374,6 +384,9 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
                     restored_state(&three, inst[2], 1));
     else if (do_kill)
         assert_true(restored_state(&three, inst[0], 2));
+    /* and the restarted one began from its local snapshots (state.snapshot_interval 1 s) */
+    if (do_kill && ninst == 1)
+        assert_true(log_count(&three, inst[0], 2, " s; "));
     /* a departing instance's partitions may have had work left: one more drains it */
     pid_t last = start(&three, inst[0], 10);
     rc = pd_ktest_wait_exit(last, 240);
