@@ -11,6 +11,7 @@
 #include "pd_engine.h" /* pd_cmd_bench_engine */
 #include "pd_gen.h"
 #include "pd_snapshot.h" /* pd_cmd_bench_restore */
+#include "pd_store.h"    /* pd_cmd_bench_partition */
 #include "pd_time.h"
 
 #include <jansson.h>
@@ -439,8 +440,12 @@ int pd_cmd_bench(int argc, char **argv)
         return pd_cmd_bench_engine(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "restore"))
         return pd_cmd_bench_restore(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "partition-restore"))
+        return pd_cmd_bench_partition(argc - 1, argv + 1);
     fprintf(stderr, "usage: postured bench decode [--events N] [--seconds S]\n"
                     "       postured bench engine [--pairs N] [--burst K] (--help)\n"
-                    "       postured bench restore [--pairs N] (--help)\n");
+                    "       postured bench restore [--pairs N] (--help)\n"
+                    "       postured bench partition-restore --bootstrap B [--pairs N] "
+                    "(--help)\n");
     return 2;
 }

@@ -64,6 +64,8 @@ static const option options[] = {
      "stable name of this instance in its group (transactional ids; empty: the host name)"},
     {"state", "dir", OPT_STR, "/var/lib/postured", 0, 0, OFF(state_dir),
      "local snapshots of partition state"},
+    {"state", "reorder_buffer_mb", OPT_INT, "64", 1, 65536, OFF(state_reorder_buffer_mb),
+     "partitioned: events a state partition holds for their turn, per partition (MiB)"},
     {"state", "snapshot_interval", OPT_DURATION, "60s", 0, 86400000,
      OFF(state_snapshot_interval_ms),
      "partitioned: snapshot each state partition locally this often (0: never)"},

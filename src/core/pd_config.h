@@ -41,6 +41,7 @@ typedef struct pd_config {
     int64_t state_goal_tick_ms;
     int64_t state_goal_tick_idle_close_ms;
     int64_t state_snapshot_interval_ms;
+    int64_t state_reorder_buffer_mb;
     char *runtime_instance_id;
     int64_t state_commit_every_events;
     int64_t state_commit_interval_ms;

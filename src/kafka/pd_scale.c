@@ -46,6 +46,7 @@ typedef struct task {
     bool wm_dirty;     /* the table changed since the last checkpoint */
     struct pend *heap; /* events waiting for the watermark, min-heap by (ts, src, off) */
     uint32_t nheap, capheap;
+    uint64_t heap_bytes;   /* held by the heap's events (state.reorder_buffer_mb caps it) */
     struct pend_key *tomb; /* released events whose "#buf" record must be deleted */
     uint32_t ntomb, captomb;
 } task;
@@ -90,6 +91,7 @@ struct pd_scale {
     uint32_t drained;
     uint64_t decode_errors, routed, bad_events, bad_partials, stale_partials, restores;
     uint64_t offers, marks, fold_restores;
+    uint64_t reorder_cap, reorder_forced, reorder_forced_warned;
     uint64_t restored_records;
     double restore_seconds;
 };
@@ -250,6 +252,7 @@ static int pend_push(task *t, int64_t ts, uint32_t src, int64_t off, pd_str sour
     e->data = malloc((size_t)source.len + 1 + len);
     if (!e->data)
         return PD_ENOMEM;
+    t->heap_bytes += (uint64_t)source.len + 1 + len;
     memcpy(e->data, source.p, source.len);
     e->data[source.len] = '\0';
     memcpy(e->data + source.len + 1, data, len);
@@ -453,13 +456,26 @@ static int task_put_ticks(pd_scale *s, task *t, pd_runtime *rt)
     return rc;
 }
 
-/* Applies the buffered events the watermark allows, oldest first. */
+/* Applies the buffered events the watermark allows, oldest first. Over the buffer's cap (a
+ * source that is behind and silent holds everything back) the oldest go anyway: memory is
+ * bounded, and the order is then the arrival's (counted, warned once per partition). */
 static int task_release(pd_scale *s, task *t)
 {
     int64_t w = task_watermark(t);
-    while (t->nheap > 0 && (w == INT64_MAX || t->heap[0].ts < w)) {
+    while (t->nheap > 0) {
+        if (w != INT64_MAX && t->heap[0].ts >= w) {
+            if (t->heap_bytes <= s->reorder_cap)
+                break;
+            if (!s->reorder_forced_warned++)
+                pd_log_warn("state",
+                            "partition %d: reorder buffer over state.reorder_buffer_mb (a "
+                            "source is behind): applying its oldest events before their turn",
+                            (int)t->partition);
+            s->reorder_forced++;
+        }
         pend e = t->heap[0];
         t->heap[0] = t->heap[--t->nheap];
+        t->heap_bytes -= (uint64_t)e.nlen + 1 + e.len;
         heap_down(t->heap, t->nheap, 0);
         int rc = task_tick(s, t, e.ts);
         if (!rc)
@@ -658,6 +674,7 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
         for (uint32_t i = 0; i < t->nheap; i++)
             if (t->heap[i].src == src && t->heap[i].off == off) {
                 free(t->heap[i].data);
+                t->heap_bytes -= (uint64_t)t->heap[i].nlen + 1 + t->heap[i].len;
                 t->heap[i] = t->heap[--t->nheap];
                 break;
             }
@@ -1393,6 +1410,7 @@ int pd_scale_create(const pd_scale_opts *o, pd_scale **out, char *err, size_t er
     s->nparts = (int32_t)cfg->state_partitions;
     s->tick_ms = cfg->state_goal_tick_ms > 0 ? cfg->state_goal_tick_ms : 60000;
     s->snap_interval_ms = cfg->state_snapshot_interval_ms;
+    s->reorder_cap = (uint64_t)cfg->state_reorder_buffer_mb << 20;
     s->idle_close_ms = cfg->state_goal_tick_idle_close_ms;
     if (!(s->instance = strdup(inst)) || !(s->t_events = fmt(o->group, "-events")) ||
         !(s->t_changelog = fmt(o->group, "-state-changelog")) ||
@@ -1669,7 +1687,8 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
     fprintf(f,
             "route: %llu messages, %llu events routed, %llu dead letters, %llu commits\n"
             "state: %llu events, %llu signals, %llu state records, %llu partitions restored "
-            "(%llu records in %.2f s), %llu commits, %llu bad events\n"
+            "(%llu records in %.2f s), %llu commits, %llu bad events, %llu events applied "
+            "before their turn (reorder buffer full)\n"
             "goals: %llu partials and marks, %llu signals, %llu status records, %llu commits; "
             "%llu partials offered, %llu marks, %llu fold restores, %llu late partials\n"
             "aborted transactions rewound: route %llu, state %llu, goals %llu\n"
@@ -1681,10 +1700,10 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             (unsigned long long)rs[1].state_records, (unsigned long long)s->restores,
             (unsigned long long)s->restored_records, s->restore_seconds,
             (unsigned long long)rs[1].commits, (unsigned long long)s->bad_events,
-            (unsigned long long)rs[2].messages, (unsigned long long)rs[2].signals,
-            (unsigned long long)rs[2].status_records, (unsigned long long)rs[2].commits,
-            (unsigned long long)s->offers, (unsigned long long)s->marks,
-            (unsigned long long)s->fold_restores,
+            (unsigned long long)s->reorder_forced, (unsigned long long)rs[2].messages,
+            (unsigned long long)rs[2].signals, (unsigned long long)rs[2].status_records,
+            (unsigned long long)rs[2].commits, (unsigned long long)s->offers,
+            (unsigned long long)s->marks, (unsigned long long)s->fold_restores,
             (unsigned long long)(s->fold ? pd_goalfold_late(s->fold) : 0),
             (unsigned long long)rs[0].rewinds, (unsigned long long)rs[1].rewinds,
             (unsigned long long)rs[2].rewinds, (unsigned long long)s->snapshots,

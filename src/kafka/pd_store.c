@@ -104,16 +104,6 @@ const char *pd_store_topic(const pd_store *s)
     return s ? s->topic : NULL;
 }
 
-static int skip(void *ctx, const void *key, size_t klen, const void *value, size_t vlen)
-{
-    PD_UNUSED(ctx);
-    PD_UNUSED(key);
-    PD_UNUSED(klen);
-    PD_UNUSED(value);
-    PD_UNUSED(vlen);
-    return 0;
-}
-
 /* Applies one changelog record (key, value; value NULL: a tombstone) to its partition's
  * processor; offset names it in errors (-1: from a snapshot). */
 static int restore_kv(pd_store *s, pd_processor *p, pd_changelog_dec *dec, const void *mkey,
@@ -390,7 +380,7 @@ static int restore_finish(pd_store *s, pd_processor *p, pd_store_restored *out)
     s->clock_written = out->clock_ms;
     rc = pd_store_reset(s);
     if (!rc)
-        rc = pd_state_tracker_collect(s->tracker, e, skip, NULL, NULL);
+        rc = pd_state_tracker_collect(s->tracker, e, NULL, NULL, NULL);
     if (!rc)
         pd_engine_track_touched(e, true);
     return rc;

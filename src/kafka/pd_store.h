@@ -105,4 +105,8 @@ int pd_store_checkpoint(pd_store *s, struct pd_processor *p, pd_runtime *rt);
 /* After the engine was replaced (reload): the next checkpoint writes every record. */
 int pd_store_reset(pd_store *s);
 
+/* `postured bench partition-restore` (src/kafka/pd_bench_partition.c): argv[0] is
+ * "partition-restore". Returns a process exit code. */
+int pd_cmd_bench_partition(int argc, char **argv);
+
 #endif

@@ -50,15 +50,13 @@ static int load_keys(const pd_goal_set *g, char keys[MAX_KEYS][64], uint32_t *n)
     return *n ? 0 : PD_EINVAL;
 }
 
-static int build(const pd_goal_set *goals, uint64_t npairs, pd_engine **out)
+int pd_bench_restore_fill(const pd_goal_set *goals, uint64_t npairs, uint64_t flip_every,
+                          int (*apply)(void *ctx, const pd_event *ev), void *ctx)
 {
     char keys[MAX_KEYS][64];
     uint32_t nkeys;
     int rc = load_keys(goals, keys, &nkeys);
     if (rc)
-        return rc;
-    pd_engine *e = NULL;
-    if ((rc = pd_engine_create(goals, NULL, &e)))
         return rc;
     pd_event ev;
     pd_event_reset(&ev);
@@ -70,7 +68,13 @@ static int build(const pd_goal_set *goals, uint64_t npairs, pd_engine **out)
     char id[192], sub[16], rg[16], name[32];
     uint64_t nres = (npairs + nkeys - 1) / nkeys, made = 0;
     int64_t t = 1767225600000LL; /* 2026-01-01 */
+    if (flip_every)
+        t += 86400000LL; /* a day later: the flips are newer than what they change */
     for (uint64_t r = 0; r < nres && !rc; r++) {
+        if (flip_every && r % flip_every) {
+            made += nkeys;
+            continue;
+        }
         snprintf(sub, sizeof(sub), "sub-%03u", (unsigned)(r % 997));
         snprintf(rg, sizeof(rg), "rg-%02u", (unsigned)(r % 61));
         snprintf(name, sizeof(name), "vm-%07llu", (unsigned long long)r);
@@ -85,10 +89,27 @@ static int build(const pd_goal_set *goals, uint64_t npairs, pd_engine **out)
         for (uint32_t c = 0; c < nkeys && made < npairs && !rc; c++, made++) {
             ev.control.key = ev.control.name = pd_str_c(keys[c]);
             ev.status = mix(made) % 20 ? PD_STATUS_HEALTHY : PD_STATUS_UNHEALTHY;
+            if (flip_every)
+                ev.status =
+                    ev.status == PD_STATUS_HEALTHY ? PD_STATUS_UNHEALTHY : PD_STATUS_HEALTHY;
             ev.time_ms = t + (int64_t)(made / 64) * 1000;
-            rc = pd_engine_apply(e, &ev);
+            rc = apply(ctx, &ev);
         }
     }
+    return rc;
+}
+
+static int engine_apply(void *ctx, const pd_event *ev)
+{
+    return pd_engine_apply(ctx, ev);
+}
+
+static int build(const pd_goal_set *goals, uint64_t npairs, pd_engine **out)
+{
+    pd_engine *e = NULL;
+    int rc = pd_engine_create(goals, NULL, &e);
+    if (!rc)
+        rc = pd_bench_restore_fill(goals, npairs, 0, engine_apply, e);
     if (rc) {
         pd_engine_destroy(e);
         return rc;

@@ -91,5 +91,10 @@ uint64_t pd_snapshot_file_sum(const void *head, size_t hlen, const void *payload
  * it, and times reading + importing it back (entries per second, bytes per pair). argv[0] is
  * "restore". Returns a process exit code. */
 int pd_cmd_bench_restore(int argc, char **argv);
+/* The bench's fleet: assessment events giving npairs pairs (R resources x the goal pack's
+ * key-selected controls), each through apply. flip_every > 0: instead, events a day later
+ * that flip the status of every pair of one resource in flip_every (a changelog tail). */
+int pd_bench_restore_fill(const pd_goal_set *goals, uint64_t npairs, uint64_t flip_every,
+                          int (*apply)(void *ctx, const pd_event *ev), void *ctx);
 
 #endif

@@ -151,9 +151,8 @@ int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_
     for (uint32_t c = t->nctl_written + 1; c <= nctl; c++) {
         pd_buf_reset(&t->val);
         pd_buf_reset(&t->key);
-        if ((rc = pd_engine_export_control(e, c, &t->val, &t->key)))
-            return rc;
-        if ((rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len)))
+        if (fn && ((rc = pd_engine_export_control(e, c, &t->val, &t->key)) ||
+                   (rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len))))
             return rc;
         t->nctl_written = c;
         count++;
@@ -208,9 +207,8 @@ int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_
             continue;
         pd_str k;
         pd_buf_reset(&t->val);
-        if ((rc = pd_engine_export_resource(e, r, &t->val, &k)))
-            return rc;
-        if ((rc = fn(ctx, k.p, k.len, t->val.p, t->val.len)))
+        if (fn && ((rc = pd_engine_export_resource(e, r, &t->val, &k)) ||
+                   (rc = fn(ctx, k.p, k.len, t->val.p, t->val.len))))
             return rc;
         t->last[r] = t->now[r];
         count++;
@@ -235,9 +233,8 @@ int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_
             continue;
         pd_buf_reset(&t->val);
         pd_buf_reset(&t->key);
-        if ((rc = pd_engine_export_account(e, a, &t->val, &t->key)))
-            return rc;
-        if ((rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len)))
+        if (fn && ((rc = pd_engine_export_account(e, a, &t->val, &t->key)) ||
+                   (rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len))))
             return rc;
         t->acct_last[a] = t->acct_now[a];
         count++;
@@ -253,9 +250,8 @@ int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_
             continue;
         pd_buf_reset(&t->val);
         pd_buf_reset(&t->key);
-        if ((rc = pd_engine_export_goal(e, i, &t->val, &t->key)))
-            return rc;
-        if ((rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len)))
+        if (fn && ((rc = pd_engine_export_goal(e, i, &t->val, &t->key)) ||
+                   (rc = fn(ctx, t->key.p, t->key.len, t->val.p, t->val.len))))
             return rc;
         t->goal_last[i] = gs;
         t->goal_written[i] = true;

@@ -47,7 +47,8 @@ void pd_state_tracker_destroy(pd_state_tracker *t);
 int pd_state_tracker_mark(pd_state_tracker *t, const pd_engine *e, pd_str canon);
 /* Calls fn for each record to write; returns 0, fn's non-zero value, or PD_ENOMEM. The
  * tracker counts a record as written only when fn returned 0. *nrecords (may be NULL) gets
- * how many records fn was given. */
+ * how many records fn was given. fn NULL: every record counts as written without being
+ * encoded (after a restore: the changelog already holds them). */
 int pd_state_tracker_collect(pd_state_tracker *t, pd_engine *e, pd_state_record_fn fn, void *ctx,
                              uint32_t *nrecords);
 
