@@ -391,7 +391,9 @@ int pd_goalfold_offer(pd_goalfold *f, uint32_t gi, uint32_t partition, int64_t t
                       const pd_goal_partial *p, int64_t t_ms)
 {
     int rc = check_offer(f, gi, partition, p);
-    if (rc || (rc = grow_parts(f, partition + 1)))
+    if (!rc && partition >= f->nparts)
+        rc = PD_EINVAL; /* ordered use: a partition that never marks would stall the fold */
+    if (rc)
         return rc;
     if (f->next != INT64_MIN && tick < f->next) {
         f->late++; /* its tick was evaluated: it counts in the next one */
@@ -456,11 +458,8 @@ static int advance(pd_goalfold *f)
 
 int pd_goalfold_mark(pd_goalfold *f, uint32_t partition, int64_t below)
 {
-    if (partition >= PD_GOALFOLD_MAX_PARTITIONS)
+    if (partition >= f->nparts)
         return PD_EINVAL;
-    int rc = grow_parts(f, partition + 1);
-    if (rc)
-        return rc;
     if (below > f->marks[partition]) {
         f->marks[partition] = below;
         f->meta_dirty = true;
@@ -614,12 +613,11 @@ int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, con
     if (klen == sizeof(K_META) - 1 && !memcmp(key, K_META, klen)) {
         if (!v)
             return 0;
+        /* marks of another partition count: a partition that never marks stalls the fold */
         if (vlen < 20 || (vlen - 20) % 8 || pd_be32_get(v + 16) != (vlen - 20) / 8 ||
-            pd_be32_get(v + 16) > PD_GOALFOLD_MAX_PARTITIONS)
+            pd_be32_get(v + 16) != f->nparts)
             return PD_ESTATE;
         uint32_t n = pd_be32_get(v + 16);
-        if ((rc = grow_parts(f, n)) != 0)
-            return rc;
         f->next = pd_be64_get(v);
         f->clock = pd_be64_get(v + 8);
         for (uint32_t p = 0; p < n; p++)
@@ -652,7 +650,7 @@ int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, con
         uint32_t part = pd_be32_get(k + sizeof(K_CUR) - 1);
         if ((rc = key_goal(f, key, klen, sizeof(K_CUR) - 1 + 4, &gi)) != 0)
             return rc;
-        if (!v || part >= PD_GOALFOLD_MAX_PARTITIONS)
+        if (!v || part >= f->nparts)
             return v ? PD_ESTATE : 0;
         pd_goal_partial p;
         pd_goal_partial_init(&p);
@@ -672,7 +670,7 @@ int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, con
         uint32_t part = pd_be32_get(k + sizeof(K_PEND) - 1 + 8);
         if ((rc = key_goal(f, key, klen, sizeof(K_PEND) - 1 + 12, &gi)) != 0)
             return rc;
-        if (part >= PD_GOALFOLD_MAX_PARTITIONS)
+        if (part >= f->nparts)
             return PD_ESTATE;
         if (!v) {
             for (uint32_t i = 0; i < f->npend; i++) {
@@ -689,8 +687,6 @@ int pd_goalfold_restore_record(pd_goalfold *f, const void *key, size_t klen, con
         pd_goal_partial_init(&p);
         int64_t t = PD_TIME_NONE;
         rc = rec_partial(f, gi, part, v, vlen, &p, &t);
-        if (!rc)
-            rc = grow_parts(f, part + 1);
         if (!rc)
             rc = pend_set(f, tick, part, gi, &p, t, true);
         pd_goal_partial_free(&p);

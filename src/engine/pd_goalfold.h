@@ -49,13 +49,14 @@ int pd_goalfold_update(pd_goalfold *f, uint32_t goal_index, uint32_t partition,
  * already evaluated counts in the next one (counted: pd_goalfold_late). */
 
 /* Offers partition's partial of goal gi for tick (replacing one offered for the same tick);
- * evaluated by a later pd_goalfold_mark. 0, PD_ENOTFOUND, PD_ESTATE, PD_EINVAL, PD_ENOMEM as
- * pd_goalfold_update. */
+ * evaluated by a later pd_goalfold_mark. Ordered use has the partition count the fold was
+ * created with: a partition beyond it is PD_EINVAL (it would never mark). Otherwise 0,
+ * PD_ENOTFOUND, PD_ESTATE, PD_ENOMEM as pd_goalfold_update. */
 int pd_goalfold_offer(pd_goalfold *f, uint32_t gi, uint32_t partition, int64_t tick,
                       const pd_goal_partial *p, int64_t t_ms);
 /* Partition offered every partial of the ticks below `below` (marks only grow). Evaluates
  * the ticks every partition has marked: signals and statuses through the callbacks. Returns 0,
- * PD_EINVAL, PD_ENOMEM or the emit callback's value. */
+ * PD_EINVAL (a partition beyond the count), PD_ENOMEM or the emit callback's value. */
 int pd_goalfold_mark(pd_goalfold *f, uint32_t partition, int64_t below);
 uint32_t pd_goalfold_pending(const pd_goalfold *f);
 uint64_t pd_goalfold_late(const pd_goalfold *f);

@@ -891,6 +891,16 @@ static int64_t part_wait_ms(pd_runtime *rt, const rt_part *p)
         return (int64_t)rt->order_wait_ms * 10; /* no fetch answered yet: librdkafka's fetch
                                                  * backoff alone can take a second */
     int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : lo;
+    if (p->last_fetched < 0) {
+        /* nothing fetched since the assignment: the consumer's position (the committed
+         * offset it resumed from) says whether more is there, not the log's start */
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+        if (rd_kafka_position(pd_kafka_rk(rt->consumer), l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            l->elems[0].offset >= 0)
+            next = l->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+    }
     return next >= hi ? 0 : (int64_t)rt->order_wait_ms * 60;
 }
 

@@ -498,7 +498,9 @@ static int task_heartbeat(pd_scale *s, task *t, const unsigned char *v, size_t l
     }
     uint32_t nsrc = pd_be32_get(v), src = pd_be32_get(v + 4);
     int64_t ts = pd_be64_get(v + 8);
-    if (src >= nsrc) {
+    /* the sources are this pipeline's input partitions: another count is another
+     * configuration's (or garbage), and an unknown source would hold everything back */
+    if (nsrc != s->nsrc || src >= nsrc || v[16] > 1) {
         s->bad_events++;
         return 0;
     }
@@ -637,12 +639,18 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
         t->tick = v ? pd_be64_get(v) : INT64_MIN;
         return 0;
     }
-    if (klen > sizeof(LAST_PREFIX) - 1 && !memcmp(key, LAST_PREFIX, sizeof(LAST_PREFIX) - 1)) {
-        uint32_t gi;
+    if (klen >= sizeof(LAST_PREFIX) - 1 && !memcmp(key, LAST_PREFIX, sizeof(LAST_PREFIX) - 1)) {
+        uint32_t gi, part;
+        int64_t tm;
         pd_str id = {(const char *)key + sizeof(LAST_PREFIX) - 1,
-                     (uint32_t)(klen - (sizeof(LAST_PREFIX) - 1))};
+                     (uint32_t)(klen - (sizeof(LAST_PREFIX) - 1))},
+               pid;
         if (goal_index(t->proc, id, &gi) != 0)
             return PD_ESTATE; /* a goal this goal set does not have */
+        /* a partial of this goal and partition, or it is skipped (offered again) */
+        if (v && (pd_goal_partial_unpack(v, vlen, &pid, &part, &tm, &t->s->gp, NULL) != 0 ||
+                  !pd_str_eq(pid, id) || part != (uint32_t)t->partition))
+            return PD_ESTATE;
         pd_buf_reset(&t->last[gi]);
         if (v)
             pd_buf_append(&t->last[gi], v, vlen);
@@ -651,7 +659,8 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
     if (klen == sizeof(WM_KEY) - 1 && !memcmp(key, WM_KEY, klen)) {
         if (!v)
             return 0;
-        if (vlen < 4 || (vlen - 4) % 10 || pd_be32_get(v) != (vlen - 4) / 10)
+        if (vlen < 4 || (vlen - 4) % 10 || pd_be32_get(v) != (vlen - 4) / 10 ||
+            pd_be32_get(v) != t->s->nsrc)
             return PD_ESTATE;
         uint32_t n = pd_be32_get(v);
         int rc = task_sources(t, n);
@@ -665,8 +674,10 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
         }
         return 0;
     }
-    if (klen != sizeof(BUF_PREFIX) - 1 + 12 || memcmp(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1))
+    if (klen < sizeof(BUF_PREFIX) - 1 || memcmp(key, BUF_PREFIX, sizeof(BUF_PREFIX) - 1))
         return PD_ENOTFOUND;
+    if (klen != sizeof(BUF_PREFIX) - 1 + 12)
+        return PD_ESTATE;
     const unsigned char *kp = (const unsigned char *)key + sizeof(BUF_PREFIX) - 1;
     uint32_t src = pd_be32_get(kp);
     int64_t off = pd_be64_get(kp + 4);
@@ -1017,8 +1028,13 @@ static int state_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
     size_t hl;
     if (pd_runtime_header(rt, SOURCE_HEADER, &hv, &hl) == 0)
         source = (pd_str){hv, (uint32_t)hl};
-    if (pd_runtime_header(rt, ORDER_HEADER, &hv, &hl) != 0 || hl != 20)
+    if (pd_runtime_header(rt, ORDER_HEADER, &hv, &hl) != 0)
         return pd_processor_feed_event(t->proc, &ev, source); /* no order: as it comes */
+    if (hl != 20) {
+        s->bad_events++;
+        return pd_runtime_dead_letter(rt, "event", ORDER_HEADER " header is not 20 bytes", 0, msg,
+                                      len);
+    }
     const unsigned char *o = hv;
     if ((rc = pend_push(t, pd_be64_get(o), pd_be32_get(o + 8), pd_be64_get(o + 12), source, msg,
                         len, false)) != 0)
@@ -1167,7 +1183,8 @@ static int fold_restore(pd_scale *s)
             return rc;
         }
         pd_store_set_hook(s->fold_store, fold_restore_hook, s);
-        pd_store_wait_open(s->fold_store, true); /* instances take turns on it */
+        pd_store_set_hook_only(s->fold_store, true); /* every record is the fold's */
+        pd_store_wait_open(s->fold_store, true);     /* instances take turns on it */
     }
     pd_store_restored out;
     memset(&out, 0, sizeof(out));
@@ -1243,7 +1260,7 @@ static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
         }
         const unsigned char *v = (const unsigned char *)msg;
         uint32_t part = pd_be32_get(v);
-        if (part >= PD_GOALFOLD_MAX_PARTITIONS) {
+        if (part >= (uint32_t)s->nparts) {
             s->bad_partials++;
             return pd_runtime_dead_letter(rt, "partial", "mark of a partition out of range", 0, msg,
                                           len);
@@ -1261,6 +1278,10 @@ static int goals_feed(void *ctx, pd_runtime *rt, const char *msg, size_t len, pd
         return rc;
     if (!rc && (pd_runtime_header(rt, TICK_HEADER, &hv, &hl) != 0 || hl != 8)) {
         why = "no " TICK_HEADER " header of 8 bytes";
+        rc = PD_EINVAL;
+    }
+    if (!rc && part >= (uint32_t)s->nparts) {
+        why = "partial of a partition out of range";
         rc = PD_EINVAL;
     }
     if (rc) {
@@ -1690,7 +1711,8 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             "(%llu records in %.2f s), %llu commits, %llu bad events, %llu events applied "
             "before their turn (reorder buffer full)\n"
             "goals: %llu partials and marks, %llu signals, %llu status records, %llu commits; "
-            "%llu partials offered, %llu marks, %llu fold restores, %llu late partials\n"
+            "%llu partials offered, %llu marks, %llu fold restores, %llu late partials, %llu "
+            "bad partials, %llu stale partials\n"
             "aborted transactions rewound: route %llu, state %llu, goals %llu\n"
             "local snapshots: %llu taken (%.1f MB), %llu partitions restored from one (%llu "
             "changelog records after them)\n",
@@ -1705,6 +1727,7 @@ void pd_scale_print_stats(pd_scale *s, FILE *f)
             (unsigned long long)rs[2].commits, (unsigned long long)s->offers,
             (unsigned long long)s->marks, (unsigned long long)s->fold_restores,
             (unsigned long long)(s->fold ? pd_goalfold_late(s->fold) : 0),
+            (unsigned long long)s->bad_partials, (unsigned long long)s->stale_partials,
             (unsigned long long)rs[0].rewinds, (unsigned long long)rs[1].rewinds,
             (unsigned long long)rs[2].rewinds, (unsigned long long)s->snapshots,
             (double)s->snapshot_bytes / 1e6, (unsigned long long)s->restored_from_snapshot,

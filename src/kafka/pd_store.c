@@ -27,6 +27,7 @@ struct pd_store {
     bool wait_open;        /* restore waits out another writer's open transaction */
     pd_store_hook_fn hook; /* other "#..." records at restore */
     void *hook_ctx;
+    bool hook_only; /* every record goes to the hook */
     struct event_base *base;
     /* local snapshots (pd_store_set_snapshot) */
     char *snap_path, *side_path;
@@ -121,8 +122,10 @@ static int restore_kv(pd_store *s, pd_processor *p, pd_changelog_dec *dec, const
     char why[256] = "";
     pd_str key = {mkey, (uint32_t)mklen};
     int rc;
-    if (s->hook && mklen > 1 && ((const char *)mkey)[0] == '#') {
+    if (s->hook && (s->hook_only || (mklen > 1 && ((const char *)mkey)[0] == '#'))) {
         rc = s->hook(s->hook_ctx, mkey, mklen, payload, len);
+        if (rc == PD_ENOTFOUND && s->hook_only)
+            rc = PD_ESTATE;
         if (rc == PD_ESTATE) {
             out->stale++; /* malformed or of another definition: skipped, as below */
             return 0;
@@ -134,6 +137,12 @@ static int restore_kv(pd_store *s, pd_processor *p, pd_changelog_dec *dec, const
                          (long long)offset, pd_strerror(rc));
             return rc;
         }
+    }
+    if (mklen > 0 && ((const char *)mkey)[0] == '#' && !pd_correlator_key_is_state(key) &&
+        !pd_changelog_key_is_acct(key) && !pd_changelog_key_is_goal(key) &&
+        !pd_changelog_key_is_control(key)) {
+        out->stale++; /* a "#" key nobody here writes: not a resource */
+        return 0;
     }
     if (mkey && pd_correlator_key_is_state(key)) {
         rc = pd_correlator_import(pd_processor_correlator(p), key, payload, len, why, sizeof(why));
@@ -524,6 +533,11 @@ int pd_store_restore(pd_store *s, pd_processor *p, pd_store_restored *out, char 
 void pd_store_wait_open(pd_store *s, bool wait)
 {
     s->wait_open = wait;
+}
+
+void pd_store_set_hook_only(pd_store *s, bool only)
+{
+    s->hook_only = only;
 }
 
 void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx)

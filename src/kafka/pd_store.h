@@ -80,6 +80,9 @@ void pd_store_wait_open(pd_store *s, bool wait);
 typedef int (*pd_store_hook_fn)(void *ctx, const void *key, size_t klen, const void *value,
                                 size_t vlen);
 void pd_store_set_hook(pd_store *s, pd_store_hook_fn fn, void *ctx);
+/* Every record, whatever its key, goes to the hook (a store of the owner's records only);
+ * PD_ENOTFOUND from it then counts as stale. */
+void pd_store_set_hook_only(pd_store *s, bool only);
 
 /* Local snapshots (schemas/state-snapshot.md, "Partition snapshots"): with a path prefix,
  * restores start from <prefix>.snap and <prefix>.side when they are usable and read the

@@ -1039,6 +1039,13 @@ static void test_fold_ordered(void **state)
         if (rc != bad[i].rc)
             fail_msg("bad record %zu (%s): rc %d, want %d", i, bad[i].key, rc, bad[i].rc);
     }
+    /* a partition beyond the count would never mark: refused, as offer, mark or record */
+    assert_int_equal(pd_goalfold_offer(fh, 0, NP, 0, &z, 1), PD_EINVAL);
+    assert_int_equal(pd_goalfold_mark(fh, NP, 5), PD_EINVAL);
+    unsigned char fm[20 + 8 * (NP + 1)];
+    memset(fm, 0, sizeof(fm));
+    fm[19] = NP + 1; /* be32 n at byte 16 */
+    assert_int_equal(pd_goalfold_restore_record(fh, "#fm", 3, fm, sizeof(fm)), PD_ESTATE);
     /* every truncation and byte flip of the real log's records: refused or taken, no crash */
     uint64_t refused = 0;
     for (uint32_t i = 0; i < log.n; i++) {
