@@ -232,6 +232,11 @@ void pd_processor_destroy(pd_processor *p)
  * signal's time is when the window ran out, so replays give the same signal. */
 static int check_silence(pd_processor *p)
 {
+    /* A state partition sees only its resources' share of each input: its own silence would
+     * raise one signal per partition, and false ones for a sparse input. Not evaluated there
+     * (src/kafka/README.md, "Scale-out"). */
+    if (p->o.partial)
+        return 0;
     for (uint32_t i = 0; i < p->ninputs; i++) {
         input_st *in = &p->inputs[i];
         if (!in->silence_ms || in->silent || p->now_ms == PD_TIME_NONE)

@@ -55,7 +55,8 @@ typedef struct pd_processor_opts {
     int64_t allowed_lateness_ms; /* < 0 or 0: default */
     size_t correlate_memcap_bytes;
     /* One state partition of a scaled-out run: the engine emits no goal-level signals (the
-     * goal stage folds the partitions' partial aggregates, pd_goalfold.h). */
+     * goal stage folds the partitions' partial aggregates, pd_goalfold.h), and input silence
+     * (feed.silent) is not evaluated (a partition sees only part of each input). */
     bool partial;
 } pd_processor_opts;
 

@@ -747,6 +747,21 @@ uint32_t pd_runtime_partition_count(const pd_runtime *rt)
     return rt ? rt->nparts : 0;
 }
 
+/* Where a partition that fetched nothing since its assignment stands: the consumer's
+ * position (the committed offset it resumed from), else the offset we committed, else the
+ * log's start. */
+static int64_t start_offset(const pd_runtime *rt, const rt_part *p, int64_t lo)
+{
+    int64_t at = PD_MAX(p->committed, lo);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    if (rd_kafka_position(pd_kafka_rk(rt->consumer), l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[0].offset >= 0)
+        at = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return at;
+}
+
 int pd_runtime_partition_at(const pd_runtime *rt, uint32_t i, const char **topic,
                             int32_t *partition, bool *caught_up)
 {
@@ -761,7 +776,9 @@ int pd_runtime_partition_at(const pd_runtime *rt, uint32_t i, const char **topic
         rd_kafka_get_watermark_offsets(pd_kafka_rk(rt->consumer), p->topic, p->partition, &lo,
                                        &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         hi >= 0) {
-        int64_t next = p->last_seen >= 0 ? p->last_seen + 1 : PD_MAX(p->committed, lo);
+        /* consumed to the end; nothing fetched since the assignment counts from where the
+         * consumer resumed (a restarted instance whose input is all committed is caught up) */
+        int64_t next = p->last_seen >= 0 ? p->last_seen + 1 : start_offset(rt, p, lo);
         *caught_up = next >= hi;
     }
     return 0;
@@ -890,17 +907,7 @@ static int64_t part_wait_ms(pd_runtime *rt, const rt_part *p)
         hi < 0)
         return (int64_t)rt->order_wait_ms * 10; /* no fetch answered yet: librdkafka's fetch
                                                  * backoff alone can take a second */
-    int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : lo;
-    if (p->last_fetched < 0) {
-        /* nothing fetched since the assignment: the consumer's position (the committed
-         * offset it resumed from) says whether more is there, not the log's start */
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-        if (rd_kafka_position(pd_kafka_rk(rt->consumer), l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            l->elems[0].offset >= 0)
-            next = l->elems[0].offset;
-        rd_kafka_topic_partition_list_destroy(l);
-    }
+    int64_t next = p->last_fetched >= 0 ? p->last_fetched + 1 : start_offset(rt, p, lo);
     return next >= hi ? 0 : (int64_t)rt->order_wait_ms * 60;
 }
 

@@ -1599,8 +1599,10 @@ int pd_scale_start(pd_scale *s)
     char err[256];
     pd_kafka *k = pd_runtime_producer(s->rt[ST_ROUTE]);
     static const char *const events_cfg[] = {"cleanup.policy", "delete", NULL};
-    static const char *const compact_cfg[] = {"cleanup.policy", "compact", "segment.bytes",
-                                              "67108864", NULL};
+    /* segments roll at 64 MB or 10 minutes, whichever first: compaction only cleans rolled
+     * segments, and the goal changelog's small records would take days to fill 64 MB */
+    static const char *const compact_cfg[] = {
+        "cleanup.policy", "compact", "segment.bytes", "67108864", "segment.ms", "600000", NULL};
     int rc = pd_kafka_ensure_topic(k, s->t_events, s->nparts, events_cfg, 15000, err, sizeof(err));
     if (!rc)
         rc = pd_kafka_ensure_topic(k, s->t_changelog, s->nparts, compact_cfg, 15000, err,

@@ -71,9 +71,15 @@ int pd_store_create(struct event_base *base, const pd_kafka_conf *conf, const ch
             .role = PD_KAFKA_CONSUMER, .conf = s->conf, .base = s->base, .name = "changelog"};
         if ((rc = pd_kafka_new(&ko, &k, err, errlen)) != 0)
             goto fail;
-        /* compaction only cleans closed segments: keep them small enough to close */
-        static const char *const configs[] = {"cleanup.policy", "compact", "segment.bytes",
-                                              "67108864",       NULL,      NULL};
+        /* compaction only cleans closed segments: roll them at 64 MB or 10 minutes */
+        static const char *const configs[] = {"cleanup.policy",
+                                              "compact",
+                                              "segment.bytes",
+                                              "67108864",
+                                              "segment.ms",
+                                              "600000",
+                                              NULL,
+                                              NULL};
         if ((rc = pd_kafka_ensure_topic(k, topic, ensure_partitions, configs, timeout_ms, err,
                                         errlen)) != 0)
             goto fail;

@@ -29,6 +29,7 @@
 
 #include "pd_gen.h"
 #include "pd_ktest.h"
+#include "pd_ktest_scale.h"
 #include "pd_ktest_sig.h"
 
 #include <ctype.h>
@@ -48,65 +49,22 @@ static pd_kafka_conf *g_conf;
 static int produce_input(void)
 {
     pd_ktest_unique(g_topic, sizeof(g_topic), "pd-hostile-in");
-    char e[256];
-    rd_kafka_conf_t *rc = rd_kafka_conf_new();
-    rd_kafka_conf_set(rc, "bootstrap.servers", g_bootstrap, e, sizeof(e));
-    rd_kafka_conf_set(rc, "linger.ms", "20", e, sizeof(e));
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, rc, e, sizeof(e));
-    if (!p || pd_ktest_create_topic(p, g_topic, NPART, 20000))
-        return -1;
-    pd_gen_opts go;
-    pd_gen_opts_default(&go);
-    go.servers = 150;
-    go.days = 0;
-    go.max_events = NEVENTS;
-    go.mix = PD_GEN_MIX_ALL;
-    pd_gen *g = NULL;
-    pd_diag diag;
-    if (pd_gen_create(&go, &g, &diag)) {
-        fprintf(stderr, "gen: %s\n", diag.msg);
-        return -1;
-    }
-    pd_buf b;
-    pd_buf_init(&b);
-    pd_gen_meta meta;
-    int64_t ts = 0;
-    g_first_ts = INT64_MAX;
-    for (uint32_t i = 0;; i++) {
-        pd_buf_reset(&b);
-        const char *key;
-        if (i % 1001 == 1000) {
-            pd_buf_puts(&b, "BAD not json at all");
-            key = "malformed";
-            g_bad++;
-        } else {
-            if (pd_gen_next(g, &b, &meta) != 0)
-                break;
-            key = meta.key;
-            if (meta.time_ms > ts)
-                ts = meta.time_ms;
-            if (ts < g_first_ts)
-                g_first_ts = ts;
-        }
-        g_total++;
-        for (;;) {
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                p, RD_KAFKA_V_TOPIC(g_topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                RD_KAFKA_V_VALUE(b.p, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                break;
-            rd_kafka_poll(p, 50);
-        }
-        rd_kafka_poll(p, 0);
-    }
-    pd_buf_free(&b);
-    pd_gen_destroy(g);
-    int rc2 = rd_kafka_flush(p, 60000);
-    rd_kafka_destroy(p);
+    static const char *const bad[] = {"BAD not json at all"};
+    pd_kscale_input in = {.bootstrap = g_bootstrap,
+                          .topic = g_topic,
+                          .partitions = NPART,
+                          .events = NEVENTS,
+                          .servers = 150,
+                          .bad_every = 1001,
+                          .bad = bad,
+                          .nbad = 1};
+    int rc = pd_kscale_produce(&in);
+    g_total = in.total;
+    g_bad = in.bad_sent;
+    g_first_ts = in.first_ts;
     fprintf(stderr, "input: %u messages (%u malformed) on %s, times from %lld to %lld\n", g_total,
-            g_bad, g_topic, (long long)g_first_ts, (long long)ts);
-    return rc2 == 0 && g_bad > 0 ? 0 : -1;
+            g_bad, g_topic, (long long)g_first_ts, (long long)in.last_ts);
+    return rc;
 }
 
 typedef struct group {
@@ -125,44 +83,10 @@ static void group_init(group *gr, const char *name)
     snprintf(gr->partials, sizeof(gr->partials), "%s-group-partials", gr->prefix);
     snprintf(gr->goals, sizeof(gr->goals), "%s-group-goals-changelog", gr->prefix);
     snprintf(gr->state_group, sizeof(gr->state_group), "%s-group-state", gr->prefix);
-    FILE *f = fopen(gr->pipeline, "w");
-    assert_non_null(f);
+    char state[300];
+    snprintf(state, sizeof(state), "%s/state", g_dir);
     /* the same pipeline name for every group: goal-level signal ids include it */
-    fprintf(f,
-            "pipeline:\n"
-            "  name: hostile\n"
-            "  goals: [%s/pipelines/defender-servers.goals.yaml]\n"
-            "  rules: [%s/pipelines/rules/builtin.yaml]\n"
-            "  controls: %s/pipelines/controls.yaml\n"
-            "  inputs:\n"
-            "    - {topic: %s, format: auto}\n"
-            "  consumer_group: %s-group\n"
-            "  outputs:\n"
-            "    drift: %s-drift\n"
-            "    breach: %s-breach\n"
-            "    status: %s-status\n"
-            "    dead_letter: %s-dlq\n"
-            "  kafka:\n"
-            "    session.timeout.ms: \"6000\"\n"
-            "    heartbeat.interval.ms: \"1000\"\n",
-            g_src, g_src, g_src, g_topic, gr->prefix, gr->prefix, gr->prefix, gr->prefix,
-            gr->prefix);
-    fclose(f);
-    f = fopen(gr->config, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "http:\n"
-            "  listen: \"\"\n"
-            "state:\n"
-            "  exactly_once: true\n"
-            "  partitioned: true\n"
-            "  partitions: 12\n"
-            "  commit_every_events: 500\n"
-            "  commit_interval: 100ms\n"
-            "  dir: %s/state\n"
-            "  snapshot_interval: 1s\n",
-            g_dir);
-    fclose(f);
+    pd_kscale_files(gr->pipeline, gr->config, "hostile", g_src, g_topic, gr->prefix, state);
 }
 
 /* Damages the group's local snapshots (state.dir): a flipped byte, a truncated side file,
@@ -205,16 +129,7 @@ static pid_t start(const group *gr, int n)
 {
     char log[400];
     snprintf(log, sizeof(log), "%s.%d", gr->log, n);
-    char *argv[] = {(char *)g_bin, "run",
-                    "-c",          (char *)gr->config,
-                    "-p",          (char *)gr->pipeline,
-                    "--bootstrap", (char *)g_bootstrap,
-                    "--exit-idle", "4000",
-                    NULL};
-    setenv("POSTURED_RUNTIME_INSTANCE_ID", "h1", 1);
-    pid_t pid = pd_ktest_spawn(argv, NULL, log);
-    unsetenv("POSTURED_RUNTIME_INSTANCE_ID");
-    return pid;
+    return pd_kscale_start(g_bin, gr->config, gr->pipeline, g_bootstrap, "h1", log, NULL);
 }
 
 static void show(const group *gr, int n)
@@ -684,14 +599,6 @@ static dlq_counts read_dlq(const group *gr)
 
 /* ---- comparison with the reference ----------------------------------------------------- */
 
-static void goal_level(const outputs *o, idset *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (uint32_t i = 0; i < o->all.n; i++)
-        if (!idset_has(&o->per_resource, o->all.ids[i]))
-            idset_add(out, o->all.ids[i]);
-}
-
 static uint32_t diff_ids(const idset *a, const idset *b, const char *what)
 {
     uint32_t n = 0;
@@ -708,8 +615,8 @@ static bool same_outputs(const outputs *a, const group *gr, bool assert_all)
     outputs b;
     read_outputs_with(g_conf, gr->prefix, &b);
     idset ga, gb;
-    goal_level(a, &ga);
-    goal_level(&b, &gb);
+    pd_kscale_goal_level(a, &ga);
+    pd_kscale_goal_level(&b, &gb);
     uint32_t missing = diff_ids(&a->per_resource, &b.per_resource, "missing");
     uint32_t extra = diff_ids(&b.per_resource, &a->per_resource, "extra");
     uint32_t gmissing = diff_ids(&ga, &gb, "goal-level missing");
@@ -776,7 +683,7 @@ static void reference_finish(void)
     assert_int_equal(rc, 0);
     read_outputs_with(g_conf, g_ref.prefix, &g_ref_out);
     idset ga;
-    goal_level(&g_ref_out, &ga);
+    pd_kscale_goal_level(&g_ref_out, &ga);
     fprintf(stderr, "reference: %u signal ids (%u per resource, %u goal-level), %u goals\n",
             g_ref_out.all.n, g_ref_out.per_resource.n, ga.n, g_ref_out.ngoals);
     /* something to compare: per-resource signals, goal flips, every goal's status */
@@ -830,21 +737,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t committed_sum(rd_kafka_t *c, const char *topic)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(NPART);
-    for (int i = 0; i < NPART; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i);
-    int64_t sum = -1;
-    if (rd_kafka_committed(c, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        sum = 0;
-        for (int i = 0; i < NPART; i++)
-            sum += l->elems[i].offset > 0 ? l->elems[i].offset : 0;
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    return sum;
-}
-
 /* Runs gr to its end (exit 0 on idle) and checks what every run must show. */
 static logscan run_to_end(const group *gr, int n)
 {
@@ -893,10 +785,10 @@ static void test_hostile(void **state)
     int64_t target = (int64_t)g_total * 4 / 10, sum = 0, routed = 0;
     int st = 0;
     bool gone = false;
-    while ((sum = committed_sum(cr[0], h.events)) < target && pd_ktest_now_ms() - t0 < 120000 &&
-           !(gone = waitpid(pid, &st, WNOHANG) == pid))
+    while ((sum = pd_kscale_committed_sum(cr[0], h.events, NPART)) < target &&
+           pd_ktest_now_ms() - t0 < 120000 && !(gone = waitpid(pid, &st, WNOHANG) == pid))
         usleep(20000);
-    routed = committed_sum(cr[1], g_topic);
+    routed = pd_kscale_committed_sum(cr[1], g_topic, NPART);
     rd_kafka_destroy(cr[0]);
     rd_kafka_destroy(cr[1]);
     if (gone) {

@@ -20,6 +20,7 @@
 
 #include "pd_gen.h"
 #include "pd_ktest.h"
+#include "pd_ktest_scale.h"
 #include "pd_ktest_sig.h"
 
 #include <signal.h>
@@ -43,64 +44,21 @@ static const char *const bad_messages[] = {
 static int produce_input(const char *partitioner, char *topic, size_t tlen)
 {
     pd_ktest_unique(topic, tlen, "pd-scale-in");
-    g_bad = g_total = 0;
-    char e[256];
-    rd_kafka_conf_t *rc = rd_kafka_conf_new();
-    rd_kafka_conf_set(rc, "bootstrap.servers", g_bootstrap, e, sizeof(e));
-    rd_kafka_conf_set(rc, "linger.ms", "20", e, sizeof(e));
-    rd_kafka_conf_set(rc, "partitioner", partitioner, e, sizeof(e));
-    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, rc, e, sizeof(e));
-    if (!p || pd_ktest_create_topic(p, topic, NPART, 20000))
-        return -1;
-    pd_gen_opts go;
-    pd_gen_opts_default(&go);
-    go.servers = PD_MAX(400u, NEVENTS / 50u);
-    go.days = 0;
-    go.max_events = NEVENTS;
-    go.mix = PD_GEN_MIX_ALL;
-    pd_gen *g = NULL;
-    pd_diag diag;
-    if (pd_gen_create(&go, &g, &diag)) {
-        fprintf(stderr, "gen: %s\n", diag.msg);
-        return -1;
-    }
-    pd_buf b;
-    pd_buf_init(&b);
-    pd_gen_meta meta;
-    int64_t ts = 0;
-    for (uint32_t i = 0;; i++) {
-        pd_buf_reset(&b);
-        const char *key;
-        if (i % 4001 == 4000) {
-            pd_buf_puts(&b, bad_messages[g_bad % PD_ARRAY_LEN(bad_messages)]);
-            key = "malformed";
-            g_bad++;
-        } else {
-            if (pd_gen_next(g, &b, &meta) != 0)
-                break;
-            key = meta.key;
-            if (meta.time_ms > ts)
-                ts = meta.time_ms;
-        }
-        g_total++;
-        for (;;) {
-            rd_kafka_resp_err_t err = rd_kafka_producev(
-                p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                RD_KAFKA_V_VALUE(b.p, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                break;
-            rd_kafka_poll(p, 50);
-        }
-        rd_kafka_poll(p, 0);
-    }
-    pd_buf_free(&b);
-    pd_gen_destroy(g);
-    int rc2 = rd_kafka_flush(p, 60000);
-    rd_kafka_destroy(p);
+    pd_kscale_input in = {.bootstrap = g_bootstrap,
+                          .topic = topic,
+                          .partitioner = partitioner,
+                          .partitions = NPART,
+                          .events = NEVENTS,
+                          .servers = PD_MAX(400u, NEVENTS / 50u),
+                          .bad_every = 4001,
+                          .bad = bad_messages,
+                          .nbad = PD_ARRAY_LEN(bad_messages)};
+    int rc = pd_kscale_produce(&in);
+    g_total = in.total;
+    g_bad = in.bad_sent;
     fprintf(stderr, "input: %u messages (%u malformed) on %s (%d partitions, partitioner %s)\n",
             g_total, g_bad, topic, NPART, partitioner);
-    return rc2 == 0 && g_bad > 0 ? 0 : -1;
+    return rc;
 }
 
 static int setup(void **state)
@@ -149,43 +107,9 @@ static void group_init(group *gr, const char *name)
     snprintf(gr->pipeline, sizeof(gr->pipeline), "%s/%s.yaml", g_dir, name);
     snprintf(gr->config, sizeof(gr->config), "%s/%s-config.yaml", g_dir, name);
     snprintf(gr->log, sizeof(gr->log), "%s/%s.log", g_dir, name);
-    FILE *f = fopen(gr->pipeline, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "pipeline:\n"
-            "  name: scaleout\n"
-            "  goals: [%s/pipelines/defender-servers.goals.yaml]\n"
-            "  rules: [%s/pipelines/rules/builtin.yaml]\n"
-            "  controls: %s/pipelines/controls.yaml\n"
-            "  inputs:\n"
-            "    - {topic: %s, format: auto}\n"
-            "  consumer_group: %s-group\n"
-            "  outputs:\n"
-            "    drift: %s-drift\n"
-            "    breach: %s-breach\n"
-            "    status: %s-status\n"
-            "    dead_letter: %s-dlq\n"
-            "  kafka:\n"
-            "    session.timeout.ms: \"6000\"\n"
-            "    heartbeat.interval.ms: \"1000\"\n",
-            g_src, g_src, g_src, g_topic, gr->prefix, gr->prefix, gr->prefix, gr->prefix,
-            gr->prefix);
-    fclose(f);
-    f = fopen(gr->config, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "http:\n"
-            "  listen: \"\"\n"
-            "state:\n"
-            "  exactly_once: true\n"
-            "  partitioned: true\n"
-            "  partitions: 12\n"
-            "  commit_every_events: 500\n"
-            "  commit_interval: 100ms\n"
-            "  dir: %s/state\n"
-            "  snapshot_interval: 1s\n",
-            g_dir);
-    fclose(f);
+    char state[300];
+    snprintf(state, sizeof(state), "%s/state", g_dir);
+    pd_kscale_files(gr->pipeline, gr->config, "scaleout", g_src, g_topic, gr->prefix, state);
 }
 
 /* Set while a case's scaled instances start: their every Nth transaction is aborted. */
@@ -193,22 +117,9 @@ static const char *g_fault;
 
 static pid_t start(const group *gr, const char *instance, int n)
 {
-    char log[400], env[128];
+    char log[400];
     snprintf(log, sizeof(log), "%s.%s.%d", gr->log, instance, n);
-    snprintf(env, sizeof(env), "POSTURED_RUNTIME_INSTANCE_ID=%s", instance);
-    putenv(env);
-    char *argv[] = {(char *)g_bin, "run",
-                    "-c",          (char *)gr->config,
-                    "-p",          (char *)gr->pipeline,
-                    "--bootstrap", (char *)g_bootstrap,
-                    "--exit-idle", "4000",
-                    NULL};
-    if (g_fault)
-        setenv("PD_FAULT_TXN_ABORT_EVERY", g_fault, 1);
-    pid_t pid = pd_ktest_spawn(argv, NULL, log);
-    unsetenv("POSTURED_RUNTIME_INSTANCE_ID");
-    unsetenv("PD_FAULT_TXN_ABORT_EVERY");
-    return pid;
+    return pd_kscale_start(g_bin, gr->config, gr->pipeline, g_bootstrap, instance, log, g_fault);
 }
 
 static void show(const group *gr, const char *instance, int n)
@@ -263,21 +174,6 @@ static bool restored_state(const group *gr, const char *instance, int n)
     return log_count(gr, instance, n, "partition(s): ");
 }
 
-static int64_t committed_sum(rd_kafka_t *c, const char *topic)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(NPART);
-    for (int i = 0; i < NPART; i++)
-        rd_kafka_topic_partition_list_add(l, topic, i);
-    int64_t sum = -1;
-    if (rd_kafka_committed(c, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        sum = 0;
-        for (int i = 0; i < NPART; i++)
-            sum += l->elems[i].offset > 0 ? l->elems[i].offset : 0;
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    return sum;
-}
-
 /* The per-resource signal records' ids, repeats kept, sorted. */
 static void per_resource_raw(const outputs *o, idset *out)
 {
@@ -285,15 +181,6 @@ static void per_resource_raw(const outputs *o, idset *out)
     for (uint32_t i = 0; i < o->raw.n; i++)
         if (idset_has(&o->per_resource, o->raw.ids[i]))
             idset_add(out, o->raw.ids[i]);
-}
-
-/* The goal-level signals' ids (goal.breached / goal.restored: no resource). */
-static void goal_level(const outputs *o, idset *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (uint32_t i = 0; i < o->all.n; i++)
-        if (!idset_has(&o->per_resource, o->all.ids[i]))
-            idset_add(out, o->all.ids[i]);
 }
 
 /* The input and the uninterrupted one-instance reference run, made once per partitioner. */
@@ -359,7 +246,8 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
                        : (int64_t)g_total * k / (kills + 1) + (int64_t)((rng >> 8) % 997) - 498;
         int victim = kills == 1 ? (ninst > 1 ? 1 : 0) : (int)((rng >> 16) % (uint32_t)ninst);
         int64_t sum = 0;
-        while ((sum = committed_sum(cr, events)) < target && pd_ktest_now_ms() - t1 < 600000)
+        while ((sum = pd_kscale_committed_sum(cr, events, NPART)) < target &&
+               pd_ktest_now_ms() - t1 < 600000)
             usleep(20000);
         kill(pids[victim], SIGKILL);
         rc = pd_ktest_wait_exit(pids[victim], 30);
@@ -456,8 +344,8 @@ static void scenario(const char *partitioner, int ninst, bool do_kill, bool stri
     /* goal-level signals: evaluated per tick of input time once every state partition has
      * passed it, so the same whatever the layout and commit timing */
     idset ga, gb;
-    goal_level(&a, &ga);
-    goal_level(&b, &gb);
+    pd_kscale_goal_level(&a, &ga);
+    pd_kscale_goal_level(&b, &gb);
     uint32_t gmissing = 0, gextra = 0;
     for (uint32_t i = 0; i < ga.n; i++)
         if (!idset_has(&gb, ga.ids[i]) && ++gmissing <= 5)

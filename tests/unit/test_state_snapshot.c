@@ -339,6 +339,56 @@ static void test_checksum(void **state)
     }
 }
 
+/* The writer thread: files land in submission order (the last one of a path wins), the
+ * payload is taken over, a write that cannot happen is counted and the rest go on. */
+static void test_writer(void **state)
+{
+    (void)state;
+    pd_snapwriter *w = NULL;
+    assert_int_equal(pd_snapwriter_create(&w), 0);
+    char path[512], bad[600], why[256];
+    path_of("w.snap", path, sizeof(path));
+    snprintf(bad, sizeof(bad), "%s/no-such-dir/w.snap", path);
+    pd_snapshot_meta m;
+    sample_meta(&m);
+    for (int i = 0; i < 5; i++) {
+        pd_buf p;
+        pd_buf_init(&p);
+        for (int k = 0; k < 100 + i; k++)
+            pd_buf_append(&p, "x", 1);
+        m.changelog_offset = 1000 + i;
+        assert_int_equal(pd_snapwriter_submit(w, i == 2 ? bad : path, &m, &p), 0);
+        assert_int_equal(p.len, 0); /* taken over */
+        pd_buf_free(&p);
+    }
+    pd_snapwriter_drain(w);
+    pd_snapwriter_stats st;
+    pd_snapwriter_stats_get(w, &st);
+    assert_int_equal(st.written, 4);
+    assert_int_equal(st.failed, 1);
+    assert_int_equal(st.queued, 0);
+    pd_snapshot_meta r;
+    pd_buf b;
+    pd_buf_init(&b);
+    assert_int_equal(pd_snapshot_read(path, &r, &b, why, sizeof(why)), 0);
+    assert_int_equal(r.changelog_offset, 1004);
+    assert_int_equal(b.len, 104);
+    pd_buf_free(&b);
+    /* destroy writes what is still queued */
+    pd_buf p;
+    pd_buf_init(&p);
+    pd_buf_append(&p, "last", 4);
+    m.changelog_offset = 2000;
+    assert_int_equal(pd_snapwriter_submit(w, path, &m, &p), 0);
+    pd_snapwriter_destroy(w);
+    pd_buf_init(&b);
+    assert_int_equal(pd_snapshot_read(path, &r, &b, why, sizeof(why)), 0);
+    assert_int_equal(r.changelog_offset, 2000);
+    assert_int_equal(b.len, 4);
+    pd_buf_free(&b);
+    pd_snapwriter_destroy(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_engine_save_load),
         cmocka_unit_test(test_bench_smoke),
         cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_writer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
