@@ -169,14 +169,7 @@ uint32_t pd_goalfold_partitions(const pd_goalfold *f)
 
 int pd_goalfold_goal_find(const pd_goalfold *f, pd_str id, uint32_t *gi)
 {
-    for (uint32_t i = 0; i < f->ngoals; i++) {
-        const char *s = f->goals[i].g->id;
-        if (strlen(s) == id.len && (!id.len || !memcmp(s, id.p, id.len))) {
-            *gi = i;
-            return 0;
-        }
-    }
-    return PD_ENOTFOUND;
+    return pd_goal_set_index(f->set, id, gi);
 }
 
 /* Deep copy (the ctls array) into dst, reusing its buffer. */

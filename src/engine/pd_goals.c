@@ -535,3 +535,13 @@ const pd_goal *pd_goal_set_at(const pd_goal_set *set, uint32_t i)
 {
     return set && i < set->n ? &set->goals[i] : NULL;
 }
+
+int pd_goal_set_index(const pd_goal_set *set, pd_str id, uint32_t *out)
+{
+    for (uint32_t i = 0; set && i < set->n; i++)
+        if (pd_str_eq_c(id, set->goals[i].id)) {
+            *out = i;
+            return 0;
+        }
+    return PD_ENOTFOUND;
+}

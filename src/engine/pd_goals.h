@@ -97,6 +97,8 @@ int pd_goal_set_load_doc(pd_goal_set **set, const pd_ydoc *doc, const pd_ynode *
 void pd_goal_set_destroy(pd_goal_set *set);
 uint32_t pd_goal_set_count(const pd_goal_set *set);
 const pd_goal *pd_goal_set_at(const pd_goal_set *set, uint32_t i);
+/* The index of the goal with this id: 0, or PD_ENOTFOUND. */
+int pd_goal_set_index(const pd_goal_set *set, pd_str id, uint32_t *out);
 
 const char *pd_goal_kind_name(pd_goal_kind k);
 int pd_goal_kind_parse(pd_str s, pd_goal_kind *out);

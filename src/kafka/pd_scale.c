@@ -615,18 +615,6 @@ static int task_export(void *ctx, pd_store_record_fn put, void *put_ctx)
     return rc;
 }
 
-static int goal_index(const pd_processor *p, pd_str id, uint32_t *out)
-{
-    const pd_goal_set *gs = pd_processor_goals(p);
-    uint32_t n = pd_goal_set_count(gs);
-    for (uint32_t i = 0; i < n; i++)
-        if (pd_str_eq_c(id, pd_goal_set_at(gs, i)->id)) {
-            *out = i;
-            return 0;
-        }
-    return PD_ENOTFOUND;
-}
-
 /* Restore: "#wm", "#buf:", "#tk" and "#last:" records of the task's changelog partition. */
 static int task_restore_hook(void *ctx, const void *key, size_t klen, const void *value,
                              size_t vlen)
@@ -645,7 +633,7 @@ static int task_restore_hook(void *ctx, const void *key, size_t klen, const void
         pd_str id = {(const char *)key + sizeof(LAST_PREFIX) - 1,
                      (uint32_t)(klen - (sizeof(LAST_PREFIX) - 1))},
                pid;
-        if (goal_index(t->proc, id, &gi) != 0)
+        if (pd_goal_set_index(pd_processor_goals(t->proc), id, &gi) != 0)
             return PD_ESTATE; /* a goal this goal set does not have */
         /* a partial of this goal and partition, or it is skipped (offered again) */
         if (v && (pd_goal_partial_unpack(v, vlen, &pid, &part, &tm, &t->s->gp, NULL) != 0 ||
